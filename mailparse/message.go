@@ -1,0 +1,154 @@
+// Package mailparse turns the raw bytes of an inbound mail into a Message:
+// decoded headers, the threading signals (Message-ID, In-Reply-To,
+// References, the case tag of the subject), the full text, the visible reply
+// with quoted history and signatures stripped, the attachments, and the
+// signals that tell a person from a machine (auto-replies, bounces, list
+// mail, our own loop header).
+//
+// It knows nothing of cases, databases or networks. Parse never panics and
+// never hangs: input that breaks a limit or cannot be read at all is an
+// error (*Error) that the caller quarantines with the raw bytes; damaged but
+// readable input (a lying charset, broken encoded words, bad base64 padding)
+// is decoded as well as it can be and noted in Message.Warnings.
+package mailparse
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Address is one mailbox of an address header.
+type Address struct {
+	Name  string `json:"name,omitempty"`
+	Email string `json:"email"` // lower-cased domain, local part as written
+}
+
+// Message is a parsed inbound mail.
+type Message struct {
+	MessageID  string    `json:"message_id,omitempty"` // without angle brackets
+	InReplyTo  []string  `json:"in_reply_to,omitempty"`
+	References []string  `json:"references,omitempty"` // canonical, de-duplicated, oldest first
+	Date       time.Time `json:"date,omitempty"`
+
+	From       Address   `json:"from"`
+	Sender     *Address  `json:"sender,omitempty"`
+	ReplyTo    []Address `json:"reply_to,omitempty"`
+	To         []Address `json:"to,omitempty"`
+	Cc         []Address `json:"cc,omitempty"`
+	ReturnPath string    `json:"return_path,omitempty"` // Return-Path header, if any ("" for <>)
+
+	Subject string `json:"subject"` // decoded, as written
+	// Topic is the subject with reply/forward prefixes ("Re:", "AW:",
+	// "[EXTERNAL]", ...) and the case tag removed, whitespace folded.
+	Topic string `json:"topic"`
+	// CaseTag is the first "[PREFIX0000042]" tag of the subject ("" if
+	// none), without brackets; only tags with Options.CasePrefix count.
+	CaseTag string `json:"case_tag,omitempty"`
+	// BodyRef is the case number of a "Ref: PREFIX0000042" line of the
+	// text, "" if none.
+	BodyRef string `json:"body_ref,omitempty"`
+
+	Text    string `json:"text"`           // full text (HTML-only mail turned into text)
+	HTML    string `json:"html,omitempty"` // the HTML body as sent, if any
+	Visible string `json:"visible"`        // the part a person wrote for this mail
+	Cut     Cut    `json:"cut"`            // how Visible was found
+
+	Attachments []Attachment `json:"attachments,omitempty"`
+	Signals     Signals      `json:"signals"`
+	Warnings    []string     `json:"warnings,omitempty"`
+}
+
+// Cut records which marker ended the visible reply.
+type Cut struct {
+	Marker  string `json:"marker,omitempty"` // one of the Marker constants ("separator", "quote_header", "outlook_block", "signature", "quote", ...); "" when nothing was cut
+	Removed int    `json:"removed"`          // bytes of Text not in Visible
+}
+
+// Attachment is one attachment or inline part. Data is the decoded content.
+type Attachment struct {
+	Filename    string `json:"filename"`
+	ContentType string `json:"content_type"`
+	ContentID   string `json:"content_id,omitempty"` // without angle brackets
+	Inline      bool   `json:"inline,omitempty"`
+	Size        int64  `json:"size"`
+	SHA256      string `json:"sha256"` // lower-case hex
+	Data        []byte `json:"-"`
+	// Message is the parsed form of an enclosed mail (message/rfc822: a
+	// forwarded mail, the returned mail of a bounce); Data holds its raw
+	// bytes. Its own attachments are in Message.Attachments.
+	Message *Message `json:"message,omitempty"`
+}
+
+// Signals are what the gateway needs to tell people from machines.
+type Signals struct {
+	AutoReply    bool    `json:"auto_reply,omitempty"`
+	AutoReason   string  `json:"auto_reason,omitempty"` // the header or subject that said so
+	Bounce       *Bounce `json:"bounce,omitempty"`
+	List         bool    `json:"list,omitempty"` // List-Id, List-Unsubscribe, Precedence: list
+	Loop         bool    `json:"loop,omitempty"` // carries Options.LoopHeader with Options.Hostname
+	ReceivedHops int     `json:"received_hops"`
+	Priority     string  `json:"priority,omitempty"` // "high" when X-Priority/Importance/Priority say so
+}
+
+// Bounce describes a delivery status notification (RFC 3464) or a mail
+// that looks like one.
+type Bounce struct {
+	OriginalMessageID string `json:"original_message_id,omitempty"`
+	Recipient         string `json:"recipient,omitempty"`
+	Status            string `json:"status,omitempty"` // e.g. "5.1.1"
+	Permanent         bool   `json:"permanent"`
+	Reason            string `json:"reason,omitempty"` // "dsn", "null_sender", "mailer_daemon"
+}
+
+// Options tell Parse what is ours. The zero value works with DefaultLimits.
+type Options struct {
+	CasePrefix string // e.g. "CS"; the tag is PREFIX plus 7 digits
+	Hostname   string // our mail domain, for the loop header
+	LoopHeader string // e.g. "X-Casegate-Loop"; value is our Hostname
+	Limits     Limits
+}
+
+// Limits bound the work one message may cause. Zero fields take the
+// defaults of DefaultLimits.
+type Limits struct {
+	MaxDepth       int   // nesting of multiparts and message/rfc822
+	MaxParts       int   // MIME parts in total
+	MaxHeaderBytes int   // one header section
+	MaxLineBytes   int   // one header line, unfolded
+	MaxPartBytes   int64 // one decoded part
+}
+
+// DefaultLimits are generous for real mail and small enough for hostile mail.
+func DefaultLimits() Limits {
+	return Limits{
+		MaxDepth:       20,
+		MaxParts:       500,
+		MaxHeaderBytes: 256 << 10,
+		MaxLineBytes:   64 << 10,
+		MaxPartBytes:   64 << 20,
+	}
+}
+
+// Error is a message that cannot be accepted as it is: the caller keeps the
+// raw bytes in quarantine with Reason.
+type Error struct {
+	Reason string // short, stable: "header_too_large", "too_deep", "too_many_parts", "part_too_large", "line_too_long", "no_header", ...
+	Err    error
+}
+
+func (e *Error) Error() string {
+	if e.Err != nil {
+		return fmt.Sprintf("mailparse: %s: %v", e.Reason, e.Err)
+	}
+	return "mailparse: " + e.Reason
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// IsError reports whether err is a *Error and returns it.
+func IsError(err error) (*Error, bool) {
+	var e *Error
+	ok := errors.As(err, &e)
+	return e, ok
+}

@@ -1,0 +1,63 @@
+package mailparse
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestParseBasic(t *testing.T) {
+	raw := "From: =?utf-8?q?J=C3=B6rg?= <joerg@Example.COM>\r\n" +
+		"To: support@localhost\r\n" +
+		"Subject: Re: AW: [CS0000042] Drucker =?iso-8859-1?q?kaputt_=FC?=\r\n" +
+		"Message-ID: <abc@x>\r\n" +
+		"References: <a@x> <b@x>\r\n <a@x>\r\n" +
+		"Date: Tue, 5 Mar 2024 10:12:00 +0100\r\n" +
+		"X-Casegate-Loop: Support.Example\r\n" +
+		"Content-Type: multipart/alternative; boundary=\"b1\"\r\n\r\n" +
+		"--b1\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n" +
+		"Hallo,\r\nes geht nicht.\r\n\r\n" +
+		"Am Di., 5. M=C3=A4rz 2024 um 10:00 Uhr schrieb Support <support@localhost>:\r\n" +
+		"> ##- Please type your reply above this line -##\r\n> Ref: CS0000042\r\n" +
+		"--b1\r\nContent-Type: text/html\r\n\r\n<p>Hallo</p>\r\n--b1--\r\n"
+	m, err := Parse([]byte(raw), Options{Hostname: "support.example", LoopHeader: "X-Casegate-Loop"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	check := func(name, got, want string) {
+		t.Helper()
+		if got != want {
+			t.Errorf("%s = %q, want %q", name, got, want)
+		}
+	}
+	check("from", m.From.Name+" "+m.From.Email, "Jörg joerg@example.com")
+	check("subject", m.Subject, "Re: AW: [CS0000042] Drucker kaputt ü")
+	check("topic", m.Topic, "Drucker kaputt ü")
+	check("tag", m.CaseTag, "CS0000042")
+	check("ref", m.BodyRef, "CS0000042")
+	check("refs", strings.Join(m.References, " "), "a@x b@x")
+	check("visible", m.Visible, "Hallo,\nes geht nicht.")
+	check("html", m.HTML, "<p>Hallo</p>")
+	if !m.Signals.Loop {
+		t.Error("loop header not seen")
+	}
+}
+
+func TestParseErrors(t *testing.T) {
+	check := func(raw, reason string) {
+		t.Helper()
+		_, err := Parse([]byte(raw), Options{Limits: Limits{MaxDepth: 3, MaxHeaderBytes: 200}})
+		e, ok := IsError(err)
+		if !ok || e.Reason != reason {
+			t.Errorf("Parse(%.30q) = %v, want reason %s", raw, err, reason)
+		}
+	}
+	check("", "no_header")
+	check("just some text\nwithout header\n", "no_header")
+	check("\r\nbody only", "no_header")
+	check("Subject: "+strings.Repeat("x", 300)+"\r\n\r\n", "header_too_large")
+	deep := "Content-Type: multipart/mixed; boundary=a\r\n\r\n--a\r\n" +
+		"Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n" +
+		"Content-Type: multipart/mixed; boundary=c\r\n\r\n--c\r\n" +
+		"Content-Type: multipart/mixed; boundary=d\r\n\r\n--d\r\n\r\nx\r\n"
+	check(deep, "too_deep")
+}

@@ -1,0 +1,218 @@
+package mailparse
+
+import (
+	"strings"
+)
+
+// Cut markers, as recorded in Cut.Marker.
+const (
+	MarkerSeparator   = "separator"        // our "##- Please type your reply above this line -##"
+	MarkerQuoteHeader = "quote_header"     // "On ... wrote:" in any of the known languages
+	MarkerOutlook     = "outlook_block"    // "From: / Sent: / To: / Subject:" block
+	MarkerOriginal    = "original_message" // "-----Original Message-----"
+	MarkerForward     = "forward"          // "---------- Forwarded message ---------"
+	MarkerSignature   = "signature"        // "-- " (RFC 3676 §4.3)
+	MarkerMobile      = "mobile_signature" // "Sent from my iPhone"
+	MarkerQuote       = "quote"            // ">" quoted lines
+	MarkerHTMLQuote   = "html_quote"       // a client's quote container in HTML
+)
+
+// replySeparator is the line our notifications start with.
+const replySeparator = "Please type your reply above this line"
+
+// line is one line of a text and where it starts.
+type line struct {
+	start int
+	s     string
+}
+
+// VisibleReply returns the part of a plain text a person wrote for this
+// mail, with our reply separator and everything after it, quoted history
+// (quote headers of the common clients in the common languages, Outlook
+// header blocks, "-----Original Message-----", ">" quoting) and signatures
+// removed, and the Cut that says which marker ended it. A reply written
+// between quoted lines keeps the answers and the quotes they answer; only
+// the quoted lines after the last answer are cut.
+func VisibleReply(text string) (string, Cut) {
+	return visibleReply(normalizeNewlines(text), -1)
+}
+
+// visibleReply is VisibleReply on LF text; htmlQuote is the offset of the
+// quote container of the HTML the text was made of, -1 if none.
+func visibleReply(text string, htmlQuote int) (string, Cut) {
+	lines := splitLines(text)
+	end, marker := len(lines), ""
+	for i, l := range lines {
+		if strings.Contains(l.s, replySeparator) {
+			end, marker = i, MarkerSeparator
+			break
+		}
+	}
+	htmlLine := -1
+	if htmlQuote >= 0 {
+		for i, l := range lines {
+			if l.start >= htmlQuote {
+				htmlLine = i
+				break
+			}
+		}
+	}
+	if c, m := findCut(lines[:end], htmlLine); c >= 0 {
+		end, marker = c, m
+	}
+	vis := text
+	if end < len(lines) {
+		vis = text[:lines[end].start]
+	}
+	vis = trimVisible(vis)
+	if marker == "" && len(vis) != len(text) {
+		vis = strings.TrimSpace(text) // only blanks were removed
+	}
+	return vis, Cut{Marker: marker, Removed: len(text) - len(vis)}
+}
+
+// splitLines splits LF text into lines.
+func splitLines(text string) []line {
+	lines := make([]line, 0, strings.Count(text, "\n")+1)
+	start := 0
+	for start <= len(text) {
+		i := strings.IndexByte(text[start:], '\n')
+		if i < 0 {
+			lines = append(lines, line{start, text[start:]})
+			break
+		}
+		lines = append(lines, line{start, text[start : start+i]})
+		start += i + 1
+	}
+	return lines
+}
+
+// findCut returns the first line where quoted history or a signature
+// begins, and its marker; -1 when there is none.
+func findCut(lines []line, htmlLine int) (int, string) {
+	for i := range lines {
+		if i == htmlLine {
+			return considerInline(lines, i, MarkerHTMLQuote)
+		}
+		if m := stopMarker(lines, i); m != "" {
+			return i, m
+		}
+		if attributionAt(lines, i) > 0 {
+			return considerInline(lines, i, MarkerQuoteHeader)
+		}
+		if isQuoted(lines[i].s) {
+			return considerInline(lines, i, MarkerQuote)
+		}
+	}
+	return -1, ""
+}
+
+// considerInline decides, for quoted history starting at line i, whether
+// the person answered between the quoted lines. If so the answers are kept
+// and only what follows the last one (quotes, a signature) is cut;
+// otherwise everything from line i is.
+func considerInline(lines []line, i int, marker string) (int, string) {
+	seenQuote, lastAnswer := false, -1
+	for j := i; j < len(lines); j++ {
+		s := lines[j].s
+		switch {
+		case isQuoted(s):
+			seenQuote = true
+			continue
+		case isBlank(s):
+			continue
+		}
+		if m := stopMarker(lines, j); m != "" {
+			if lastAnswer >= 0 {
+				return j, m
+			}
+			return i, marker
+		}
+		if n := attributionAt(lines, j); n > 0 {
+			if lastAnswer >= 0 {
+				return j, MarkerQuoteHeader
+			}
+			j += n - 1
+			continue
+		}
+		if !seenQuote {
+			return i, marker
+		}
+		if j > 0 && isQuoted(lines[j-1].s) && startsLower(s) {
+			continue // a quoted line the sender's client wrapped
+		}
+		lastAnswer = j
+	}
+	if lastAnswer < 0 {
+		return i, marker
+	}
+	for k := lastAnswer + 1; k < len(lines); k++ {
+		if !isBlank(lines[k].s) {
+			return k, MarkerQuote
+		}
+	}
+	return -1, ""
+}
+
+// stopMarker reports whether line i starts something that is never the
+// person's answer: a signature, a mobile footer, an original or forwarded
+// message, an Outlook header block.
+func stopMarker(lines []line, i int) string {
+	s := lines[i].s
+	t := strings.TrimSpace(s)
+	switch {
+	case t == "":
+		return ""
+	case s == "-- " || s == "--" || s == "-- \u00a0" || t == "--":
+		return MarkerSignature
+	case isMobileFooter(t):
+		return MarkerMobile
+	}
+	if m := dashedMarker(t); m != "" {
+		return m
+	}
+	if isRule(t) && i+1 < len(lines) && isOutlookBlock(lines, i+1) {
+		return MarkerOutlook
+	}
+	if isOutlookBlock(lines, i) {
+		return MarkerOutlook
+	}
+	return ""
+}
+
+// isQuoted reports a ">" quoted line.
+func isQuoted(s string) bool {
+	t := strings.TrimLeft(s, " \t")
+	return strings.HasPrefix(t, ">")
+}
+
+func isBlank(s string) bool { return strings.TrimSpace(s) == "" }
+
+// isRule reports a line of only dashes or underscores, as Outlook writes
+// above its header block.
+func isRule(t string) bool {
+	if len(t) < 3 {
+		return false
+	}
+	return strings.Trim(t, "-_=—") == ""
+}
+
+func startsLower(s string) bool {
+	t := strings.TrimLeft(s, " \t")
+	return t != "" && t[0] >= 'a' && t[0] <= 'z'
+}
+
+// trimVisible removes the blank lines around the reply and a rule line
+// left dangling above a cut.
+func trimVisible(s string) string {
+	s = strings.TrimRight(s, " \t\n\u00a0")
+	for {
+		i := strings.LastIndexByte(s, '\n')
+		last := strings.TrimSpace(s[i+1:])
+		if i < 0 || !isRule(last) {
+			break
+		}
+		s = strings.TrimRight(s[:i], " \t\n\u00a0")
+	}
+	return strings.TrimLeft(s, " \t\n\u00a0")
+}

@@ -1,0 +1,164 @@
+package mailparse
+
+import (
+	"strings"
+)
+
+// part is one MIME entity: its header and its still encoded body.
+type part struct {
+	h        header
+	body     []byte
+	mtype    string // lower-cased media type, "text/plain" by default
+	params   map[string]string
+	disp     string // "inline", "attachment" or ""
+	dparams  map[string]string
+	filename string
+}
+
+// walker walks the MIME tree of one message (RFC 2045, RFC 2046) and
+// collects its text, HTML and attachments within the limits.
+type walker struct {
+	lim    Limits
+	opts   Options
+	parts  int
+	warn   func(string)
+	texts  []string // body texts in order, already decoded
+	html   string   // first HTML body, as sent (decoded to UTF-8)
+	htmlQ  int      // offset of the first quote container in the text made of html, -1 if none
+	fromHT bool     // texts came from HTML
+	atts   []Attachment
+	report *reportParts
+	cs     string // charset of the first text part, for 8-bit headers
+}
+
+// newPart reads the MIME header fields of an entity. defType is the type
+// an entity without Content-Type has (message/rfc822 inside digests).
+func (w *walker) newPart(h header, body []byte, defType string) *part {
+	p := &part{h: h, body: body}
+	ct := h.get("Content-Type")
+	p.mtype, p.params = parseParams(ct, w.cs, w.warn)
+	if p.mtype == "" || !strings.Contains(p.mtype, "/") {
+		if ct != "" {
+			w.warn("bad content type " + quoteWarn(p.mtype) + " read as " + defType)
+		}
+		p.mtype = defType
+	}
+	if cd := h.get("Content-Disposition"); cd != "" {
+		p.disp, p.dparams = parseParams(cd, w.cs, w.warn)
+	}
+	p.filename = p.dparams["filename"]
+	if p.filename == "" {
+		p.filename = p.params["name"]
+	}
+	p.filename = cleanFilename(p.filename)
+	return p
+}
+
+// walk visits an entity at the given depth; alt is true inside a
+// multipart/alternative, where the caller picks one branch.
+func (w *walker) walk(p *part, depth int) error {
+	w.parts++
+	if w.parts > w.lim.MaxParts {
+		return &Error{Reason: "too_many_parts"}
+	}
+	if depth > w.lim.MaxDepth {
+		return &Error{Reason: "too_deep"}
+	}
+	if strings.HasPrefix(p.mtype, "multipart/") {
+		return w.walkMultipart(p, depth)
+	}
+	if int64(len(p.body)) > w.lim.MaxPartBytes*2 {
+		return &Error{Reason: "part_too_large"}
+	}
+	data := decodeTransfer(p.body, p.h.get("Content-Transfer-Encoding"), w.warn)
+	if int64(len(data)) > w.lim.MaxPartBytes {
+		return &Error{Reason: "part_too_large"}
+	}
+	switch {
+	case p.disp != "attachment" && p.filename == "" && p.mtype == "text/plain":
+		w.addText(p, data)
+		return nil
+	case p.disp != "attachment" && p.filename == "" && p.mtype == "text/html":
+		w.addHTML(p, data)
+		return nil
+	case p.mtype == "message/rfc822" || p.mtype == "message/global":
+		return w.addMessage(p, data, depth)
+	case p.mtype == "message/delivery-status" || p.mtype == "message/global-delivery-status":
+		w.noteDeliveryStatus(data)
+	case p.mtype == "text/rfc822-headers" || p.mtype == "message/rfc822-headers":
+		w.noteReturnedHeaders(data)
+	case p.mtype == "application/ms-tnef" || p.mtype == "application/vnd.ms-tnef" ||
+		strings.EqualFold(p.filename, "winmail.dat"):
+		if w.addTNEF(data) {
+			return nil
+		}
+	}
+	w.addAttachment(p, data)
+	return nil
+}
+
+// addText appends a text/plain body part.
+func (w *walker) addText(p *part, data []byte) {
+	cs := p.params["charset"]
+	if w.cs == "" {
+		w.cs = cs
+	}
+	w.texts = append(w.texts, normalizeNewlines(decodeCharset(data, cs, w.warn)))
+}
+
+// addHTML appends a text/html body part turned into text.
+func (w *walker) addHTML(p *part, data []byte) {
+	cs := p.params["charset"]
+	if cs == "" {
+		cs = htmlMetaCharset(data)
+	}
+	if w.cs == "" {
+		w.cs = cs
+	}
+	src := decodeCharset(data, cs, w.warn)
+	if w.html == "" {
+		w.html = src
+	}
+	text, q := htmlToText(src)
+	if q >= 0 && w.htmlQ < 0 {
+		w.htmlQ = len(joinTexts(w.texts)) + q
+		if len(w.texts) > 0 {
+			w.htmlQ += 2
+		}
+	}
+	w.fromHT = true
+	w.texts = append(w.texts, text)
+}
+
+// joinTexts joins the body texts of a message, one blank line between.
+func joinTexts(texts []string) string {
+	return strings.Join(texts, "\n\n")
+}
+
+// normalizeNewlines turns CRLF and lone CR into LF.
+func normalizeNewlines(s string) string {
+	if !strings.Contains(s, "\r") {
+		return s
+	}
+	s = strings.ReplaceAll(s, "\r\n", "\n")
+	return strings.ReplaceAll(s, "\r", "\n")
+}
+
+// cleanFilename keeps the last path element of a sent filename and drops
+// control characters, so a name can never climb out of a directory.
+func cleanFilename(name string) string {
+	if i := strings.LastIndexAny(name, "/\\"); i >= 0 {
+		name = name[i+1:]
+	}
+	name = strings.Map(func(r rune) rune {
+		if r < 32 || r == 127 {
+			return -1
+		}
+		return r
+	}, name)
+	name = strings.TrimSpace(name)
+	if name == "." || name == ".." {
+		return ""
+	}
+	return name
+}
