@@ -1,0 +1,46 @@
+package imappoll
+
+import "context"
+
+// Source tells the Deliverer where a message came from.
+type Source struct {
+	Mailbox     string // Config.Name
+	Folder      string // the polled folder
+	UIDValidity uint32
+	UID         uint32
+	Kind        string // Config.Kind: "case" or "order"
+	// Size is the message size the server reports (RFC822.SIZE). It can
+	// exceed len(raw) when Truncated is set.
+	Size int64
+	// Truncated is set when the message was more than four times
+	// Config.MaxMessageBytes: raw then holds its header section followed by
+	// the first MaxMessageBytes of its text only, and must be quarantined as
+	// too big rather than parsed.
+	Truncated bool
+}
+
+// Deliverer stores one message.
+//
+// A nil error means the message is durably committed, or was stored before
+// (a duplicate by Message-ID or, without one, by content hash), or was kept
+// in quarantine because it is too big or cannot be parsed. Only after a nil
+// error does the poller flag, move or delete the message on the server.
+//
+// A non-nil error means nothing was stored and the failure is temporary: the
+// poller retries the same message after a backoff and never skips past it.
+// An implementation must therefore never return an error for a message it
+// will never accept; it quarantines such a message and returns nil.
+//
+// The context is not cancelled when the poller is asked to stop: the message
+// in hand is finished first, within a grace period.
+type Deliverer interface {
+	Deliver(ctx context.Context, raw []byte, src Source) error
+}
+
+// State persists each mailbox's position so a restart resumes where it left
+// off. Load returns zeros for a mailbox it has never seen. Save must be
+// durable when it returns nil. Positions are keyed by Config.Name.
+type State interface {
+	Load(ctx context.Context, mailbox string) (uidValidity, lastUID uint32, err error)
+	Save(ctx context.Context, mailbox string, uidValidity, lastUID uint32) error
+}

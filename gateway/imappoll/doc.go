@@ -1,0 +1,65 @@
+// Package imappoll feeds mail from IMAP mailboxes into the gateway: one
+// Poller per configured mailbox (SPEC §3.2, the `imap:` keys of §6).
+//
+// # Life of a session
+//
+// A Poller connects (implicit TLS, STARTTLS or plain on loopback), logs in,
+// selects its folder and compares the folder's UIDVALIDITY with the one its
+// State remembers. It then drains the backlog, oldest UID first, in batches of
+// Config.BatchSize, and waits for new mail: with IDLE (RFC 2177) where the
+// server offers it, re-issued at least every 25 minutes because servers may
+// drop an IDLE after 30, and by polling every Config.PollInterval otherwise.
+// Any error ends the session; Run reconnects with exponential backoff and
+// jitter (1 s to 5 min). A failed login is logged at ERROR once per attempt,
+// and attempts are a backoff period apart, so a wrong password never produces
+// a tight loop of errors.
+//
+// # Position and the exactly-once argument
+//
+// The position of a mailbox is the pair (UIDVALIDITY, last UID). UIDs only
+// grow within one UIDVALIDITY (RFC 3501 §2.3.1.1), so "every UID above the
+// last one" is exactly the mail not yet handled. For each message, in order:
+//
+//  1. fetch it (BODY.PEEK, so fetching alone never sets \Seen);
+//  2. Deliverer.Deliver; a nil error means the message is durably committed;
+//  3. apply the `after` action (seen, move:FOLDER or delete);
+//  4. State.Save the message's UID as the new last UID.
+//
+// A failed delivery stops there: the position is not advanced, the session
+// ends and the same message is fetched again after the backoff, so nothing
+// is ever skipped. A crash after 2 and before 4 means the message is fetched
+// and delivered a second time; the Deliverer recognises it by Message-ID or
+// content hash and returns nil without creating anything, and the poller then
+// applies the `after` action it never got to. A changed UIDVALIDITY (the
+// folder was recreated, or the server lost its UID list) resets the last UID
+// to 0 and every message is offered again, relying on that same deduplication.
+// The position is therefore a performance hint; correctness rests on the
+// Deliverer's deduplication plus the rule that nothing is flagged, moved or
+// deleted before the Deliverer has committed it.
+//
+// The `after` action is applied only after the commit. A server refusal (a
+// tagged NO, for example a folder we may not create) is logged and the
+// poller moves on, so one message cannot block the mailbox; a broken
+// connection ends the session before the position is saved, so the action is
+// retried on the next session after the redelivery is recognised.
+//
+// # Bad and oversized messages
+//
+// The poller does not parse mail. Whatever the server returns is handed to
+// the Deliverer, which quarantines what it cannot parse and returns nil. A
+// message over Config.MaxMessageBytes is still fetched whole and delivered
+// (Source.Size tells its size) so the Deliverer can keep it raw in quarantine
+// as too big; only a message more than four times the limit is fetched in
+// part: its header section and the first MaxMessageBytes of its text, marked
+// Source.Truncated. This bounds the memory one message can take to four
+// times the limit while keeping every message that a sender could reasonably
+// have sent available in full to operators.
+//
+// # Shutdown
+//
+// Run returns when its context is cancelled. A message already fetched is
+// finished first: its delivery, `after` action and position save run on a
+// context that outlives the cancellation by a grace period (30 s), after
+// which the connection is closed and the message is simply redone at the
+// next start.
+package imappoll

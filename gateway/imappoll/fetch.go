@@ -1,0 +1,112 @@
+package imappoll
+
+import (
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapclient"
+)
+
+// absurdFactor times Config.MaxMessageBytes is the largest message fetched
+// whole; see the package comment.
+const absurdFactor = 4
+
+// errVanished is a message the server no longer has: expunged by someone
+// else between the search and the fetch.
+var errVanished = errors.New("message vanished")
+
+// errNoBody is a FETCH answered without the body asked for.
+var errNoBody = errors.New("server returned no body")
+
+// fetchSizes returns the RFC822.SIZE of each message of uids the server
+// still has.
+func (s *session) fetchSizes(uids []uint32) (map[uint32]int64, error) {
+	defer s.guard(s.p.cmdTimeout)()
+	set := imap.UIDSet{}
+	for _, uid := range uids {
+		set.AddNum(imap.UID(uid))
+	}
+	msgs, err := s.c.Fetch(set, &imap.FetchOptions{UID: true, RFC822Size: true}).Collect()
+	if err != nil {
+		return nil, fmt.Errorf("fetch sizes: %w", err)
+	}
+	sizes := make(map[uint32]int64, len(msgs))
+	for _, m := range msgs {
+		if m.UID != 0 {
+			sizes[uint32(m.UID)] = m.RFC822Size
+		}
+	}
+	return sizes, nil
+}
+
+// fetchMessage returns the raw message uid, whose size the server gave as
+// size. Up to absurdFactor × MaxMessageBytes it is fetched whole; beyond,
+// only its header section and the first MaxMessageBytes of its text, and
+// truncated is true. Fetching uses BODY.PEEK so it never sets \Seen.
+func (s *session) fetchMessage(uid uint32, size int64) (raw []byte, truncated bool, err error) {
+	defer s.guard(s.p.cmdTimeout)()
+	limit := s.p.cfg.MaxMessageBytes
+	whole := &imap.FetchItemBodySection{Peek: true}
+	header := &imap.FetchItemBodySection{Specifier: imap.PartSpecifierHeader, Peek: true,
+		Partial: &imap.SectionPartial{Offset: 0, Size: limit}}
+	text := &imap.FetchItemBodySection{Specifier: imap.PartSpecifierText, Peek: true,
+		Partial: &imap.SectionPartial{Offset: 0, Size: limit}}
+
+	sections, max := []*imap.FetchItemBodySection{whole}, absurdFactor*limit
+	if size > absurdFactor*limit {
+		sections, max, truncated = []*imap.FetchItemBodySection{header, text}, limit, true
+	}
+	cmd := s.c.Fetch(imap.UIDSetNum(imap.UID(uid)), &imap.FetchOptions{UID: true, BodySection: sections})
+	defer cmd.Close()
+
+	msg := cmd.Next()
+	if msg == nil {
+		if err := cmd.Close(); err != nil {
+			return nil, false, err
+		}
+		return nil, false, errVanished
+	}
+	parts := make(map[imap.PartSpecifier][]byte, len(sections))
+	got := false
+	for item := msg.Next(); item != nil; item = msg.Next() {
+		body, ok := item.(imapclient.FetchItemDataBodySection)
+		if !ok || body.Literal == nil {
+			continue
+		}
+		b, cut, err := readAtMost(body.Literal, max)
+		if err != nil {
+			return nil, false, fmt.Errorf("read body: %w", err)
+		}
+		truncated = truncated || cut
+		parts[body.Section.Specifier] = b
+		got = true
+	}
+	if err := cmd.Close(); err != nil {
+		return nil, false, err
+	}
+	if !got {
+		return nil, false, errNoBody
+	}
+	if !truncated {
+		return parts[imap.PartSpecifierNone], false, nil
+	}
+	if size > absurdFactor*limit {
+		return append(parts[imap.PartSpecifierHeader], parts[imap.PartSpecifierText]...), true, nil
+	}
+	// The server sent more than it announced in RFC822.SIZE.
+	return parts[imap.PartSpecifierNone], true, nil
+}
+
+// readAtMost reads r up to max bytes and reports whether it had more.
+func readAtMost(r io.Reader, max int64) ([]byte, bool, error) {
+	b, err := io.ReadAll(io.LimitReader(r, max+1))
+	if err != nil {
+		return nil, false, err
+	}
+	if int64(len(b)) > max {
+		return b[:max], true, nil
+	}
+	return b, false, nil
+}

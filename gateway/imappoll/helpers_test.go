@@ -1,0 +1,310 @@
+package imappoll
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapclient"
+	"github.com/emersion/go-imap/v2/imapserver"
+	"github.com/emersion/go-imap/v2/imapserver/imapmemserver"
+)
+
+const (
+	testUser = "helpdesk@localhost"
+	testPass = "correct horse"
+)
+
+// logRecorder is a slog.Handler that writes to the test log, keeps the
+// records for assertions, and fails the test when a panic was recovered
+// (STYLE habit 5) unless allowPanic is set.
+type logRecorder struct {
+	t     testing.TB
+	attrs []slog.Attr
+	*logStore
+}
+
+// logStore is what a logRecorder and its WithAttrs copies share.
+type logStore struct {
+	mu         sync.Mutex
+	lines      []string
+	levels     []slog.Level
+	done       bool
+	allowPanic bool
+}
+
+func newLogRecorder(t testing.TB) (*slog.Logger, *logRecorder) {
+	h := &logRecorder{t: t, logStore: &logStore{}}
+	t.Cleanup(func() {
+		h.mu.Lock()
+		h.done = true
+		h.mu.Unlock()
+	})
+	return slog.New(h), h
+}
+
+func (h *logRecorder) Enabled(context.Context, slog.Level) bool { return true }
+
+func (h *logRecorder) Handle(_ context.Context, r slog.Record) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s %s", r.Level, r.Message)
+	for _, a := range h.attrs {
+		fmt.Fprintf(&b, " %s", a)
+	}
+	r.Attrs(func(a slog.Attr) bool {
+		if a.Key != "stack" {
+			fmt.Fprintf(&b, " %s", a)
+		}
+		return true
+	})
+	line := b.String()
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.lines = append(h.lines, line)
+	h.levels = append(h.levels, r.Level)
+	if h.done {
+		return nil
+	}
+	if r.Level >= slog.LevelInfo {
+		h.t.Log(line)
+	}
+	if strings.Contains(r.Message, "panic") && !h.allowPanic {
+		h.t.Errorf("panic recovered: %s", line)
+	}
+	return nil
+}
+
+func (h *logRecorder) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return &logRecorder{t: h.t, attrs: append(slices.Clip(h.attrs), attrs...), logStore: h.logStore}
+}
+
+func (h *logRecorder) WithGroup(string) slog.Handler { return h }
+
+// count returns how many records at level contain substr.
+func (h *logRecorder) count(level slog.Level, substr string) int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	n := 0
+	for i, l := range h.lines {
+		if h.levels[i] == level && strings.Contains(l, substr) {
+			n++
+		}
+	}
+	return n
+}
+
+// memServer is go-imap's in-memory server on a loopback port.
+type memServer struct {
+	addr string
+	mem  *imapmemserver.Server
+	user *imapmemserver.User
+	srv  *imapserver.Server
+}
+
+// capsMove is a full IMAP4rev1 server; capsPlain lacks MOVE and UIDPLUS.
+var (
+	capsMove  = imap.CapSet{imap.CapIMAP4rev1: {}, imap.CapMove: {}, imap.CapUIDPlus: {}}
+	capsCopy  = imap.CapSet{imap.CapIMAP4rev1: {}, imap.CapUIDPlus: {}}
+	capsPlain = imap.CapSet{imap.CapIMAP4rev1: {}}
+)
+
+func startMemServer(t testing.TB, caps imap.CapSet) *memServer {
+	t.Helper()
+	ms := &memServer{mem: imapmemserver.New(), user: imapmemserver.NewUser(testUser, testPass)}
+	if err := ms.user.Create("INBOX", nil); err != nil {
+		t.Fatal(err)
+	}
+	ms.mem.AddUser(ms.user)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ms.addr = ln.Addr().String()
+	ms.serve(t, ln, caps)
+	return ms
+}
+
+// serve (re)starts the IMAP server on ln, over the same mailboxes.
+func (ms *memServer) serve(t testing.TB, ln net.Listener, caps imap.CapSet) {
+	ms.srv = imapserver.New(&imapserver.Options{
+		NewSession: func(*imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) {
+			return ms.mem.NewSession(), nil, nil
+		},
+		Caps:         caps,
+		InsecureAuth: true,
+		Logger:       discardLogger{},
+	})
+	srv := ms.srv
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+}
+
+type discardLogger struct{}
+
+func (discardLogger) Printf(string, ...any) {}
+
+// testClient is a second IMAP client: it appends mail and inspects what the
+// poller did.
+type testClient struct {
+	t testing.TB
+	c *imapclient.Client
+}
+
+func dialTestClient(t testing.TB, addr, user, pass string) *testClient {
+	t.Helper()
+	c, err := imapclient.DialInsecure(addr, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	if err := c.Login(user, pass).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	return &testClient{t: t, c: c}
+}
+
+func (tc *testClient) create(folder string) {
+	tc.t.Helper()
+	if err := tc.c.Create(folder, nil).Wait(); err != nil {
+		tc.t.Fatalf("create %s: %v", folder, err)
+	}
+}
+
+func (tc *testClient) delete(folder string) {
+	tc.t.Helper()
+	if err := tc.c.Unselect().Wait(); err != nil && tc.c.Mailbox() != nil {
+		tc.t.Fatalf("unselect: %v", err)
+	}
+	if err := tc.c.Delete(folder).Wait(); err != nil {
+		tc.t.Fatalf("delete %s: %v", folder, err)
+	}
+}
+
+func (tc *testClient) append(folder string, raw []byte) {
+	tc.t.Helper()
+	cmd := tc.c.Append(folder, int64(len(raw)), nil)
+	if _, err := cmd.Write(raw); err != nil {
+		tc.t.Fatalf("append: %v", err)
+	}
+	if err := cmd.Close(); err != nil {
+		tc.t.Fatalf("append: %v", err)
+	}
+	if _, err := cmd.Wait(); err != nil {
+		tc.t.Fatalf("append: %v", err)
+	}
+}
+
+// appendMails appends testMail(tag, i) for i in [from, to).
+func (tc *testClient) appendMails(folder, tag string, from, to int) {
+	tc.t.Helper()
+	for i := from; i < to; i++ {
+		tc.append(folder, testMail(tag, i))
+	}
+}
+
+// messages returns the UIDs and flags of folder's messages.
+func (tc *testClient) messages(folder string) map[uint32][]imap.Flag {
+	tc.t.Helper()
+	data, err := tc.c.Select(folder, &imap.SelectOptions{ReadOnly: true}).Wait()
+	if err != nil {
+		tc.t.Fatalf("select %s: %v", folder, err)
+	}
+	defer func() { tc.c.Unselect().Wait() }()
+	if data.NumMessages == 0 {
+		return nil
+	}
+	msgs, err := tc.c.Fetch(imap.SeqSet{{Start: 1, Stop: 0}}, &imap.FetchOptions{UID: true, Flags: true}).Collect()
+	if err != nil {
+		tc.t.Fatalf("fetch %s: %v", folder, err)
+	}
+	out := make(map[uint32][]imap.Flag, len(msgs))
+	for _, m := range msgs {
+		out[uint32(m.UID)] = m.Flags
+	}
+	return out
+}
+
+// count returns the number of messages in folder, or -1 if it is missing.
+func (tc *testClient) count(folder string) int {
+	tc.t.Helper()
+	data, err := tc.c.Status(folder, &imap.StatusOptions{NumMessages: true}).Wait()
+	if err != nil {
+		return -1
+	}
+	return int(*data.NumMessages)
+}
+
+// testConfig is a poller configuration for a plain loopback server.
+func testConfig(addr, after string) Config {
+	return Config{
+		Name: "helpdesk", Address: addr, TLS: TLSNone,
+		Username: testUser, Password: testPass,
+		After: after, Kind: "case",
+		PollInterval: 50 * time.Millisecond,
+	}
+}
+
+// newTestPoller returns a poller with short backoffs.
+func newTestPoller(t testing.TB, cfg Config, d Deliverer, st State, log *slog.Logger) *Poller {
+	t.Helper()
+	p, err := New(cfg, d, st, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.backoff.min, p.backoff.max = 10*time.Millisecond, 50*time.Millisecond
+	p.grace = 5 * time.Second
+	return p
+}
+
+// start runs p until the returned stop is called (or the test ends); stop
+// waits for Run to return.
+func start(t testing.TB, p *Poller) (stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx) }()
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Errorf("Run: %v", err)
+				}
+			case <-time.After(20 * time.Second):
+				t.Errorf("Run did not return after cancel")
+			}
+		})
+	}
+	t.Cleanup(stop)
+	return stop
+}
+
+// waitFor polls cond until it holds or timeout passes.
+func waitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", timeout, what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// hasFlag reports whether flags holds f.
+func hasFlag(flags []imap.Flag, f imap.Flag) bool {
+	return slices.ContainsFunc(flags, func(x imap.Flag) bool { return strings.EqualFold(string(x), string(f)) })
+}
+
+const (
+	slogWarn  = slog.LevelWarn
+	slogError = slog.LevelError
+)
