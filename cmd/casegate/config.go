@@ -1,0 +1,281 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/mail"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Config is casegate.yaml (SPEC §6). Every key has a default; see
+// defaultConfig.
+type Config struct {
+	DataDir      string            `yaml:"data_dir"`
+	Hostname     string            `yaml:"hostname"`
+	CasePrefix   string            `yaml:"case_prefix"`
+	PublicURL    string            `yaml:"public_url"`
+	Addresses    []AddressConfig   `yaml:"addresses"`
+	Agents       []string          `yaml:"agents"`
+	Accounts     map[string]string `yaml:"accounts"`
+	SMTP         SMTPConfig        `yaml:"smtp"`
+	IMAP         []IMAPConfig      `yaml:"imap"`
+	Outbound     OutboundConfig    `yaml:"outbound"`
+	HTTP         HTTPConfig        `yaml:"http"`
+	Policy       PolicyConfig      `yaml:"policy"`
+	TemplatesDir string            `yaml:"templates_dir"`
+}
+
+// AddressConfig is one inbound address.
+type AddressConfig struct {
+	Address string `yaml:"address"`
+	Kind    string `yaml:"kind"`
+}
+
+// SMTPConfig is the inbound SMTP listener.
+type SMTPConfig struct {
+	Listen          string `yaml:"listen"`
+	MaxMessageBytes int64  `yaml:"max_message_bytes"`
+	MaxRecipients   int    `yaml:"max_recipients"`
+	TLSCert         string `yaml:"tls_cert"`
+	TLSKey          string `yaml:"tls_key"`
+}
+
+// IMAPConfig is one polled mailbox.
+type IMAPConfig struct {
+	Name        string `yaml:"name"`
+	Address     string `yaml:"address"`
+	TLS         string `yaml:"tls"`
+	Username    string `yaml:"username"`
+	PasswordEnv string `yaml:"password_env"`
+	Folder      string `yaml:"folder"`
+	After       string `yaml:"after"`
+	Kind        string `yaml:"kind"`
+}
+
+// OutboundConfig is the relay notifications go through.
+type OutboundConfig struct {
+	From        string   `yaml:"from"`
+	Relay       string   `yaml:"relay"`
+	TLS         string   `yaml:"tls"`
+	Username    string   `yaml:"username"`
+	PasswordEnv string   `yaml:"password_env"`
+	RetryFirst  Duration `yaml:"retry_first"`
+	RetryMax    Duration `yaml:"retry_max"`
+	Lifetime    Duration `yaml:"lifetime"`
+}
+
+// HTTPConfig is the API listener.
+type HTTPConfig struct {
+	Listen    string `yaml:"listen"`
+	TokensEnv string `yaml:"tokens_env"`
+}
+
+// PolicyConfig holds the case policies.
+type PolicyConfig struct {
+	UnknownSender  string   `yaml:"unknown_sender"`
+	AutoCloseAfter Duration `yaml:"auto_close_after"`
+	Survey         bool     `yaml:"survey"`
+}
+
+// Duration is a time.Duration written as "168h" in YAML.
+type Duration time.Duration
+
+// UnmarshalYAML parses a Go duration string.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	v, err := time.ParseDuration(n.Value)
+	if err != nil {
+		return fmt.Errorf("line %d: %q is not a duration like 30m or 168h", n.Line, n.Value)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+func defaultConfig() Config {
+	return Config{
+		DataDir:    "./casegate-data",
+		Hostname:   "localhost",
+		CasePrefix: "CS",
+		PublicURL:  "http://127.0.0.1:8080",
+		Addresses: []AddressConfig{
+			{Address: "support@localhost", Kind: "case"},
+			{Address: "orders@localhost", Kind: "order"},
+		},
+		Accounts: map[string]string{},
+		SMTP:     SMTPConfig{Listen: "127.0.0.1:2525", MaxMessageBytes: 25 << 20, MaxRecipients: 100},
+		Outbound: OutboundConfig{
+			From: "Support <support@localhost>", TLS: "starttls", PasswordEnv: "CASEGATE_RELAY_PASSWORD",
+			RetryFirst: Duration(5 * time.Minute), RetryMax: Duration(time.Hour), Lifetime: Duration(5 * 24 * time.Hour),
+		},
+		HTTP:   HTTPConfig{Listen: "127.0.0.1:8080", TokensEnv: "CASEGATE_API_TOKENS"},
+		Policy: PolicyConfig{UnknownSender: "new_case", AutoCloseAfter: Duration(168 * time.Hour), Survey: true},
+	}
+}
+
+// loadConfig reads path ("" = embedded defaults only) over the defaults,
+// refusing unknown keys, and checks every value.
+func loadConfig(path string) (Config, error) {
+	cfg := defaultConfig()
+	if path != "" {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return cfg, fmt.Errorf("config: %w", err)
+		}
+		dec := yaml.NewDecoder(bytes.NewReader(b))
+		dec.KnownFields(true)
+		if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) { // io.EOF: an empty file means all defaults
+			return cfg, fmt.Errorf("config %s: %w", path, err)
+		}
+		if !filepath.IsAbs(cfg.DataDir) {
+			cfg.DataDir = filepath.Join(filepath.Dir(path), cfg.DataDir)
+		}
+	}
+	cfg.fillIMAPDefaults()
+	if err := cfg.validate(); err != nil {
+		if path != "" {
+			return cfg, fmt.Errorf("config %s: %w", path, err)
+		}
+		return cfg, fmt.Errorf("config: %w", err)
+	}
+	return cfg, nil
+}
+
+// fillIMAPDefaults gives each mailbox the defaults of the keys it left out.
+func (c *Config) fillIMAPDefaults() {
+	for i := range c.IMAP {
+		m := &c.IMAP[i]
+		if m.TLS == "" {
+			m.TLS = "implicit"
+		}
+		if m.Folder == "" {
+			m.Folder = "INBOX"
+		}
+		if m.After == "" {
+			m.After = "seen"
+		}
+		if m.Kind == "" {
+			m.Kind = "case"
+		}
+		if m.PasswordEnv == "" {
+			m.PasswordEnv = "CASEGATE_IMAP_" + strings.ToUpper(envName.ReplaceAllString(m.Name, "_")) + "_PASSWORD"
+		}
+	}
+}
+
+var envName = regexp.MustCompile(`[^A-Za-z0-9]+`)
+
+var prefixRE = regexp.MustCompile(`^[A-Z]{1,8}$`)
+
+// validate checks every value, naming the key of the first bad one.
+func (c *Config) validate() error {
+	var errs []error
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: "+format, append([]any{key}, args...)...))
+	}
+	if c.DataDir == "" {
+		bad("data_dir", "must not be empty")
+	}
+	if c.Hostname == "" || strings.ContainsAny(c.Hostname, " @<>") {
+		bad("hostname", "%q is not a host name", c.Hostname)
+	}
+	if !prefixRE.MatchString(c.CasePrefix) {
+		bad("case_prefix", "%q must be 1 to 8 capital letters", c.CasePrefix)
+	}
+	if !strings.HasPrefix(c.PublicURL, "http://") && !strings.HasPrefix(c.PublicURL, "https://") {
+		bad("public_url", "%q must be an http:// or https:// URL", c.PublicURL)
+	}
+	if len(c.Addresses) == 0 {
+		bad("addresses", "at least one inbound address is needed")
+	}
+	for i, a := range c.Addresses {
+		if _, err := mail.ParseAddress(a.Address); err != nil || strings.Contains(a.Address, "+") {
+			bad(fmt.Sprintf("addresses[%d].address", i), "%q is not a plain address", a.Address)
+		}
+		if a.Kind != "case" && a.Kind != "order" {
+			bad(fmt.Sprintf("addresses[%d].kind", i), "%q must be case or order", a.Kind)
+		}
+	}
+	for i, a := range c.Agents {
+		if !strings.Contains(a, "@") {
+			bad(fmt.Sprintf("agents[%d]", i), "%q must be an address or @domain", a)
+		}
+	}
+	c.validateListeners(bad)
+	c.validateIMAP(bad)
+	switch c.Policy.UnknownSender {
+	case "new_case", "reject":
+	default:
+		bad("policy.unknown_sender", "%q must be new_case or reject", c.Policy.UnknownSender)
+	}
+	if c.Policy.AutoCloseAfter <= 0 {
+		bad("policy.auto_close_after", "must be positive")
+	}
+	return errors.Join(errs...)
+}
+
+func (c *Config) validateListeners(bad func(key, format string, args ...any)) {
+	if _, _, err := net.SplitHostPort(c.SMTP.Listen); err != nil {
+		bad("smtp.listen", "%q is not host:port", c.SMTP.Listen)
+	}
+	if c.SMTP.MaxMessageBytes < 1024 {
+		bad("smtp.max_message_bytes", "%d is too small", c.SMTP.MaxMessageBytes)
+	}
+	if c.SMTP.MaxRecipients < 1 {
+		bad("smtp.max_recipients", "must be at least 1")
+	}
+	if (c.SMTP.TLSCert == "") != (c.SMTP.TLSKey == "") {
+		bad("smtp.tls_cert", "tls_cert and tls_key go together")
+	}
+	if _, err := mail.ParseAddress(c.Outbound.From); err != nil {
+		bad("outbound.from", "%q is not an address", c.Outbound.From)
+	}
+	if c.Outbound.Relay != "" {
+		if _, _, err := net.SplitHostPort(c.Outbound.Relay); err != nil {
+			bad("outbound.relay", "%q is not host:port", c.Outbound.Relay)
+		}
+	}
+	switch c.Outbound.TLS {
+	case "starttls", "implicit", "none":
+	default:
+		bad("outbound.tls", "%q must be starttls, implicit or none", c.Outbound.TLS)
+	}
+	if c.Outbound.RetryFirst <= 0 || c.Outbound.RetryMax < c.Outbound.RetryFirst || c.Outbound.Lifetime <= 0 {
+		bad("outbound.retry_first", "retry_first, retry_max and lifetime must be positive, retry_max >= retry_first")
+	}
+	if _, _, err := net.SplitHostPort(c.HTTP.Listen); err != nil {
+		bad("http.listen", "%q is not host:port", c.HTTP.Listen)
+	}
+}
+
+func (c *Config) validateIMAP(bad func(key, format string, args ...any)) {
+	names := map[string]bool{}
+	for i, m := range c.IMAP {
+		key := fmt.Sprintf("imap[%d]", i)
+		if m.Name == "" || names[m.Name] {
+			bad(key+".name", "%q must be set and unique", m.Name)
+		}
+		names[m.Name] = true
+		if _, _, err := net.SplitHostPort(m.Address); err != nil {
+			bad(key+".address", "%q is not host:port", m.Address)
+		}
+		switch m.TLS {
+		case "implicit", "starttls", "none":
+		default:
+			bad(key+".tls", "%q must be implicit, starttls or none", m.TLS)
+		}
+		if m.After != "seen" && m.After != "delete" && !(strings.HasPrefix(m.After, "move:") && len(m.After) > 5) {
+			bad(key+".after", "%q must be seen, delete or move:FOLDER", m.After)
+		}
+		if m.Kind != "case" && m.Kind != "order" {
+			bad(key+".kind", "%q must be case or order", m.Kind)
+		}
+	}
+}

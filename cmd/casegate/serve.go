@@ -1,0 +1,180 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/emersion/go-smtp"
+
+	"github.com/casegate/casegate/gateway"
+	"github.com/casegate/casegate/store"
+	"github.com/casegate/casegate/templates"
+)
+
+// Main is the running gateway: the wiring of config, store, templates,
+// listeners and workers. Tests start the very same wiring on :0 ports in a
+// temporary directory.
+type Main struct {
+	Config Config
+	Log    *slog.Logger
+	// Now is the clock (time.Now when nil).
+	Now func() time.Time
+	// Sender overrides the outbound sender chosen from the config (tests).
+	Sender gateway.Sender
+
+	Store    *store.Store
+	Gateway  *gateway.Gateway
+	SMTPAddr string // the listening addresses, once Run returned
+	HTTPAddr string
+
+	smtp   *smtp.Server
+	http   *http.Server
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+// Run opens everything and starts serving; it returns once the listeners
+// are up. Close stops it.
+func (m *Main) Run(ctx context.Context) error {
+	if m.Log == nil {
+		m.Log = slog.Default()
+	}
+	cfg := m.Config
+	st, err := store.Open(ctx, filepath.Join(cfg.DataDir, "casegate.db"), store.Options{Now: m.Now})
+	if err != nil {
+		return err
+	}
+	m.Store = st
+	tpl, err := templates.New(cfg.TemplatesDir)
+	if err != nil {
+		return err
+	}
+	if m.Gateway, err = gateway.New(m.gatewayConfig(), st, tpl, m.Log); err != nil {
+		return err
+	}
+	sender, err := m.sender()
+	if err != nil {
+		return err
+	}
+	tlsCfg, err := m.smtpTLS()
+	if err != nil {
+		return err
+	}
+	m.smtp = m.Gateway.NewSMTPServer(gateway.SMTPConfig{
+		MaxMessageBytes: cfg.SMTP.MaxMessageBytes, MaxRecipients: cfg.SMTP.MaxRecipients, TLS: tlsCfg,
+	})
+	smtpLn, err := net.Listen("tcp", cfg.SMTP.Listen)
+	if err != nil {
+		return fmt.Errorf("smtp.listen: %w", err)
+	}
+	httpLn, err := net.Listen("tcp", cfg.HTTP.Listen)
+	if err != nil {
+		smtpLn.Close()
+		return fmt.Errorf("http.listen: %w", err)
+	}
+	m.SMTPAddr, m.HTTPAddr = smtpLn.Addr().String(), httpLn.Addr().String()
+	m.http = &http.Server{Handler: m.Gateway.HTTPHandler(), ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog: slog.NewLogLogger(m.Log.Handler(), slog.LevelWarn)}
+
+	ctx, m.cancel = context.WithCancel(context.WithoutCancel(ctx))
+	out := m.Gateway.NewOutbound(sender, gateway.RetryPolicy{
+		First: time.Duration(cfg.Outbound.RetryFirst), Max: time.Duration(cfg.Outbound.RetryMax)})
+	m.goSafe("smtp", func() error { return ignoreClosed(m.smtp.Serve(smtpLn)) })
+	m.goSafe("http", func() error { return ignoreClosed(m.http.Serve(httpLn)) })
+	m.goSafe("outbound", func() error { return out.Run(ctx) })
+	m.Log.Info("casegate serving", "smtp", m.SMTPAddr, "http", m.HTTPAddr, "data_dir", cfg.DataDir)
+	return nil
+}
+
+func (m *Main) gatewayConfig() gateway.Config {
+	cfg := m.Config
+	gc := gateway.Config{
+		Hostname: cfg.Hostname, CasePrefix: cfg.CasePrefix, Agents: cfg.Agents, Accounts: cfg.Accounts,
+		From: cfg.Outbound.From, PublicURL: cfg.PublicURL, UnknownSender: cfg.Policy.UnknownSender,
+		MaxMessageBytes: cfg.SMTP.MaxMessageBytes, OutboxLifetime: time.Duration(cfg.Outbound.Lifetime),
+	}
+	for _, a := range cfg.Addresses {
+		gc.Addresses = append(gc.Addresses, gateway.Address{Address: a.Address, Kind: a.Kind})
+	}
+	return gc
+}
+
+// sender is the relay when one is configured, else the local Maildir.
+func (m *Main) sender() (gateway.Sender, error) {
+	if m.Sender != nil {
+		return m.Sender, nil
+	}
+	out := m.Config.Outbound
+	if out.Relay == "" {
+		return gateway.NewMaildirSender(filepath.Join(m.Config.DataDir, "maildir"), m.Config.Hostname)
+	}
+	return gateway.NewRelaySender(gateway.RelayConfig{
+		Address: out.Relay, TLS: out.TLS, Username: out.Username, Password: os.Getenv(out.PasswordEnv),
+		HELO: m.Config.Hostname,
+	})
+}
+
+func (m *Main) smtpTLS() (*tls.Config, error) {
+	if m.Config.SMTP.TLSCert == "" {
+		return nil, nil
+	}
+	cert, err := tls.LoadX509KeyPair(m.Config.SMTP.TLSCert, m.Config.SMTP.TLSKey)
+	if err != nil {
+		return nil, fmt.Errorf("smtp.tls_cert: %w", err)
+	}
+	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, nil
+}
+
+// goSafe runs fn in a goroutine that recovers and logs a panic.
+func (m *Main) goSafe(name string, fn func() error) {
+	m.wg.Add(1)
+	go func() {
+		defer m.wg.Done()
+		defer func() {
+			if v := recover(); v != nil {
+				m.Log.Error("recovered panic", "where", name, "panic", fmt.Sprint(v))
+			}
+		}()
+		if err := fn(); err != nil {
+			m.Log.Error("stopped", "component", name, "err", err)
+		}
+	}()
+}
+
+func ignoreClosed(err error) error {
+	if errors.Is(err, smtp.ErrServerClosed) || errors.Is(err, http.ErrServerClosed) || errors.Is(err, net.ErrClosed) {
+		return nil
+	}
+	return err
+}
+
+// Close stops accepting, lets the message in hand finish, stops the
+// workers and closes the database.
+func (m *Main) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var errs []error
+	if m.smtp != nil {
+		errs = append(errs, ignoreClosed(m.smtp.Shutdown(ctx)))
+	}
+	if m.http != nil {
+		errs = append(errs, ignoreClosed(m.http.Shutdown(ctx)))
+	}
+	if m.cancel != nil {
+		m.cancel()
+	}
+	m.wg.Wait()
+	if m.Store != nil {
+		errs = append(errs, m.Store.Close())
+	}
+	return errors.Join(errs...)
+}

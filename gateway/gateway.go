@@ -1,0 +1,170 @@
+// Package gateway owns casegate's case rules and its protocol code: the SMTP
+// listener, the ingestion path every source feeds, the outbound worker and
+// the HTTP API.
+//
+// Ingestion (SPEC §3) runs in one store transaction per message: the
+// message is classified (duplicate, loop, bounce, thread lookup, sender
+// check, state rules, auto-reply), stored raw with its decision trace, and
+// the case, activity and outbox rows it causes are written with it. Either
+// all of that commits or none of it does; only then does a source
+// acknowledge the message (SMTP 250, IMAP flag, pipe exit 0). Anything that
+// goes wrong before the commit is a temporary error, so the sender keeps the
+// mail and tries again; input that can never be accepted is quarantined
+// with its raw bytes, which is itself a commit.
+//
+// The outbound worker reads the outbox and sends each row once it is due,
+// recording every attempt before dialling the relay, so a crash never loses
+// a notification and a retry reuses the row's Message-ID.
+package gateway
+
+import (
+	"fmt"
+	"log/slog"
+	"net/mail"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/casegate/casegate/mailparse"
+	"github.com/casegate/casegate/store"
+	"github.com/casegate/casegate/templates"
+)
+
+// LoopHeader marks every mail we send; a mail carrying it with our
+// hostname is our own coming back.
+const LoopHeader = "X-Casegate-Loop"
+
+// Address is one inbound address and the kind of case it opens.
+type Address struct {
+	Address string // support@example.com
+	Kind    string // case | order
+}
+
+// Config is what the gateway needs to know of the deployment.
+type Config struct {
+	Hostname        string
+	CasePrefix      string
+	Addresses       []Address
+	Agents          []string          // addresses, or "@domain" for a whole domain
+	Accounts        map[string]string // sender domain -> account
+	From            string            // "Support <support@localhost>"
+	PublicURL       string
+	UnknownSender   string // new_case | reject
+	MaxMessageBytes int64
+	OutboxLifetime  time.Duration
+}
+
+// Gateway holds the wiring every part of the gateway shares.
+type Gateway struct {
+	cfg       Config
+	store     *store.Store
+	templates *templates.Set
+	log       *slog.Logger
+	parseOpts mailparse.Options
+	from      *mail.Address
+	panics    atomic.Int64
+	wake      chan struct{} // tells the outbound worker that mail was queued
+}
+
+// New checks cfg and builds a gateway.
+func New(cfg Config, st *store.Store, tpl *templates.Set, log *slog.Logger) (*Gateway, error) {
+	if len(cfg.Addresses) == 0 {
+		return nil, fmt.Errorf("gateway: no inbound addresses")
+	}
+	if cfg.CasePrefix == "" {
+		cfg.CasePrefix = "CS"
+	}
+	if cfg.OutboxLifetime <= 0 {
+		cfg.OutboxLifetime = 5 * 24 * time.Hour
+	}
+	from, err := mail.ParseAddress(cfg.From)
+	if err != nil {
+		return nil, fmt.Errorf("gateway: outbound from %q: %w", cfg.From, err)
+	}
+	for i, a := range cfg.Addresses {
+		cfg.Addresses[i].Address = strings.ToLower(a.Address)
+	}
+	return &Gateway{
+		cfg: cfg, store: st, templates: tpl, log: log, from: from, wake: make(chan struct{}, 1),
+		parseOpts: mailparse.Options{CasePrefix: cfg.CasePrefix, Hostname: cfg.Hostname, LoopHeader: LoopHeader},
+	}, nil
+}
+
+// Panics reports how many panics the gateway recovered from; tests fail
+// when it is not zero.
+func (g *Gateway) Panics() int64 { return g.panics.Load() }
+
+// kick wakes the outbound worker without blocking.
+func (g *Gateway) kick() {
+	select {
+	case g.wake <- struct{}{}:
+	default:
+	}
+}
+
+// notePanic counts and logs a panic recovered at where.
+func (g *Gateway) notePanic(where string, v any) {
+	g.panics.Add(1)
+	g.log.Error("recovered panic", "where", where, "panic", fmt.Sprint(v))
+}
+
+// splitAddress returns the local part, the plus tag and the domain of an
+// address, lower-cased.
+func splitAddress(addr string) (local, tag, domain string) {
+	addr = strings.ToLower(strings.Trim(strings.TrimSpace(addr), "<>"))
+	at := strings.LastIndexByte(addr, '@')
+	if at < 0 {
+		return addr, "", ""
+	}
+	local, domain = addr[:at], addr[at+1:]
+	if plus := strings.IndexByte(local, '+'); plus >= 0 {
+		local, tag = local[:plus], local[plus+1:]
+	}
+	return local, tag, domain
+}
+
+// inbound returns the configured address rcpt is for (plus-addressing
+// included) and its plus tag.
+func (g *Gateway) inbound(rcpt string) (Address, string, bool) {
+	local, tag, domain := splitAddress(rcpt)
+	for _, a := range g.cfg.Addresses {
+		if a.Address == local+"@"+domain {
+			return a, tag, true
+		}
+	}
+	return Address{}, "", false
+}
+
+// isOwn reports whether addr is one of ours: an inbound address (with any
+// plus tag) or the outbound sender.
+func (g *Gateway) isOwn(addr string) bool {
+	if _, _, ok := g.inbound(addr); ok {
+		return true
+	}
+	local, _, domain := splitAddress(addr)
+	return strings.EqualFold(local+"@"+domain, g.from.Address)
+}
+
+// isAgent reports whether addr is a configured agent address or in an agent
+// domain.
+func (g *Gateway) isAgent(addr string) bool {
+	addr = strings.ToLower(addr)
+	for _, a := range g.cfg.Agents {
+		a = strings.ToLower(a)
+		if strings.HasPrefix(a, "@") && strings.HasSuffix(addr, a) || a == addr {
+			return true
+		}
+	}
+	return false
+}
+
+// account maps a sender's domain to its account ("" when unknown).
+func (g *Gateway) account(addr string) string {
+	_, _, domain := splitAddress(addr)
+	for d, acct := range g.cfg.Accounts {
+		if strings.EqualFold(d, domain) {
+			return acct
+		}
+	}
+	return ""
+}

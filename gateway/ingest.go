@@ -1,0 +1,303 @@
+package gateway
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/casegate/casegate/mailparse"
+	"github.com/casegate/casegate/store"
+)
+
+// Envelope is what the transport knows of a message besides its bytes.
+type Envelope struct {
+	Source string   // smtp | imap | pipe | replay
+	From   string   // envelope sender (MAIL FROM / Return-Path); "" for the null sender
+	To     []string // envelope recipients
+	Kind   string   // case kind when the transport decides it (IMAP mailbox); "" = from the recipients
+}
+
+// Outcomes beyond the stored ones of package store.
+const (
+	OutcomeDuplicate   = "duplicate"
+	OutcomeQuarantined = "quarantined"
+)
+
+// Result is what ingestion did with a message.
+type Result struct {
+	Outcome    string `json:"outcome"`
+	Case       string `json:"case,omitempty"`
+	LinkedTo   string `json:"linked_to,omitempty"`
+	MessageID  int64  `json:"message_id,omitempty"`
+	Quarantine int64  `json:"quarantine_id,omitempty"`
+	Reason     string `json:"reason,omitempty"` // quarantine reason
+	Trace      []Step `json:"trace"`
+}
+
+// Step is one entry of the decision trace (SPEC §3 classification).
+type Step struct {
+	Step   string `json:"step"`
+	Result string `json:"result"`
+	Detail string `json:"detail,omitempty"`
+}
+
+// TemporaryError is a failure after which the sender should try again:
+// nothing was stored.
+type TemporaryError struct{ Err error }
+
+func (e *TemporaryError) Error() string { return "temporary failure: " + e.Err.Error() }
+func (e *TemporaryError) Unwrap() error { return e.Err }
+
+// inbound is one message on its way through classification.
+type inbound struct {
+	raw     []byte
+	sha     string
+	env     Envelope
+	msg     *mailparse.Message
+	kind    string
+	plusTag string
+	trace   []Step
+}
+
+func (in *inbound) step(step, result, detail string) {
+	in.trace = append(in.trace, Step{Step: step, Result: result, Detail: detail})
+}
+
+// Ingest takes one raw message through classification and stores it with
+// everything it causes, in one transaction. A nil error means the message
+// is durably stored (or was already, or is quarantined); a non-nil error is
+// a *TemporaryError and nothing was stored.
+func (g *Gateway) Ingest(ctx context.Context, raw []byte, env Envelope) (res Result, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			g.notePanic("ingest", v)
+			res, err = Result{}, &TemporaryError{Err: fmt.Errorf("internal error")}
+		}
+	}()
+	sum := sha256.Sum256(raw)
+	in := &inbound{raw: raw, sha: hex.EncodeToString(sum[:]), env: env}
+	in.kind, in.plusTag = g.kindOf(env)
+	if g.cfg.MaxMessageBytes > 0 && int64(len(raw)) > g.cfg.MaxMessageBytes {
+		return g.quarantine(ctx, in, "too_big", fmt.Sprintf("%d bytes, limit %d", len(raw), g.cfg.MaxMessageBytes))
+	}
+	msg, perr := g.parse(raw)
+	if perr != nil {
+		reason := "unparseable"
+		if e, ok := mailparse.IsError(perr); ok {
+			reason = e.Reason
+		}
+		return g.quarantine(ctx, in, reason, perr.Error())
+	}
+	in.msg = msg
+	err = g.store.Write(ctx, func(tx *store.Tx) error {
+		var err error
+		res, err = g.classify(ctx, tx, in)
+		return err
+	})
+	if err != nil {
+		return Result{}, &TemporaryError{Err: err}
+	}
+	g.kick()
+	return res, nil
+}
+
+// parse runs the parser, turning a panic into an error so the message is
+// quarantined rather than lost.
+func (g *Gateway) parse(raw []byte) (msg *mailparse.Message, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			g.notePanic("parse", v)
+			msg, err = nil, &mailparse.Error{Reason: "parser_failure", Err: fmt.Errorf("%v", v)}
+		}
+	}()
+	return mailparse.Parse(raw, g.parseOpts)
+}
+
+// kindOf decides the case kind and the plus tag from the envelope.
+func (g *Gateway) kindOf(env Envelope) (kind, tag string) {
+	kind = env.Kind
+	for _, rcpt := range env.To {
+		if a, t, ok := g.inbound(rcpt); ok {
+			if kind == "" {
+				kind = a.Kind
+			}
+			if tag == "" {
+				tag = t
+			}
+		}
+	}
+	if kind == "" {
+		kind = "case"
+	}
+	return kind, tag
+}
+
+func (g *Gateway) quarantine(ctx context.Context, in *inbound, reason, detail string) (Result, error) {
+	var id int64
+	err := g.store.Write(ctx, func(tx *store.Tx) error {
+		var err error
+		id, err = tx.Quarantine(ctx, store.Quarantined{
+			Source: in.env.Source, EnvelopeFrom: in.env.From, EnvelopeTo: in.env.To,
+			Reason: reason, Detail: detail, ContentSHA256: in.sha, Raw: in.raw,
+		})
+		return err
+	})
+	if err != nil {
+		return Result{}, &TemporaryError{Err: err}
+	}
+	g.log.Warn("message quarantined", "reason", reason, "detail", detail, "quarantine_id", id, "source", in.env.Source)
+	return Result{Outcome: OutcomeQuarantined, Quarantine: id, Reason: reason,
+		Trace: []Step{{Step: "parse", Result: "quarantined", Detail: reason}}}, nil
+}
+
+// classify applies SPEC §3's classification in order and stores the result.
+func (g *Gateway) classify(ctx context.Context, tx *store.Tx, in *inbound) (Result, error) {
+	m := in.msg
+	if id, err := tx.FindDuplicate(ctx, m.MessageID, in.sha); err == nil {
+		in.step("duplicate", "yes", fmt.Sprintf("already stored as message %d", id))
+		return Result{Outcome: OutcomeDuplicate, MessageID: id, Trace: in.trace}, nil
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return Result{}, err
+	}
+	in.step("duplicate", "no", "")
+	if m.Signals.Loop || g.isOwn(m.From.Email) {
+		in.step("loop", "yes", "our loop header or our own address")
+		return g.storeOnly(ctx, tx, in, store.OutcomeIgnored, nil)
+	}
+	in.step("loop", "no", "")
+	if b := g.bounceOf(in); b != nil {
+		return g.ingestBounce(ctx, tx, in, b)
+	}
+	in.step("bounce", "no", "")
+	c, found, err := g.threadLookup(ctx, tx, in)
+	if err != nil {
+		return Result{}, err
+	}
+	if !found {
+		return g.openCase(ctx, tx, in, nil)
+	}
+	return g.ingestReply(ctx, tx, in, c)
+}
+
+// ingestReply handles a message that threads to case c: sender check,
+// state rules, auto-replies.
+func (g *Gateway) ingestReply(ctx context.Context, tx *store.Tx, in *inbound, c store.Case) (Result, error) {
+	ok, err := g.mayWrite(ctx, tx, c, in.msg.From.Email)
+	if err != nil {
+		return Result{}, err
+	}
+	if !ok {
+		in.step("sender", "unknown", in.msg.From.Email+" is not a participant of "+c.Number)
+		if g.cfg.UnknownSender == "reject" {
+			return g.storeOnly(ctx, tx, in, store.OutcomeIgnored, nil)
+		}
+		return g.openCase(ctx, tx, in, &c)
+	}
+	in.step("sender", "participant", in.msg.From.Email)
+	if c.State == store.StateClosed {
+		in.step("state", "closed", c.Number+" is read-only: a new linked case is opened")
+		return g.openCase(ctx, tx, in, &c)
+	}
+	if in.msg.Signals.AutoReply {
+		in.step("auto_reply", "yes", in.msg.Signals.AutoReason)
+		return g.storeOnly(ctx, tx, in, store.OutcomeAutoReply, &c)
+	}
+	in.step("auto_reply", "no", "")
+	res, err := g.storeOnly(ctx, tx, in, store.OutcomeReply, &c)
+	if err != nil {
+		return res, err
+	}
+	if c.State == store.StateAwaitingInfo {
+		if err := g.setState(ctx, tx, &c, store.StateOpen, in.msg.From.Email, "reply received"); err != nil {
+			return res, err
+		}
+	}
+	return res, nil
+}
+
+// mayWrite is the sender check of SPEC §3 step 5: the contact, a watcher or
+// an agent may write into a case.
+func (g *Gateway) mayWrite(ctx context.Context, tx *store.Tx, c store.Case, sender string) (bool, error) {
+	if strings.EqualFold(sender, c.Contact.Email) || g.isAgent(sender) {
+		return true, nil
+	}
+	ws, err := tx.Watchers(ctx, c.ID)
+	if err != nil {
+		return false, err
+	}
+	for _, w := range ws {
+		if strings.EqualFold(w.Email, sender) {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// storeOnly stores the message with outcome, on case c if not nil, with its
+// attachments, thread id and an activity entry.
+func (g *Gateway) storeOnly(ctx context.Context, tx *store.Tx, in *inbound, outcome string, c *store.Case) (Result, error) {
+	res := Result{Outcome: outcome}
+	var caseID int64
+	if c != nil {
+		caseID, res.Case = c.ID, c.Number
+	}
+	id, err := g.insertMessage(ctx, tx, in, caseID, outcome)
+	if err != nil {
+		return res, err
+	}
+	res.MessageID, res.Trace = id, in.trace
+	return res, nil
+}
+
+// insertMessage writes the message row, its attachments, and for a case
+// its thread id and activity entry.
+func (g *Gateway) insertMessage(ctx context.Context, tx *store.Tx, in *inbound, caseID int64, outcome string) (int64, error) {
+	m := in.msg
+	trace, _ := json.Marshal(in.trace)
+	id, err := tx.InsertMessage(ctx, store.InboundMessage{
+		CaseID: caseID, Source: in.env.Source, EnvelopeFrom: in.env.From, EnvelopeTo: in.env.To,
+		MessageID: m.MessageID, ContentSHA256: in.sha, From: m.From.Email, Subject: m.Subject,
+		Outcome: outcome, Raw: in.raw, FullText: m.Text, Visible: m.Visible,
+		Headers: headersOfInterest(m), Decision: string(trace),
+	})
+	if err != nil {
+		return 0, err
+	}
+	for _, a := range m.Attachments {
+		_, err := tx.InsertAttachment(ctx, caseID, store.Attachment{
+			MessageID: id, Filename: a.Filename, ContentType: a.ContentType, ContentID: a.ContentID,
+			Inline: a.Inline, Size: a.Size, SHA256: a.SHA256, Content: a.Data,
+		})
+		if err != nil {
+			return 0, err
+		}
+	}
+	if caseID == 0 {
+		return id, nil
+	}
+	if err := tx.AddThreadID(ctx, m.MessageID, caseID, "in"); err != nil {
+		return 0, err
+	}
+	_, err = tx.AddActivity(ctx, caseID, store.Activity{
+		Kind: "inbound", Actor: m.From.Email, Public: true, Body: m.Visible, MessageID: id,
+	})
+	return id, err
+}
+
+// headersOfInterest is the JSON kept beside the raw bytes for quick reading.
+func headersOfInterest(m *mailparse.Message) string {
+	h := map[string]any{
+		"from": m.From, "to": m.To, "cc": m.Cc, "subject": m.Subject,
+		"message_id": m.MessageID, "in_reply_to": m.InReplyTo, "references": m.References,
+		"signals": m.Signals,
+	}
+	if !m.Date.IsZero() {
+		h["date"] = m.Date
+	}
+	b, _ := json.Marshal(h)
+	return string(b)
+}

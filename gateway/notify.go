@@ -1,0 +1,71 @@
+package gateway
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base32"
+	"encoding/json"
+	"strings"
+
+	"github.com/casegate/casegate/store"
+	"github.com/casegate/casegate/templates"
+)
+
+// recipient is one person a notification goes to.
+type recipient struct {
+	Email string
+	Name  string
+	Role  string // contact | watcher | agent
+}
+
+// maxRefs bounds the References header of a notification.
+const maxRefs = 10
+
+// enqueue writes one outbox row per recipient for the named template, in
+// the event's transaction. Each row gets its own Message-ID now, so a
+// retry after a crash sends the very same Message-ID, and a reply to any of
+// them threads to the case. inReplyTo is the message the event answers
+// ("" to answer the case's latest).
+func (g *Gateway) enqueue(ctx context.Context, tx *store.Tx, c store.Case, tpl string, rcpts []recipient, data templates.Data, inReplyTo string) error {
+	if len(rcpts) == 0 {
+		return nil
+	}
+	refs, err := tx.ThreadRefs(ctx, c.ID, maxRefs)
+	if err != nil {
+		return err
+	}
+	if inReplyTo == "" && len(refs) > 0 {
+		inReplyTo = refs[len(refs)-1]
+	}
+	data.Case = templates.Case{
+		Number: c.Number, Subject: c.Subject, State: c.State, Kind: c.Kind,
+		Priority: c.Priority, Assignee: c.Assignee, OldNumber: data.Case.OldNumber,
+	}
+	data.Contact = templates.Person{Name: c.Contact.Name, Email: c.Contact.Email, Role: "contact"}
+	for _, r := range rcpts {
+		d := data
+		d.Recipient = templates.Person{Name: r.Name, Email: r.Email, Role: r.Role}
+		snapshot, err := json.Marshal(d)
+		if err != nil {
+			return err
+		}
+		_, err = tx.Enqueue(ctx, store.OutboxMail{
+			CaseID: c.ID, Template: tpl, Recipient: r.Email, RecipientName: r.Name, Role: r.Role,
+			MessageID: g.newMessageID(), InReplyTo: inReplyTo, References: refs, Data: string(snapshot),
+		}, g.cfg.OutboxLifetime)
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+var idEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)
+
+// newMessageID returns a fresh Message-ID on our hostname, without angle
+// brackets.
+func (g *Gateway) newMessageID() string {
+	var b [15]byte
+	_, _ = rand.Read(b[:])
+	return "cg." + strings.ToLower(idEncoding.EncodeToString(b[:])) + "@" + g.cfg.Hostname
+}

@@ -1,0 +1,243 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Case states (SPEC §2).
+const (
+	StateNew          = "new"
+	StateOpen         = "open"
+	StateAwaitingInfo = "awaiting_info"
+	StateOnHold       = "on_hold"
+	StateResolved     = "resolved"
+	StateClosed       = "closed"
+)
+
+// Contact is the person a case is for.
+type Contact struct {
+	ID            int64     `json:"-"`
+	Email         string    `json:"email"`
+	Name          string    `json:"name,omitempty"`
+	Account       string    `json:"account,omitempty"`
+	Undeliverable bool      `json:"undeliverable,omitempty"`
+	CreatedAt     time.Time `json:"created_at"`
+}
+
+// Case is one support case.
+type Case struct {
+	ID           int64      `json:"-"`
+	Number       string     `json:"number"`
+	Kind         string     `json:"kind"`
+	State        string     `json:"state"`
+	Contact      Contact    `json:"contact"`
+	Account      string     `json:"account,omitempty"`
+	Subject      string     `json:"subject"`
+	Description  string     `json:"description,omitempty"`
+	Priority     string     `json:"priority"`
+	Impact       string     `json:"impact,omitempty"`
+	AffectedItem string     `json:"affected_item,omitempty"`
+	CustomerRef  string     `json:"customer_ref,omitempty"`
+	Assignee     string     `json:"assignee,omitempty"`
+	LinkedCase   string     `json:"linked_case,omitempty"`
+	CreatedAt    time.Time  `json:"created_at"`
+	UpdatedAt    time.Time  `json:"updated_at"`
+	ResolvedAt   *time.Time `json:"resolved_at,omitempty"`
+	ClosedAt     *time.Time `json:"closed_at,omitempty"`
+}
+
+// NewCase is what opening a case needs.
+type NewCase struct {
+	Prefix      string // case number prefix, e.g. "CS"
+	Kind        string
+	ContactID   int64
+	Account     string
+	Subject     string
+	Description string
+	Priority    string
+	LinkedTo    int64 // the closed case this one continues, or 0
+}
+
+// caseColumns is the SELECT list that scanCase reads.
+const caseColumns = `c.id, c.number, c.kind, c.state, c.account, c.subject, c.description,
+	c.priority, c.impact, c.affected_item, c.customer_ref, c.assignee,
+	COALESCE(l.number, ''), c.created_at, c.updated_at, c.resolved_at, c.closed_at,
+	p.id, p.email, p.name, p.account, p.undeliverable, p.created_at`
+
+const caseFrom = ` FROM cases c JOIN contacts p ON p.id = c.contact_id LEFT JOIN cases l ON l.id = c.linked_case_id `
+
+type scanner interface{ Scan(...any) error }
+
+func scanCase(row scanner) (Case, error) {
+	var c Case
+	var created, updated, pCreated int64
+	var resolved, closed sql.NullInt64
+	err := row.Scan(&c.ID, &c.Number, &c.Kind, &c.State, &c.Account, &c.Subject, &c.Description,
+		&c.Priority, &c.Impact, &c.AffectedItem, &c.CustomerRef, &c.Assignee,
+		&c.LinkedCase, &created, &updated, &resolved, &closed,
+		&c.Contact.ID, &c.Contact.Email, &c.Contact.Name, &c.Contact.Account, &c.Contact.Undeliverable, &pCreated)
+	if errors.Is(err, sql.ErrNoRows) {
+		return c, ErrNotFound
+	}
+	if err != nil {
+		return c, err
+	}
+	c.CreatedAt, c.UpdatedAt, c.Contact.CreatedAt = fromMS(created), fromMS(updated), fromMS(pCreated)
+	c.ResolvedAt, c.ClosedAt = nullTime(resolved), nullTime(closed)
+	return c, nil
+}
+
+// UpsertContact returns the contact for email, creating it, and filling in
+// a missing name or account.
+func (tx *Tx) UpsertContact(ctx context.Context, email, name, account string) (Contact, error) {
+	_, err := tx.tx.ExecContext(ctx, `INSERT INTO contacts (email, name, account, created_at) VALUES (?, ?, ?, ?)
+		ON CONFLICT (email) DO UPDATE SET
+			name = CASE WHEN contacts.name = '' THEN excluded.name ELSE contacts.name END,
+			account = CASE WHEN contacts.account = '' THEN excluded.account ELSE contacts.account END`,
+		email, name, account, ms(tx.Now))
+	if err != nil {
+		return Contact{}, fmt.Errorf("upsert contact: %w", err)
+	}
+	var c Contact
+	var created int64
+	err = tx.tx.QueryRowContext(ctx, `SELECT id, email, name, account, undeliverable, created_at FROM contacts WHERE email = ?`, email).
+		Scan(&c.ID, &c.Email, &c.Name, &c.Account, &c.Undeliverable, &created)
+	if err != nil {
+		return Contact{}, fmt.Errorf("upsert contact: %w", err)
+	}
+	c.CreatedAt = fromMS(created)
+	return c, nil
+}
+
+// CreateCase inserts a new case in state new and gives it the next number.
+func (tx *Tx) CreateCase(ctx context.Context, nc NewCase) (Case, error) {
+	var linked any
+	if nc.LinkedTo != 0 {
+		linked = nc.LinkedTo
+	}
+	if nc.Priority == "" {
+		nc.Priority = "normal"
+	}
+	res, err := tx.tx.ExecContext(ctx, `INSERT INTO cases (number, kind, state, contact_id, account, subject, description,
+		priority, linked_case_id, created_at, updated_at) VALUES ('', ?, 'new', ?, ?, ?, ?, ?, ?, ?, ?)`,
+		nc.Kind, nc.ContactID, nc.Account, nc.Subject, nc.Description, nc.Priority, linked, ms(tx.Now), ms(tx.Now))
+	if err != nil {
+		return Case{}, fmt.Errorf("create case: %w", err)
+	}
+	id, err := res.LastInsertId()
+	if err != nil {
+		return Case{}, fmt.Errorf("create case: %w", err)
+	}
+	number := FormatNumber(nc.Prefix, id)
+	if _, err := tx.tx.ExecContext(ctx, `UPDATE cases SET number = ? WHERE id = ?`, number, id); err != nil {
+		return Case{}, fmt.Errorf("create case %s: %w", number, err)
+	}
+	return tx.CaseByID(ctx, id)
+}
+
+// FormatNumber is the case number for a sequence value: prefix and at
+// least 7 digits.
+func FormatNumber(prefix string, seq int64) string {
+	return fmt.Sprintf("%s%07d", prefix, seq)
+}
+
+// CaseByID reads a case inside the transaction.
+func (tx *Tx) CaseByID(ctx context.Context, id int64) (Case, error) {
+	c, err := scanCase(tx.tx.QueryRowContext(ctx, `SELECT `+caseColumns+caseFrom+`WHERE c.id = ?`, id))
+	if err != nil {
+		return c, fmt.Errorf("case %d: %w", id, err)
+	}
+	return c, nil
+}
+
+// CaseByNumber reads a case inside the transaction.
+func (tx *Tx) CaseByNumber(ctx context.Context, number string) (Case, error) {
+	return caseByNumber(ctx, tx.tx, number)
+}
+
+// CaseByNumber reads a case.
+func (s *Store) CaseByNumber(ctx context.Context, number string) (Case, error) {
+	return caseByNumber(ctx, s.r, number)
+}
+
+type querier interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+func caseByNumber(ctx context.Context, q querier, number string) (Case, error) {
+	c, err := scanCase(q.QueryRowContext(ctx, `SELECT `+caseColumns+caseFrom+`WHERE c.number = ?`, strings.ToUpper(number)))
+	if err != nil {
+		return c, fmt.Errorf("case %s: %w", number, err)
+	}
+	return c, nil
+}
+
+// SetState moves a case to state, stamping resolved_at/closed_at. The
+// rules of which transitions are legal are the gateway's.
+func (tx *Tx) SetState(ctx context.Context, caseID int64, state string) error {
+	now := ms(tx.Now)
+	_, err := tx.tx.ExecContext(ctx, `UPDATE cases SET state = ?, updated_at = ?,
+		resolved_at = CASE WHEN ? = 'resolved' THEN ? ELSE resolved_at END,
+		closed_at = CASE WHEN ? = 'closed' THEN ? ELSE closed_at END
+		WHERE id = ?`, state, now, state, now, state, now, caseID)
+	if err != nil {
+		return fmt.Errorf("set state %s: %w", state, err)
+	}
+	return nil
+}
+
+// Touch records that a case changed.
+func (tx *Tx) Touch(ctx context.Context, caseID int64) error {
+	_, err := tx.tx.ExecContext(ctx, `UPDATE cases SET updated_at = ? WHERE id = ?`, ms(tx.Now), caseID)
+	return err
+}
+
+// CaseFilter selects cases for ListCases.
+type CaseFilter struct {
+	State   string
+	Kind    string
+	Contact string
+	Limit   int   // 0 = all
+	After   int64 // cursor: cases with a smaller id than this (newest first); 0 = start
+}
+
+// ListCases returns cases newest first.
+func (s *Store) ListCases(ctx context.Context, f CaseFilter) ([]Case, error) {
+	where, args := []string{"1=1"}, []any{}
+	if f.State != "" {
+		where, args = append(where, "c.state = ?"), append(args, f.State)
+	}
+	if f.Kind != "" {
+		where, args = append(where, "c.kind = ?"), append(args, f.Kind)
+	}
+	if f.Contact != "" {
+		where, args = append(where, "p.email = ?"), append(args, f.Contact)
+	}
+	if f.After > 0 {
+		where, args = append(where, "c.id < ?"), append(args, f.After)
+	}
+	q := `SELECT ` + caseColumns + caseFrom + `WHERE ` + strings.Join(where, " AND ") + ` ORDER BY c.id DESC`
+	if f.Limit > 0 {
+		q += fmt.Sprintf(" LIMIT %d", f.Limit)
+	}
+	rows, err := s.r.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list cases: %w", err)
+	}
+	defer rows.Close()
+	var out []Case
+	for rows.Next() {
+		c, err := scanCase(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list cases: %w", err)
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}

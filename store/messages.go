@@ -1,0 +1,180 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Message outcomes: what ingestion made of an inbound message.
+const (
+	OutcomeNewCase   = "new_case"
+	OutcomeReply     = "reply"
+	OutcomeIgnored   = "ignored"
+	OutcomeBounce    = "bounce"
+	OutcomeAutoReply = "auto_reply"
+)
+
+// InboundMessage is one stored inbound mail.
+type InboundMessage struct {
+	ID            int64     `json:"id"`
+	CaseID        int64     `json:"-"`
+	Source        string    `json:"source"`
+	EnvelopeFrom  string    `json:"envelope_from"`
+	EnvelopeTo    []string  `json:"envelope_to"`
+	MessageID     string    `json:"message_id,omitempty"`
+	ContentSHA256 string    `json:"content_sha256"`
+	From          string    `json:"from"`
+	Subject       string    `json:"subject"`
+	Outcome       string    `json:"outcome"`
+	Raw           []byte    `json:"-"`
+	FullText      string    `json:"full_text"`
+	Visible       string    `json:"visible"`
+	Headers       string    `json:"-"` // JSON object
+	Decision      string    `json:"-"` // JSON array
+	ReceivedAt    time.Time `json:"received_at"`
+}
+
+// Attachment is a stored attachment or inline part.
+type Attachment struct {
+	ID          int64  `json:"id"`
+	MessageID   int64  `json:"message_id"`
+	Filename    string `json:"filename"`
+	ContentType string `json:"content_type"`
+	ContentID   string `json:"content_id,omitempty"`
+	Inline      bool   `json:"inline,omitempty"`
+	Size        int64  `json:"size"`
+	SHA256      string `json:"sha256"`
+	Content     []byte `json:"-"`
+}
+
+// FindDuplicate returns the id of an already stored inbound message with
+// the same Message-ID (when messageID is not empty) or the same content
+// hash; ErrNotFound when there is none.
+func (tx *Tx) FindDuplicate(ctx context.Context, messageID, sha string) (int64, error) {
+	var id int64
+	err := tx.tx.QueryRowContext(ctx, `SELECT id FROM messages WHERE content_sha256 = ?
+		UNION ALL SELECT id FROM messages WHERE message_id = ? AND ? <> '' LIMIT 1`, sha, messageID, messageID).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, ErrNotFound
+	}
+	if err != nil {
+		return 0, fmt.Errorf("find duplicate: %w", err)
+	}
+	return id, nil
+}
+
+// InsertMessage stores an inbound message and returns its id.
+func (tx *Tx) InsertMessage(ctx context.Context, m InboundMessage) (int64, error) {
+	var caseID any
+	if m.CaseID != 0 {
+		caseID = m.CaseID
+	}
+	res, err := tx.tx.ExecContext(ctx, `INSERT INTO messages (case_id, source, envelope_from, envelope_to,
+		message_id, content_sha256, from_addr, subject, outcome, raw, full_text, visible, headers, decision, received_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		caseID, m.Source, m.EnvelopeFrom, strings.Join(m.EnvelopeTo, ","), m.MessageID, m.ContentSHA256,
+		m.From, m.Subject, m.Outcome, m.Raw, m.FullText, m.Visible, orJSON(m.Headers, "{}"), orJSON(m.Decision, "[]"), ms(tx.Now))
+	if err != nil {
+		return 0, fmt.Errorf("insert message: %w", err)
+	}
+	return res.LastInsertId()
+}
+
+func orJSON(s, empty string) string {
+	if s == "" {
+		return empty
+	}
+	return s
+}
+
+// InsertAttachment stores one attachment of a stored message.
+func (tx *Tx) InsertAttachment(ctx context.Context, caseID int64, a Attachment) (int64, error) {
+	var cid any
+	if caseID != 0 {
+		cid = caseID
+	}
+	res, err := tx.tx.ExecContext(ctx, `INSERT INTO attachments (message_id, case_id, filename, content_type,
+		content_id, inline, size, sha256, content) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		a.MessageID, cid, a.Filename, a.ContentType, a.ContentID, a.Inline, a.Size, a.SHA256, a.Content)
+	if err != nil {
+		return 0, fmt.Errorf("insert attachment %q: %w", a.Filename, err)
+	}
+	return res.LastInsertId()
+}
+
+const messageColumns = `id, COALESCE(case_id, 0), source, envelope_from, envelope_to, message_id, content_sha256,
+	from_addr, subject, outcome, full_text, visible, headers, decision, received_at`
+
+func scanMessage(row scanner) (InboundMessage, error) {
+	var m InboundMessage
+	var to string
+	var received int64
+	err := row.Scan(&m.ID, &m.CaseID, &m.Source, &m.EnvelopeFrom, &to, &m.MessageID, &m.ContentSHA256,
+		&m.From, &m.Subject, &m.Outcome, &m.FullText, &m.Visible, &m.Headers, &m.Decision, &received)
+	if errors.Is(err, sql.ErrNoRows) {
+		return m, ErrNotFound
+	}
+	if to != "" {
+		m.EnvelopeTo = strings.Split(to, ",")
+	}
+	m.ReceivedAt = fromMS(received)
+	return m, err
+}
+
+// Message reads one inbound message with its raw bytes.
+func (s *Store) Message(ctx context.Context, id int64) (InboundMessage, error) {
+	m, err := scanMessage(s.r.QueryRowContext(ctx, `SELECT `+messageColumns+` FROM messages WHERE id = ?`, id))
+	if err != nil {
+		return m, fmt.Errorf("message %d: %w", id, err)
+	}
+	err = s.r.QueryRowContext(ctx, `SELECT raw FROM messages WHERE id = ?`, id).Scan(&m.Raw)
+	return m, err
+}
+
+// CaseMessages lists a case's inbound messages (without raw bytes), oldest first.
+func (s *Store) CaseMessages(ctx context.Context, caseID int64) ([]InboundMessage, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT `+messageColumns+` FROM messages WHERE case_id = ? ORDER BY id`, caseID)
+	if err != nil {
+		return nil, fmt.Errorf("case messages: %w", err)
+	}
+	defer rows.Close()
+	var out []InboundMessage
+	for rows.Next() {
+		m, err := scanMessage(rows)
+		if err != nil {
+			return nil, fmt.Errorf("case messages: %w", err)
+		}
+		out = append(out, m)
+	}
+	return out, rows.Err()
+}
+
+// CountMessages counts stored inbound messages by outcome ("" = all).
+func (s *Store) CountMessages(ctx context.Context, outcome string) (int, error) {
+	var n int
+	err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM messages WHERE ? = '' OR outcome = ?`, outcome, outcome).Scan(&n)
+	return n, err
+}
+
+// CaseAttachments lists a case's attachments (without content).
+func (s *Store) CaseAttachments(ctx context.Context, caseID int64) ([]Attachment, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT id, message_id, filename, content_type, content_id, inline, size, sha256
+		FROM attachments WHERE case_id = ? ORDER BY id`, caseID)
+	if err != nil {
+		return nil, fmt.Errorf("case attachments: %w", err)
+	}
+	defer rows.Close()
+	var out []Attachment
+	for rows.Next() {
+		var a Attachment
+		if err := rows.Scan(&a.ID, &a.MessageID, &a.Filename, &a.ContentType, &a.ContentID, &a.Inline, &a.Size, &a.SHA256); err != nil {
+			return nil, fmt.Errorf("case attachments: %w", err)
+		}
+		out = append(out, a)
+	}
+	return out, rows.Err()
+}

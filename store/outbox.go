@@ -1,0 +1,219 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Outbox statuses.
+const (
+	OutboxPending = "pending"
+	OutboxSent    = "sent"
+	OutboxDead    = "dead"
+)
+
+// Attempt results.
+const (
+	AttemptStarted   = "started"
+	AttemptSent      = "sent"
+	AttemptTemporary = "temporary"
+	AttemptPermanent = "permanent"
+	AttemptExpired   = "expired"
+)
+
+// OutboxMail is one notification to one recipient.
+type OutboxMail struct {
+	ID            int64      `json:"id"`
+	CaseID        int64      `json:"-"`
+	CaseNumber    string     `json:"case,omitempty"`
+	Template      string     `json:"template"`
+	Recipient     string     `json:"recipient"`
+	RecipientName string     `json:"recipient_name,omitempty"`
+	Role          string     `json:"role,omitempty"`
+	MessageID     string     `json:"message_id"`
+	InReplyTo     string     `json:"in_reply_to,omitempty"`
+	References    []string   `json:"references,omitempty"`
+	Data          string     `json:"-"` // JSON snapshot for the template
+	Status        string     `json:"status"`
+	Attempts      int        `json:"attempts"`
+	NextAttemptAt time.Time  `json:"next_attempt_at"`
+	ExpiresAt     time.Time  `json:"expires_at"`
+	LastError     string     `json:"last_error,omitempty"`
+	CreatedAt     time.Time  `json:"created_at"`
+	SentAt        *time.Time `json:"sent_at,omitempty"`
+}
+
+// Enqueue writes an outbox row, due now, and remembers its Message-ID for
+// threading replies to the case.
+func (tx *Tx) Enqueue(ctx context.Context, m OutboxMail, lifetime time.Duration) (int64, error) {
+	var caseID any
+	if m.CaseID != 0 {
+		caseID = m.CaseID
+	}
+	res, err := tx.tx.ExecContext(ctx, `INSERT INTO outbox (case_id, template, recipient, recipient_name, role,
+		message_id, in_reply_to, refs, data, next_attempt_at, expires_at, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		caseID, m.Template, m.Recipient, m.RecipientName, m.Role, m.MessageID, m.InReplyTo,
+		strings.Join(m.References, " "), orJSON(m.Data, "{}"), ms(tx.Now), ms(tx.Now.Add(lifetime)), ms(tx.Now))
+	if err != nil {
+		return 0, fmt.Errorf("enqueue %s to %s: %w", m.Template, m.Recipient, err)
+	}
+	if m.CaseID != 0 {
+		if err := tx.AddThreadID(ctx, m.MessageID, m.CaseID, "out"); err != nil {
+			return 0, err
+		}
+	}
+	return res.LastInsertId()
+}
+
+const outboxColumns = `o.id, COALESCE(o.case_id, 0), COALESCE(c.number, ''), o.template, o.recipient, o.recipient_name,
+	o.role, o.message_id, o.in_reply_to, o.refs, o.data, o.status, o.attempts, o.next_attempt_at, o.expires_at,
+	o.last_error, o.created_at, o.sent_at`
+
+const outboxFrom = ` FROM outbox o LEFT JOIN cases c ON c.id = o.case_id `
+
+func scanOutbox(row scanner) (OutboxMail, error) {
+	var m OutboxMail
+	var refs string
+	var next, expires, created int64
+	var sent sql.NullInt64
+	err := row.Scan(&m.ID, &m.CaseID, &m.CaseNumber, &m.Template, &m.Recipient, &m.RecipientName,
+		&m.Role, &m.MessageID, &m.InReplyTo, &refs, &m.Data, &m.Status, &m.Attempts, &next, &expires,
+		&m.LastError, &created, &sent)
+	if errors.Is(err, sql.ErrNoRows) {
+		return m, ErrNotFound
+	}
+	if refs != "" {
+		m.References = strings.Fields(refs)
+	}
+	m.NextAttemptAt, m.ExpiresAt, m.CreatedAt, m.SentAt = fromMS(next), fromMS(expires), fromMS(created), nullTime(sent)
+	return m, err
+}
+
+// DueMail returns pending mail whose next attempt is due, oldest first.
+func (s *Store) DueMail(ctx context.Context, limit int) ([]OutboxMail, error) {
+	return s.listOutbox(ctx, `WHERE o.status = 'pending' AND o.next_attempt_at <= ? ORDER BY o.next_attempt_at, o.id LIMIT ?`,
+		ms(s.now()), limit)
+}
+
+// NextDue returns when the earliest pending mail is due; ok is false when
+// nothing is pending.
+func (s *Store) NextDue(ctx context.Context) (t time.Time, ok bool, err error) {
+	var v sql.NullInt64
+	err = s.r.QueryRowContext(ctx, `SELECT min(next_attempt_at) FROM outbox WHERE status = 'pending'`).Scan(&v)
+	if err != nil || !v.Valid {
+		return time.Time{}, false, err
+	}
+	return fromMS(v.Int64), true, nil
+}
+
+// ListOutbox lists outbox rows with status ("" = all), newest first.
+func (s *Store) ListOutbox(ctx context.Context, status string, limit int) ([]OutboxMail, error) {
+	if limit <= 0 {
+		limit = -1
+	}
+	return s.listOutbox(ctx, `WHERE ? = '' OR o.status = ? ORDER BY o.id DESC LIMIT ?`, status, status, limit)
+}
+
+// OutboxByID reads one outbox row.
+func (s *Store) OutboxByID(ctx context.Context, id int64) (OutboxMail, error) {
+	m, err := scanOutbox(s.r.QueryRowContext(ctx, `SELECT `+outboxColumns+outboxFrom+`WHERE o.id = ?`, id))
+	if err != nil {
+		return m, fmt.Errorf("outbox %d: %w", id, err)
+	}
+	return m, nil
+}
+
+func (s *Store) listOutbox(ctx context.Context, where string, args ...any) ([]OutboxMail, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT `+outboxColumns+outboxFrom+where, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list outbox: %w", err)
+	}
+	defer rows.Close()
+	var out []OutboxMail
+	for rows.Next() {
+		m, err := scanOutbox(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list outbox: %w", err)
+		}
+		out = append(out, m)
+	}
+	return out, rows.Err()
+}
+
+// StartAttempt records, before the relay is dialled, that a send of mail
+// id begins; it returns the attempt's id.
+func (s *Store) StartAttempt(ctx context.Context, id int64) (int64, error) {
+	var attempt int64
+	err := s.Write(ctx, func(tx *Tx) error {
+		if _, err := tx.tx.ExecContext(ctx, `UPDATE outbox SET attempts = attempts + 1 WHERE id = ?`, id); err != nil {
+			return err
+		}
+		res, err := tx.tx.ExecContext(ctx, `INSERT INTO outbox_attempts (outbox_id, started_at) VALUES (?, ?)`, id, ms(tx.Now))
+		if err != nil {
+			return err
+		}
+		attempt, err = res.LastInsertId()
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("start attempt %d: %w", id, err)
+	}
+	return attempt, nil
+}
+
+// AttemptResult is how one send attempt ended.
+type AttemptResult struct {
+	Result string    // AttemptSent, AttemptTemporary, AttemptPermanent, AttemptExpired
+	Error  string    // what the relay or the network said
+	Next   time.Time // for AttemptTemporary: when to try again
+}
+
+// FinishAttempt records an attempt's result and moves the mail to sent,
+// dead, or back to pending for its next attempt.
+func (s *Store) FinishAttempt(ctx context.Context, id, attempt int64, r AttemptResult) error {
+	status := OutboxPending
+	switch r.Result {
+	case AttemptSent:
+		status = OutboxSent
+	case AttemptPermanent, AttemptExpired:
+		status = OutboxDead
+	}
+	err := s.Write(ctx, func(tx *Tx) error {
+		if _, err := tx.tx.ExecContext(ctx, `UPDATE outbox_attempts SET finished_at = ?, result = ?, error = ? WHERE id = ?`,
+			ms(tx.Now), r.Result, r.Error, attempt); err != nil {
+			return err
+		}
+		var sent any
+		if status == OutboxSent {
+			sent = ms(tx.Now)
+		}
+		_, err := tx.tx.ExecContext(ctx, `UPDATE outbox SET status = ?, last_error = ?, next_attempt_at = ?, sent_at = ?
+			WHERE id = ?`, status, r.Error, ms(r.Next), sent, id)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("finish attempt %d: %w", id, err)
+	}
+	return nil
+}
+
+// RetryOutbox puts a dead mail back in the queue, due now, with a fresh
+// lifetime; its Message-ID stays the same.
+func (s *Store) RetryOutbox(ctx context.Context, id int64, lifetime time.Duration) error {
+	return s.Write(ctx, func(tx *Tx) error {
+		res, err := tx.tx.ExecContext(ctx, `UPDATE outbox SET status = 'pending', next_attempt_at = ?, expires_at = ?
+			WHERE id = ? AND status = 'dead'`, ms(tx.Now), ms(tx.Now.Add(lifetime)), id)
+		if err != nil {
+			return fmt.Errorf("retry outbox %d: %w", id, err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return fmt.Errorf("retry outbox %d: %w", id, ErrNotFound)
+		}
+		return nil
+	})
+}

@@ -1,0 +1,204 @@
+// Package store persists casegate's cases, contacts, watchers, activity
+// thread, inbound messages (raw bytes kept exactly), attachments, threading
+// Message-IDs, the durable outbox, the quarantine and the IMAP pollers'
+// positions in SQLite (modernc.org/sqlite, no cgo).
+//
+// Design:
+//   - Two connection pools on one database file in WAL mode: a writer with
+//     exactly one connection (SQLite has one writer; queueing in Go is
+//     cheaper and fairer than SQLITE_BUSY retries) whose transactions begin
+//     IMMEDIATE, and a reader pool for queries.
+//   - synchronous=FULL: a committed transaction survives a power cut, which
+//     is what lets the SMTP listener answer 250 after Write returns.
+//   - Schema changes are embedded migrations/NNNN_name.sql files, each run
+//     with its bookkeeping row in one transaction.
+//   - Every write goes through Write(ctx, fn): begin, fn(tx), commit, or
+//     roll back everything on any error. Tx carries the transaction's Now,
+//     taken from the injected clock, so tests control time.
+//
+// The store never sends mail and never imports the gateway: the case rules
+// live in the gateway and run inside Write's callback.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// ErrNotFound is returned when a looked-up row does not exist.
+var ErrNotFound = errors.New("not found")
+
+// Store is the database. It is safe for concurrent use.
+type Store struct {
+	w   *sql.DB // one connection: the single writer
+	r   *sql.DB // readers
+	now func() time.Time
+}
+
+// Options configure Open.
+type Options struct {
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
+}
+
+// Open opens (creating if needed) the database at path and applies the
+// pending migrations.
+func Open(ctx context.Context, path string, opts Options) (*Store, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	s := &Store{now: opts.Now}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	var err error
+	if s.r, err = sql.Open("sqlite", dsn(path, false)); err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	s.r.SetMaxOpenConns(8)
+	if s.w, err = sql.Open("sqlite", dsn(path, true)); err != nil {
+		s.r.Close()
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	s.w.SetMaxOpenConns(1)
+	if err := s.migrate(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// dsn builds the connection string; pragmas are per connection, so they
+// live in the DSN and apply to every connection the pool opens.
+func dsn(path string, writer bool) string {
+	q := url.Values{}
+	q.Add("_pragma", "busy_timeout(10000)")
+	q.Add("_pragma", "foreign_keys(1)")
+	q.Add("_pragma", "journal_mode(WAL)")
+	q.Add("_pragma", "synchronous(FULL)")
+	if writer {
+		q.Set("_txlock", "immediate")
+	}
+	return "file:" + path + "?" + q.Encode()
+}
+
+// Close closes both pools.
+func (s *Store) Close() error {
+	var err error
+	if s.w != nil {
+		err = s.w.Close()
+	}
+	if s.r != nil {
+		err = errors.Join(err, s.r.Close())
+	}
+	return err
+}
+
+// Now returns the store's clock reading.
+func (s *Store) Now() time.Time { return s.now() }
+
+// Tx is one write transaction. Its methods run SQL inside it.
+type Tx struct {
+	tx  *sql.Tx
+	Now time.Time
+}
+
+// Write runs fn in one IMMEDIATE transaction and commits it if fn returns
+// nil. Any error, or a panic, rolls everything back.
+func (s *Store) Write(ctx context.Context, fn func(*Tx) error) error {
+	sqlTx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	defer sqlTx.Rollback()
+	if err := fn(&Tx{tx: sqlTx, Now: s.now().UTC()}); err != nil {
+		return err
+	}
+	if err := sqlTx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+// Exec runs a statement outside the case model; for tests and
+// maintenance only (fault injection, pragmas).
+func (s *Store) Exec(ctx context.Context, query string, args ...any) error {
+	_, err := s.w.ExecContext(ctx, query, args...)
+	return err
+}
+
+func (s *Store) migrate(ctx context.Context) error {
+	if _, err := s.w.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		name TEXT PRIMARY KEY, applied_at INTEGER NOT NULL)`); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	names, err := fs.Glob(migrations, "migrations/*.sql")
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		if err := s.migrateOne(ctx, name); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// migrateOne applies one migration file and records it, atomically.
+func (s *Store) migrateOne(ctx context.Context, name string) error {
+	base := strings.TrimPrefix(name, "migrations/")
+	return s.Write(ctx, func(tx *Tx) error {
+		var n int
+		if err := tx.tx.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations WHERE name = ?`, base).Scan(&n); err != nil {
+			return fmt.Errorf("migrate %s: %w", base, err)
+		}
+		if n > 0 {
+			return nil
+		}
+		body, err := migrations.ReadFile(name)
+		if err != nil {
+			return fmt.Errorf("migrate %s: %w", base, err)
+		}
+		if _, err := tx.tx.ExecContext(ctx, string(body)); err != nil {
+			return fmt.Errorf("migrate %s: %w", base, err)
+		}
+		_, err = tx.tx.ExecContext(ctx, `INSERT INTO schema_migrations (name, applied_at) VALUES (?, ?)`, base, ms(tx.Now))
+		return err
+	})
+}
+
+// ms converts a time to the schema's Unix milliseconds.
+func ms(t time.Time) int64 { return t.UnixMilli() }
+
+// fromMS converts the schema's Unix milliseconds to a UTC time.
+func fromMS(v int64) time.Time { return time.UnixMilli(v).UTC() }
+
+// nullTime converts a nullable millisecond column.
+func nullTime(v sql.NullInt64) *time.Time {
+	if !v.Valid {
+		return nil
+	}
+	t := fromMS(v.Int64)
+	return &t
+}
+
+// Ping checks that the database answers.
+func (s *Store) Ping(ctx context.Context) error {
+	return s.r.PingContext(ctx)
+}

@@ -1,0 +1,169 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+func openTest(t *testing.T) *Store {
+	t.Helper()
+	clock := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
+	st, err := Open(context.Background(), filepath.Join(t.TempDir(), "test.db"), Options{Now: func() time.Time { return clock }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
+}
+
+func newCase(t *testing.T, st *Store, email string) Case {
+	t.Helper()
+	ctx := context.Background()
+	var c Case
+	err := st.Write(ctx, func(tx *Tx) error {
+		p, err := tx.UpsertContact(ctx, email, "", "")
+		if err != nil {
+			return err
+		}
+		c, err = tx.CreateCase(ctx, NewCase{Prefix: "CS", Kind: "case", ContactID: p.ID, Subject: "s"})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func TestMigrationsIdempotent(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	for i := 0; i < 2; i++ {
+		st, err := Open(ctx, filepath.Join(dir, "db"), Options{})
+		if err != nil {
+			t.Fatalf("open %d: %v", i, err)
+		}
+		var n int
+		if err := st.r.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n == 0 {
+			t.Fatalf("open %d: no migration recorded", i)
+		}
+		st.Close()
+	}
+}
+
+func TestCaseNumbersSequentialNeverReused(t *testing.T) {
+	st := openTest(t)
+	ctx := context.Background()
+	if c := newCase(t, st, "a@x.example"); c.Number != "CS0000001" || c.State != StateNew {
+		t.Fatalf("first case = %s %s", c.Number, c.State)
+	}
+	// A transaction that fails after creating a case leaves nothing behind.
+	boom := errors.New("boom")
+	err := st.Write(ctx, func(tx *Tx) error {
+		p, _ := tx.UpsertContact(ctx, "b@x.example", "", "")
+		if _, err := tx.CreateCase(ctx, NewCase{Prefix: "CS", Kind: "case", ContactID: p.ID}); err != nil {
+			return err
+		}
+		return boom
+	})
+	if !errors.Is(err, boom) {
+		t.Fatalf("err = %v", err)
+	}
+	if _, err := st.CaseByNumber(ctx, "CS0000002"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("rolled back case visible: %v", err)
+	}
+	c2 := newCase(t, st, "c@x.example")
+	if c2.Number != "CS0000002" {
+		t.Fatalf("second committed case = %s", c2.Number)
+	}
+	// Even a deleted case's number is never handed out again.
+	if err := st.Exec(ctx, `DELETE FROM cases WHERE id = ?`, c2.ID); err != nil {
+		t.Fatal(err)
+	}
+	if c3 := newCase(t, st, "d@x.example"); c3.Number != "CS0000003" {
+		t.Fatalf("after delete = %s, want CS0000003", c3.Number)
+	}
+}
+
+func TestThreadIDsAndRefs(t *testing.T) {
+	st := openTest(t)
+	ctx := context.Background()
+	c := newCase(t, st, "a@x.example")
+	err := st.Write(ctx, func(tx *Tx) error {
+		for _, id := range []string{"m1@x", "m2@x", "m3@x", "m4@x"} {
+			if err := tx.AddThreadID(ctx, id, c.ID, "in"); err != nil {
+				return err
+			}
+		}
+		refs, err := tx.ThreadRefs(ctx, c.ID, 3)
+		if err != nil {
+			return err
+		}
+		if len(refs) != 3 || refs[0] != "m1@x" || refs[1] != "m3@x" || refs[2] != "m4@x" {
+			t.Errorf("refs = %v, want first and two latest", refs)
+		}
+		got, id, err := tx.CaseByThreadIDs(ctx, []string{"unknown@x", "m2@x"})
+		if err != nil || got.Number != c.Number || id != "m2@x" {
+			t.Errorf("lookup = %v %q %v", got.Number, id, err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestOutboxAttempts(t *testing.T) {
+	st := openTest(t)
+	ctx := context.Background()
+	c := newCase(t, st, "a@x.example")
+	var id int64
+	err := st.Write(ctx, func(tx *Tx) error {
+		var err error
+		id, err = tx.Enqueue(ctx, OutboxMail{CaseID: c.ID, Template: "case_created", Recipient: "a@x.example", MessageID: "o1@h"}, time.Hour)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	due, err := st.DueMail(ctx, 10)
+	if err != nil || len(due) != 1 || due[0].CaseNumber != c.Number {
+		t.Fatalf("due = %+v, %v", due, err)
+	}
+	a, err := st.StartAttempt(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	next := st.Now().Add(5 * time.Minute)
+	if err := st.FinishAttempt(ctx, id, a, AttemptResult{Result: AttemptTemporary, Error: "421", Next: next}); err != nil {
+		t.Fatal(err)
+	}
+	if due, _ := st.DueMail(ctx, 10); len(due) != 0 {
+		t.Fatalf("retry due too early: %+v", due)
+	}
+	m, err := st.OutboxByID(ctx, id)
+	if err != nil || m.Status != OutboxPending || m.Attempts != 1 || !m.NextAttemptAt.Equal(next) {
+		t.Fatalf("after temporary failure: %+v %v", m, err)
+	}
+	a, _ = st.StartAttempt(ctx, id)
+	if err := st.FinishAttempt(ctx, id, a, AttemptResult{Result: AttemptPermanent, Error: "550"}); err != nil {
+		t.Fatal(err)
+	}
+	if dead, _ := st.ListOutbox(ctx, OutboxDead, 0); len(dead) != 1 || dead[0].MessageID != "o1@h" {
+		t.Fatalf("dead = %+v", dead)
+	}
+	if err := st.RetryOutbox(ctx, id, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if due, _ := st.DueMail(ctx, 10); len(due) != 1 || due[0].MessageID != "o1@h" {
+		t.Fatalf("retried mail not due with same Message-ID: %+v", due)
+	}
+	if err := st.RetryOutbox(ctx, id, time.Hour); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("retry of a pending mail: %v", err)
+	}
+}

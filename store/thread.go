@@ -1,0 +1,179 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Watcher receives every update of a case without having to act.
+type Watcher struct {
+	Email     string    `json:"email"`
+	Name      string    `json:"name,omitempty"`
+	AddedBy   string    `json:"added_by,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// Activity is one entry of a case's thread.
+type Activity struct {
+	ID        int64     `json:"id"`
+	Kind      string    `json:"kind"` // inbound | comment | state | watcher | delivery | link
+	Actor     string    `json:"actor,omitempty"`
+	Public    bool      `json:"public"`
+	Body      string    `json:"body,omitempty"`
+	MessageID int64     `json:"message_id,omitempty"` // the inbound message, for kind inbound
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// AddWatcher adds email to the case's watchers; it reports whether the
+// address was new.
+func (tx *Tx) AddWatcher(ctx context.Context, caseID int64, email, name, addedBy string) (bool, error) {
+	res, err := tx.tx.ExecContext(ctx, `INSERT INTO watchers (case_id, email, name, added_by, created_at)
+		VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`, caseID, email, name, addedBy, ms(tx.Now))
+	if err != nil {
+		return false, fmt.Errorf("add watcher: %w", err)
+	}
+	n, err := res.RowsAffected()
+	return n > 0, err
+}
+
+// Watchers lists a case's watchers in the order they were added.
+func (tx *Tx) Watchers(ctx context.Context, caseID int64) ([]Watcher, error) {
+	return watchers(ctx, tx.tx, caseID)
+}
+
+// Watchers lists a case's watchers in the order they were added.
+func (s *Store) Watchers(ctx context.Context, caseID int64) ([]Watcher, error) {
+	return watchers(ctx, s.r, caseID)
+}
+
+func watchers(ctx context.Context, q querier, caseID int64) ([]Watcher, error) {
+	rows, err := q.QueryContext(ctx, `SELECT email, name, added_by, created_at FROM watchers
+		WHERE case_id = ? ORDER BY created_at, rowid`, caseID)
+	if err != nil {
+		return nil, fmt.Errorf("watchers: %w", err)
+	}
+	defer rows.Close()
+	var out []Watcher
+	for rows.Next() {
+		var w Watcher
+		var created int64
+		if err := rows.Scan(&w.Email, &w.Name, &w.AddedBy, &created); err != nil {
+			return nil, fmt.Errorf("watchers: %w", err)
+		}
+		w.CreatedAt = fromMS(created)
+		out = append(out, w)
+	}
+	return out, rows.Err()
+}
+
+// AddActivity appends an entry to a case's thread and touches the case.
+func (tx *Tx) AddActivity(ctx context.Context, caseID int64, a Activity) (int64, error) {
+	var msg any
+	if a.MessageID != 0 {
+		msg = a.MessageID
+	}
+	res, err := tx.tx.ExecContext(ctx, `INSERT INTO activities (case_id, kind, actor, public, body, message_id, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?)`, caseID, a.Kind, a.Actor, a.Public, a.Body, msg, ms(tx.Now))
+	if err != nil {
+		return 0, fmt.Errorf("add activity: %w", err)
+	}
+	if err := tx.Touch(ctx, caseID); err != nil {
+		return 0, fmt.Errorf("add activity: %w", err)
+	}
+	return res.LastInsertId()
+}
+
+// Activities lists a case's thread, oldest first.
+func (s *Store) Activities(ctx context.Context, caseID int64) ([]Activity, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT id, kind, actor, public, body, COALESCE(message_id, 0), created_at
+		FROM activities WHERE case_id = ? ORDER BY id`, caseID)
+	if err != nil {
+		return nil, fmt.Errorf("activities: %w", err)
+	}
+	defer rows.Close()
+	var out []Activity
+	for rows.Next() {
+		var a Activity
+		var created int64
+		if err := rows.Scan(&a.ID, &a.Kind, &a.Actor, &a.Public, &a.Body, &a.MessageID, &created); err != nil {
+			return nil, fmt.Errorf("activities: %w", err)
+		}
+		a.CreatedAt = fromMS(created)
+		out = append(out, a)
+	}
+	return out, rows.Err()
+}
+
+// AddThreadID remembers a Message-ID (without angle brackets) as belonging
+// to a case. A Message-ID already known keeps its first case.
+func (tx *Tx) AddThreadID(ctx context.Context, messageID string, caseID int64, direction string) error {
+	if messageID == "" {
+		return nil
+	}
+	_, err := tx.tx.ExecContext(ctx, `INSERT INTO thread_ids (message_id, case_id, direction, created_at)
+		VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`, messageID, caseID, direction, ms(tx.Now))
+	if err != nil {
+		return fmt.Errorf("add thread id: %w", err)
+	}
+	return nil
+}
+
+// CaseByThreadIDs returns the case of the latest of ids (a message's
+// In-Reply-To first, then its References newest first) that we know, and
+// which id matched. ErrNotFound when none is known.
+func (tx *Tx) CaseByThreadIDs(ctx context.Context, ids []string) (Case, string, error) {
+	return caseByThreadIDs(ctx, tx.tx, ids)
+}
+
+// CaseByThreadIDs is the read-only form of Tx.CaseByThreadIDs.
+func (s *Store) CaseByThreadIDs(ctx context.Context, ids []string) (Case, string, error) {
+	return caseByThreadIDs(ctx, s.r, ids)
+}
+
+func caseByThreadIDs(ctx context.Context, q querier, ids []string) (Case, string, error) {
+	for _, id := range ids {
+		var caseID int64
+		err := q.QueryRowContext(ctx, `SELECT case_id FROM thread_ids WHERE message_id = ?`, id).Scan(&caseID)
+		if errors.Is(err, sql.ErrNoRows) {
+			continue
+		}
+		if err != nil {
+			return Case{}, "", fmt.Errorf("thread lookup: %w", err)
+		}
+		c, err := scanCase(q.QueryRowContext(ctx, `SELECT `+caseColumns+caseFrom+`WHERE c.id = ?`, caseID))
+		if err != nil {
+			return Case{}, "", fmt.Errorf("thread lookup: %w", err)
+		}
+		return c, id, nil
+	}
+	return Case{}, "", ErrNotFound
+}
+
+// ThreadRefs returns the Message-IDs a notification about the case should
+// name in References: the case's first message and its latest ones, at
+// most max in all, oldest first.
+func (tx *Tx) ThreadRefs(ctx context.Context, caseID int64, max int) ([]string, error) {
+	rows, err := tx.tx.QueryContext(ctx, `SELECT message_id FROM thread_ids WHERE case_id = ? ORDER BY rowid`, caseID)
+	if err != nil {
+		return nil, fmt.Errorf("thread refs: %w", err)
+	}
+	defer rows.Close()
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("thread refs: %w", err)
+		}
+		ids = append(ids, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("thread refs: %w", err)
+	}
+	if max > 1 && len(ids) > max {
+		ids = append(ids[:1], ids[len(ids)-max+1:]...)
+	}
+	return ids, nil
+}

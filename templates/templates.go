@@ -1,0 +1,201 @@
+// Package templates renders casegate's notification mails from plain data.
+//
+// Every notification has a text and an HTML template, embedded in the
+// binary (mail/NAME.txt, mail/NAME.html) and overridable file by file from
+// a directory. New parses all of them and renders each once with sample data,
+// so a broken override fails at start-up with its file and line rather than
+// when the first customer should have been told something.
+//
+// The frame every notification needs is not left to the templates: Render
+// puts the reply separator line first and the "Ref: NUMBER" line last in
+// the text part, and the same lines in the HTML part, so an override cannot
+// break threading. The HTML part goes through html/template and escapes all
+// data; the text part is plain text and is sent as text/plain.
+package templates
+
+import (
+	"bytes"
+	"embed"
+	"errors"
+	"fmt"
+	htmltemplate "html/template"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	texttemplate "text/template"
+)
+
+//go:embed mail/*.txt mail/*.html
+var embedded embed.FS
+
+// Separator is the first line of every notification's text: everything a
+// customer writes above it is their reply.
+const Separator = "##- Please type your reply above this line -##"
+
+// Names lists every notification template.
+var Names = []string{
+	"case_created",
+	"case_created_from_closed",
+	"watcher_added",
+}
+
+// Case is the case a notification is about.
+type Case struct {
+	Number    string
+	Subject   string
+	State     string
+	Kind      string
+	Priority  string
+	Assignee  string
+	OldNumber string // for a case opened from a reply to a closed one
+}
+
+// Person is a recipient, contact or actor.
+type Person struct {
+	Name  string
+	Email string
+	Role  string // contact | watcher | agent
+}
+
+// Data is everything a template may show.
+type Data struct {
+	Case      Case
+	Recipient Person
+	Contact   Person
+	Actor     Person            // who caused the event, if anyone
+	Body      string            // the text the event carries (a reply, a comment)
+	Note      string            // resolution note, state change note
+	Links     map[string]string // signed links by action: accept, reject, close, unsubscribe, rate1..rate5
+}
+
+// Rendered is one rendered notification.
+type Rendered struct {
+	Text string
+	HTML string
+}
+
+// Set holds the parsed templates.
+type Set struct {
+	text map[string]*texttemplate.Template
+	html map[string]*htmltemplate.Template
+}
+
+var funcs = map[string]any{
+	"default": func(def, v string) string {
+		if strings.TrimSpace(v) == "" {
+			return def
+		}
+		return v
+	},
+	"indent": func(prefix, s string) string {
+		return prefix + strings.ReplaceAll(s, "\n", "\n"+prefix)
+	},
+}
+
+// New parses the embedded templates, replacing each by the file of the
+// same name in overrideDir when there is one ("" for none), and
+// test-renders them all.
+func New(overrideDir string) (*Set, error) {
+	s := &Set{text: map[string]*texttemplate.Template{}, html: map[string]*htmltemplate.Template{}}
+	for _, name := range Names {
+		src, file, err := source(overrideDir, name+".txt")
+		if err != nil {
+			return nil, err
+		}
+		tt, err := texttemplate.New(file).Funcs(funcs).Option("missingkey=zero").Parse(src)
+		if err != nil {
+			return nil, fmt.Errorf("template %w", err)
+		}
+		s.text[name] = tt
+		if src, file, err = source(overrideDir, name+".html"); err != nil {
+			return nil, err
+		}
+		ht, err := htmltemplate.New(file).Funcs(funcs).Option("missingkey=zero").Parse(src)
+		if err != nil {
+			return nil, fmt.Errorf("template %w", err)
+		}
+		s.html[name] = ht
+	}
+	for _, name := range Names {
+		if _, err := s.Render(name, Sample()); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+// source reads one template file, the override if it exists; file is the
+// name errors should show.
+func source(dir, base string) (src, file string, err error) {
+	if dir != "" {
+		path := filepath.Join(dir, base)
+		b, err := os.ReadFile(path)
+		if err == nil {
+			return string(b), path, nil
+		}
+		if !errors.Is(err, fs.ErrNotExist) {
+			return "", "", fmt.Errorf("template %s: %w", path, err)
+		}
+	}
+	b, err := embedded.ReadFile("mail/" + base)
+	if err != nil {
+		return "", "", fmt.Errorf("template %s: %w", base, err)
+	}
+	return string(b), base, nil
+}
+
+// Render renders the named notification.
+func (s *Set) Render(name string, d Data) (Rendered, error) {
+	tt, ok := s.text[name]
+	if !ok {
+		return Rendered{}, fmt.Errorf("template %s: unknown", name)
+	}
+	var text, html bytes.Buffer
+	if err := tt.Execute(&text, d); err != nil {
+		return Rendered{}, fmt.Errorf("template %w", err)
+	}
+	if err := s.html[name].Execute(&html, d); err != nil {
+		return Rendered{}, fmt.Errorf("template %w", err)
+	}
+	return Rendered{
+		Text: Separator + "\n\n" + strings.TrimSpace(text.String()) + "\n\nRef: " + d.Case.Number + "\n",
+		HTML: frameHTML(html.String(), d.Case.Number),
+	}, nil
+}
+
+var frame = htmltemplate.Must(htmltemplate.New("frame").Parse(`<!DOCTYPE html>
+<html><head><meta charset="utf-8"></head>
+<body style="font-family: sans-serif; font-size: 14px; line-height: 1.4">
+<p style="color: #888888; font-size: 12px">{{.Separator}}</p>
+{{.Body}}
+<p style="color: #888888; font-size: 12px">Ref: {{.Number}}</p>
+</body></html>
+`))
+
+func frameHTML(body, number string) string {
+	var b bytes.Buffer
+	// Body was rendered by html/template and is safe; the frame escapes the rest.
+	err := frame.Execute(&b, map[string]any{"Separator": Separator, "Body": htmltemplate.HTML(body), "Number": number})
+	if err != nil {
+		return body
+	}
+	return b.String()
+}
+
+// Sample is the data templates are test-rendered with at start-up.
+func Sample() Data {
+	return Data{
+		Case:      Case{Number: "CS0000042", Subject: "Printer on floor 3 is offline", State: "new", Kind: "case", Priority: "normal", Assignee: "agent@example.com", OldNumber: "CS0000041"},
+		Recipient: Person{Name: "Ada Lovelace", Email: "ada@customer.example", Role: "contact"},
+		Contact:   Person{Name: "Ada Lovelace", Email: "ada@customer.example", Role: "contact"},
+		Actor:     Person{Name: "Grace Hopper", Email: "grace@example.com", Role: "agent"},
+		Body:      "The printer shows error E42.\nIt worked yesterday.",
+		Note:      "Replaced the fuser unit.",
+		Links: map[string]string{
+			"accept": "http://127.0.0.1:8080/l/accept", "reject": "http://127.0.0.1:8080/l/reject",
+			"close": "http://127.0.0.1:8080/l/close", "unsubscribe": "http://127.0.0.1:8080/l/unsubscribe",
+			"rate1": "http://127.0.0.1:8080/l/1", "rate5": "http://127.0.0.1:8080/l/5",
+		},
+	}
+}
