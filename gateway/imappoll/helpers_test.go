@@ -1,6 +1,7 @@
 package imappoll
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -308,3 +309,15 @@ const (
 	slogWarn  = slog.LevelWarn
 	slogError = slog.LevelError
 )
+
+// literal wraps raw for imapmemserver.User.Append.
+func literal(raw []byte) imap.LiteralReader {
+	return &literalReader{Reader: bytes.NewReader(raw), size: int64(len(raw))}
+}
+
+type literalReader struct {
+	*bytes.Reader
+	size int64
+}
+
+func (l *literalReader) Size() int64 { return l.size }
