@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	gomail "github.com/wneessen/go-mail"
@@ -126,9 +127,9 @@ func (s *MaildirSender) Send(ctx context.Context, msg *gomail.Msg) error {
 	if err != nil {
 		return &PermanentError{Err: err}
 	}
-	fmt.Fprintf(&buf, "Return-Path: <%s>\r\n", from)
+	fmt.Fprintf(&buf, "Return-Path: <%s>\r\n", strings.Trim(from, "<>"))
 	for _, r := range rcpts {
-		fmt.Fprintf(&buf, "Delivered-To: %s\r\n", r)
+		fmt.Fprintf(&buf, "Delivered-To: %s\r\n", strings.Trim(r, "<>"))
 	}
 	if _, err := msg.WriteTo(&buf); err != nil {
 		return &PermanentError{Err: fmt.Errorf("maildir: write: %w", err)}

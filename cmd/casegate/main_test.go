@@ -1,10 +1,14 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"log/slog"
+	"net/mail"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -206,5 +210,42 @@ func checkNotification(t *testing.T, m gatewaytest.Mail, number, subject, inRepl
 	body := string(m.Data)
 	if !strings.Contains(body, "##- Please type your reply above this line -##") || !strings.Contains(body, "Ref: "+number) {
 		t.Errorf("body lacks separator or Ref line:\n%s", body)
+	}
+}
+
+func TestNoRelayDeliversIntoMaildir(t *testing.T) {
+	m := startMain(t, nil, nil)
+	mustSend(t, m.SMTPAddr, "alice@customer.example", []string{"support@localhost"}, `From: alice@customer.example
+To: support@localhost
+Subject: Where is my invoice?
+Message-ID: <invoice.1@customer.example>
+
+Hello, I cannot find last month's invoice.
+`)
+	dir := filepath.Join(m.Config.DataDir, "maildir", "new")
+	var files []os.DirEntry
+	for deadline := time.Now().Add(10 * time.Second); len(files) == 0 && time.Now().Before(deadline); {
+		files, _ = os.ReadDir(dir)
+		time.Sleep(20 * time.Millisecond)
+	}
+	if len(files) != 1 {
+		t.Fatalf("maildir/new has %d files, want the one confirmation", len(files))
+	}
+	b, err := os.ReadFile(filepath.Join(dir, files[0].Name()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg, err := mail.ReadMessage(bytes.NewReader(b))
+	if err != nil {
+		t.Fatalf("maildir file is not a mail: %v", err)
+	}
+	if got := msg.Header.Get("Return-Path"); got != "<support@localhost>" {
+		t.Errorf("Return-Path %q", got)
+	}
+	if got := msg.Header.Get("Subject"); got != "[CS0000001] Where is my invoice?" {
+		t.Errorf("Subject %q", got)
+	}
+	if tmp, _ := os.ReadDir(filepath.Join(m.Config.DataDir, "maildir", "tmp")); len(tmp) != 0 {
+		t.Errorf("maildir/tmp not empty: %d files", len(tmp))
 	}
 }
