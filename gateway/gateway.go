@@ -52,6 +52,7 @@ type Config struct {
 	UnknownSender   string // new_case | reject
 	MaxMessageBytes int64
 	OutboxLifetime  time.Duration
+	APITokens       []string // bearer tokens of the HTTP API; none = API closed
 }
 
 // Gateway holds the wiring every part of the gateway shares.

@@ -1,15 +1,20 @@
 package gateway
 
 import (
+	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/json"
 	"net/http"
+	"strings"
 	"time"
 )
 
-// HTTPHandler serves the HTTP side of the gateway: /healthz and the API.
+// HTTPHandler serves the HTTP side of the gateway: /healthz, /metrics, the
+// API under /api/v1 (bearer tokens) and the pages signed links lead to.
 func (g *Gateway) HTTPHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", g.handleHealth)
+	g.registerOpsRoutes(mux)
 	return g.recoverHTTP(mux)
 }
 
@@ -27,6 +32,33 @@ func (g *Gateway) recoverHTTP(h http.Handler) http.Handler {
 		}()
 		h.ServeHTTP(w, r)
 	})
+}
+
+// requireToken lets a request through only with a configured bearer token,
+// compared in constant time. No token configured: the API is closed.
+func (g *Gateway) requireToken(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		auth := r.Header.Get("Authorization")
+		token, ok := strings.CutPrefix(auth, "Bearer ")
+		if !ok || !g.validToken(token) {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="casegate"`)
+			writeJSONError(w, http.StatusUnauthorized, "unauthorized", "a valid bearer token is required")
+			return
+		}
+		h(w, r)
+	}
+}
+
+func (g *Gateway) validToken(token string) bool {
+	// Hash both sides so the comparison takes the same time whatever the
+	// lengths; check every token so the time does not tell which matched.
+	got := sha256.Sum256([]byte(token))
+	ok := 0
+	for _, t := range g.cfg.APITokens {
+		want := sha256.Sum256([]byte(t))
+		ok |= subtle.ConstantTimeCompare(got[:], want[:])
+	}
+	return ok == 1 && token != ""
 }
 
 func (g *Gateway) handleHealth(w http.ResponseWriter, r *http.Request) {

