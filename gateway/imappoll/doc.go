@@ -9,6 +9,9 @@
 // Config.BatchSize, and waits for new mail: with IDLE (RFC 2177) where the
 // server offers it, re-issued at least every 25 minutes because servers may
 // drop an IDLE after 30, and by polling every Config.PollInterval otherwise.
+// Every 25 minutes it also selects the folder again: not every server tells
+// a session that its folder was deleted and recreated (Dovecot does not), and
+// a fresh SELECT shows the new UIDVALIDITY.
 // Any error ends the session; Run reconnects with exponential backoff and
 // jitter (1 s to 5 min). A failed login is logged at ERROR once per attempt,
 // and attempts are a backoff period apart, so a wrong password never produces

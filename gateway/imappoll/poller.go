@@ -149,6 +149,9 @@ func (p *Poller) runSession(ctx context.Context) (healthySince time.Time, err er
 		if err := s.waitForMail(ctx); err != nil {
 			return healthySince, err
 		}
+		if err := s.revalidate(hand); err != nil {
+			return healthySince, err
+		}
 	}
 }
 

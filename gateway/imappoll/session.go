@@ -26,7 +26,8 @@ type session struct {
 
 	caps        imap.CapSet
 	uidValidity uint32
-	lastUID     uint32 // position: every UID up to here is handled
+	lastUID     uint32    // position: every UID up to here is handled
+	selectedAt  time.Time // of the last SELECT
 
 	newMail     chan struct{} // signalled by unilateral EXISTS
 	stopClose   func() bool   // disarms closing the connection with the hand context
@@ -126,6 +127,11 @@ func (s *session) open() error {
 		return fmt.Errorf("login: %w", err)
 	}
 	s.caps = s.c.Caps()
+	return s.selectFolder()
+}
+
+// selectFolder (re)selects the folder and takes its UIDVALIDITY.
+func (s *session) selectFolder() error {
 	data, err := s.c.Select(s.p.cfg.Folder, nil).Wait()
 	if err != nil {
 		return fmt.Errorf("select %s: %w", s.p.cfg.Folder, err)
@@ -134,8 +140,28 @@ func (s *session) open() error {
 		return fmt.Errorf("select %s: server sent no UIDVALIDITY", s.p.cfg.Folder)
 	}
 	s.uidValidity = data.UIDValidity
+	s.selectedAt = s.p.now()
 	s.log = s.p.log.With("uid_validity", data.UIDValidity)
 	return nil
+}
+
+// revalidate selects the folder again once it has been selected for
+// p.idleRestart. Servers do not always tell a session that its folder was
+// deleted and recreated (Dovecot keeps showing an IDLE or polling session
+// the deleted folder); a fresh SELECT sees the new UIDVALIDITY.
+func (s *session) revalidate(ctx context.Context) error {
+	if s.p.now().Sub(s.selectedAt) < s.p.idleRestart {
+		return nil
+	}
+	defer s.guard(s.p.cmdTimeout)()
+	old := s.uidValidity
+	if err := s.selectFolder(); err != nil {
+		return err
+	}
+	if s.uidValidity == old {
+		return nil
+	}
+	return s.resume(ctx)
 }
 
 // resume loads the saved position. A different UIDVALIDITY means the UIDs
