@@ -18,6 +18,7 @@
 package gateway
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"net/mail"
@@ -53,6 +54,8 @@ type Config struct {
 	MaxMessageBytes int64
 	OutboxLifetime  time.Duration
 	APITokens       []string // bearer tokens of the HTTP API; none = API closed
+	Survey          bool     // send a satisfaction survey after a case is closed
+	AutoCloseAfter  time.Duration
 }
 
 // Gateway holds the wiring every part of the gateway shares.
@@ -65,6 +68,7 @@ type Gateway struct {
 	from      *mail.Address
 	panics    atomic.Int64
 	wake      chan struct{} // tells the outbound worker that mail was queued
+	linkKey   []byte        // signs the links in mails
 }
 
 // New checks cfg and builds a gateway.
@@ -85,7 +89,14 @@ func New(cfg Config, st *store.Store, tpl *templates.Set, log *slog.Logger) (*Ga
 	for i, a := range cfg.Addresses {
 		cfg.Addresses[i].Address = strings.ToLower(a.Address)
 	}
-	return &Gateway{
+	if cfg.AutoCloseAfter <= 0 {
+		cfg.AutoCloseAfter = 7 * 24 * time.Hour
+	}
+	key, err := st.Secret(context.Background(), "links")
+	if err != nil {
+		return nil, fmt.Errorf("gateway: %w", err)
+	}
+	return &Gateway{linkKey: key,
 		cfg: cfg, store: st, templates: tpl, log: log, from: from, wake: make(chan struct{}, 1),
 		parseOpts: mailparse.Options{CasePrefix: cfg.CasePrefix, Hostname: cfg.Hostname, LoopHeader: LoopHeader},
 	}, nil

@@ -39,7 +39,7 @@ func (g *Gateway) enqueue(ctx context.Context, tx *store.Tx, c store.Case, tpl s
 	}
 	data.Case = templates.Case{
 		Number: c.Number, Subject: c.Subject, State: c.State, Kind: c.Kind,
-		Priority: c.Priority, Assignee: c.Assignee, OldNumber: data.Case.OldNumber,
+		Priority: c.Priority, Assignee: c.Assignee, OldNumber: data.Case.OldNumber, OldState: data.Case.OldState,
 	}
 	data.Contact = templates.Person{Name: c.Contact.Name, Email: c.Contact.Email, Role: "contact"}
 	for _, r := range rcpts {
@@ -53,6 +53,7 @@ func (g *Gateway) enqueue(ctx context.Context, tx *store.Tx, c store.Case, tpl s
 		}
 		d := data
 		d.Recipient = templates.Person{Name: r.Name, Email: r.Email, Role: r.Role}
+		d.Links = g.linksFor(c, tpl, r)
 		snapshot, err := json.Marshal(d)
 		if err != nil {
 			return err

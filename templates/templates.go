@@ -38,6 +38,14 @@ var Names = []string{
 	"case_created",
 	"case_created_from_closed",
 	"watcher_added",
+	"case_picked_up",
+	"case_comment",
+	"case_updated",
+	"case_awaiting_info",
+	"case_state_changed",
+	"case_resolved",
+	"case_closed",
+	"case_survey",
 }
 
 // Case is the case a notification is about.
@@ -49,6 +57,7 @@ type Case struct {
 	Priority  string
 	Assignee  string
 	OldNumber string // for a case opened from a reply to a closed one
+	OldState  string // for a state change: the state before
 }
 
 // Person is a recipient, contact or actor.
@@ -88,6 +97,7 @@ var funcs = map[string]any{
 		}
 		return v
 	},
+	"list": func(v ...string) []string { return v },
 	"indent": func(prefix, s string) string {
 		return prefix + strings.ReplaceAll(s, "\n", "\n"+prefix)
 	},
@@ -186,7 +196,7 @@ func frameHTML(body, number string) string {
 // Sample is the data templates are test-rendered with at start-up.
 func Sample() Data {
 	return Data{
-		Case:      Case{Number: "CS0000042", Subject: "Printer on floor 3 is offline", State: "new", Kind: "case", Priority: "normal", Assignee: "agent@example.com", OldNumber: "CS0000041"},
+		Case:      Case{Number: "CS0000042", Subject: "Printer on floor 3 is offline", State: "open", Kind: "case", Priority: "normal", Assignee: "agent@example.com", OldNumber: "CS0000041", OldState: "new"},
 		Recipient: Person{Name: "Ada Lovelace", Email: "ada@customer.example", Role: "contact"},
 		Contact:   Person{Name: "Ada Lovelace", Email: "ada@customer.example", Role: "contact"},
 		Actor:     Person{Name: "Grace Hopper", Email: "grace@example.com", Role: "agent"},
@@ -195,7 +205,8 @@ func Sample() Data {
 		Links: map[string]string{
 			"accept": "http://127.0.0.1:8080/l/accept", "reject": "http://127.0.0.1:8080/l/reject",
 			"close": "http://127.0.0.1:8080/l/close", "unsubscribe": "http://127.0.0.1:8080/l/unsubscribe",
-			"rate1": "http://127.0.0.1:8080/l/1", "rate5": "http://127.0.0.1:8080/l/5",
+			"rate1": "http://127.0.0.1:8080/l/1", "rate2": "http://127.0.0.1:8080/l/2", "rate3": "http://127.0.0.1:8080/l/3",
+			"rate4": "http://127.0.0.1:8080/l/4", "rate5": "http://127.0.0.1:8080/l/5",
 		},
 	}
 }

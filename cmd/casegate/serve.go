@@ -103,6 +103,7 @@ func (m *Main) gatewayConfig() gateway.Config {
 		From: cfg.Outbound.From, PublicURL: cfg.PublicURL, UnknownSender: cfg.Policy.UnknownSender,
 		MaxMessageBytes: cfg.SMTP.MaxMessageBytes, OutboxLifetime: time.Duration(cfg.Outbound.Lifetime),
 		APITokens: splitTokens(os.Getenv(cfg.HTTP.TokensEnv)),
+		Survey:    cfg.Policy.Survey, AutoCloseAfter: time.Duration(cfg.Policy.AutoCloseAfter),
 	}
 	for _, a := range cfg.Addresses {
 		gc.Addresses = append(gc.Addresses, gateway.Address{Address: a.Address, Kind: a.Kind})

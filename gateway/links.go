@@ -1,0 +1,111 @@
+package gateway
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/casegate/casegate/store"
+)
+
+// Link actions.
+const (
+	linkAccept      = "accept"
+	linkReject      = "reject"
+	linkClose       = "close"
+	linkUnsubscribe = "unsubscribe"
+	linkRate        = "rate" // rate1 .. rate5
+)
+
+// link is what a signed link in a mail stands for. Gen binds accept,
+// reject and close to one resolution of the case (its resolved_at), so a
+// link from an earlier resolution never acts on a case reopened since.
+type link struct {
+	Case   string
+	Email  string
+	Action string // accept | reject | close | unsubscribe | rate1..rate5
+	Gen    int64
+}
+
+var b64 = base64.RawURLEncoding
+
+// errBadLink is a link that was forged, damaged or made with another key.
+var errBadLink = errors.New("this link is not valid")
+
+// signLink returns the token for l: the payload and a truncated
+// HMAC-SHA256 under the gateway's link key.
+func (g *Gateway) signLink(l link) string {
+	payload := strings.Join([]string{"v1", l.Case, strings.ToLower(l.Email), l.Action, strconv.FormatInt(l.Gen, 10)}, "\n")
+	return b64.EncodeToString([]byte(payload)) + "." + b64.EncodeToString(g.mac(payload))
+}
+
+func (g *Gateway) mac(payload string) []byte {
+	m := hmac.New(sha256.New, g.linkKey)
+	m.Write([]byte(payload))
+	return m.Sum(nil)[:20]
+}
+
+// verifyLink checks a token's signature and returns what it stands for.
+func (g *Gateway) verifyLink(token string) (link, error) {
+	p, sig, ok := strings.Cut(token, ".")
+	if !ok {
+		return link{}, errBadLink
+	}
+	payload, err1 := b64.DecodeString(p)
+	mac, err2 := b64.DecodeString(sig)
+	if err1 != nil || err2 != nil || !hmac.Equal(mac, g.mac(string(payload))) {
+		return link{}, errBadLink
+	}
+	f := strings.Split(string(payload), "\n")
+	if len(f) != 5 || f[0] != "v1" {
+		return link{}, errBadLink
+	}
+	gen, err := strconv.ParseInt(f[4], 10, 64)
+	if err != nil {
+		return link{}, errBadLink
+	}
+	return link{Case: f[1], Email: f[2], Action: f[3], Gen: gen}, nil
+}
+
+// linkURL is the address of a signed link.
+func (g *Gateway) linkURL(l link) string {
+	return strings.TrimRight(g.cfg.PublicURL, "/") + "/l/" + g.signLink(l)
+}
+
+// resolutionGen is the generation accept/reject/close links are bound to.
+func resolutionGen(c store.Case) int64 {
+	if c.ResolvedAt == nil {
+		return 0
+	}
+	return c.ResolvedAt.UnixMilli()
+}
+
+// linksFor are the signed links a notification to r carries.
+func (g *Gateway) linksFor(c store.Case, tpl string, r recipient) map[string]string {
+	links := map[string]string{}
+	mk := func(action string, gen int64) {
+		links[action] = g.linkURL(link{Case: c.Number, Email: r.Email, Action: action, Gen: gen})
+	}
+	if r.Role == "watcher" {
+		mk(linkUnsubscribe, 0)
+	}
+	if r.Role != "contact" {
+		return links
+	}
+	switch tpl {
+	case "case_resolved":
+		gen := resolutionGen(c)
+		mk(linkAccept, gen)
+		mk(linkReject, gen)
+		mk(linkClose, gen)
+	case "case_survey":
+		for i := 1; i <= 5; i++ {
+			mk(fmt.Sprintf("%s%d", linkRate, i), 0)
+		}
+	}
+	return links
+}
