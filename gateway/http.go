@@ -14,6 +14,8 @@ import (
 func (g *Gateway) HTTPHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", g.handleHealth)
+	g.registerCaseRoutes(mux)
+	g.registerLinkRoutes(mux)
 	g.registerOpsRoutes(mux)
 	return g.recoverHTTP(mux)
 }
