@@ -35,10 +35,16 @@ func parseAddressList(s, fallback string, warn func(string)) []Address {
 		return out
 	}
 	var out []Address
+	pending := "" // a name cut off at an unquoted comma ("Public, Jr.")
 	for _, part := range splitAddresses(s) {
-		if a, ok := lenientAddress(part, fallback, warn); ok {
+		if !strings.Contains(part, "@") {
+			pending += part + ","
+			continue
+		}
+		if a, ok := lenientAddress(pending+part, fallback, warn); ok {
 			out = append(out, a)
 		}
+		pending = ""
 	}
 	if len(out) > 0 {
 		warn("malformed address list read leniently")

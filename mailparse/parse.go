@@ -1,6 +1,7 @@
 package mailparse
 
 import (
+	"bytes"
 	"fmt"
 	"runtime/debug"
 	"strings"
@@ -63,6 +64,10 @@ func parseDepth(raw []byte, opts Options, lim Limits, depth int, parts *int) (*M
 	}
 	*parts = w.parts
 	m.Text = strings.TrimRight(joinTexts(w.texts), " \t\n")
+	if depth == 0 && bytes.HasPrefix(raw, []byte("From ")) {
+		// An mbox export escaped the body lines starting with "From ".
+		m.Text = strings.ReplaceAll(m.Text, "\n>From ", "\nFrom ")
+	}
 	m.HTML = w.html
 	m.Attachments = w.atts
 	fillHeaders(m, h, w.cs, casePrefix(opts))

@@ -53,6 +53,8 @@ var (
 		"original meddelelse": true, "oprindelig meddelelse": true, "opprinnelig melding": true,
 		"alkuperäinen viesti": true, "původní zpráva": true, "исходное сообщение": true,
 		"eredeti üzenet": true, "mensaje de origen": true,
+		"below this line is a copy of the message":                 true, // qmail
+		"this is a copy of the message, including all the headers": true, // Exim
 	}
 	forwardPhrases = map[string]bool{
 		"forwarded message": true, "weitergeleitete nachricht": true, "message transféré": true,
@@ -78,7 +80,7 @@ func dashedMarker(t string) string {
 	}
 	dashed := strings.HasPrefix(t, "--") || strings.HasPrefix(t, "__") || strings.HasPrefix(t, "==")
 	core := strings.ToLower(strings.Trim(t, "-_= \t*"))
-	core = strings.TrimSpace(strings.TrimSuffix(core, ":"))
+	core = strings.TrimSpace(strings.TrimRight(core, ":."))
 	switch {
 	case originalPhrases[core] && dashed:
 		return MarkerOriginal

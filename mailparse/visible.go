@@ -65,9 +65,6 @@ func visibleReply(text string, htmlQuote int) (string, Cut) {
 		vis = text[:lines[end].start]
 	}
 	vis = trimVisible(vis)
-	if marker == "" && len(vis) != len(text) {
-		vis = strings.TrimSpace(text) // only blanks were removed
-	}
 	return vis, Cut{Marker: marker, Removed: len(text) - len(vis)}
 }
 
@@ -124,7 +121,7 @@ func considerInline(lines []line, i int, marker string) (int, string) {
 		}
 		if m := stopMarker(lines, j); m != "" {
 			if lastAnswer >= 0 {
-				return j, m
+				return afterAnswer(lines, lastAnswer, j, m)
 			}
 			return i, marker
 		}
@@ -146,10 +143,20 @@ func considerInline(lines []line, i int, marker string) (int, string) {
 	if lastAnswer < 0 {
 		return i, marker
 	}
-	for k := lastAnswer + 1; k < len(lines); k++ {
+	return afterAnswer(lines, lastAnswer, len(lines), "")
+}
+
+// afterAnswer returns the cut after the last answer of an inline reply:
+// the first quoted line after it, else the stop line at stop with its
+// marker, else nothing.
+func afterAnswer(lines []line, lastAnswer, stop int, stopMarker string) (int, string) {
+	for k := lastAnswer + 1; k < stop; k++ {
 		if !isBlank(lines[k].s) {
 			return k, MarkerQuote
 		}
+	}
+	if stop < len(lines) {
+		return stop, stopMarker
 	}
 	return -1, ""
 }
@@ -214,5 +221,15 @@ func trimVisible(s string) string {
 		}
 		s = strings.TrimRight(s[:i], " \t\n\u00a0")
 	}
-	return strings.TrimLeft(s, " \t\n\u00a0")
+	for {
+		first, rest, ok := strings.Cut(s, "\n")
+		if !ok || !isBlank(first) {
+			break
+		}
+		s = rest
+	}
+	if isBlank(s) {
+		return ""
+	}
+	return s
 }

@@ -103,7 +103,11 @@ func (w *walker) addText(p *part, data []byte) {
 	if w.cs == "" {
 		w.cs = cs
 	}
-	w.texts = append(w.texts, normalizeNewlines(decodeCharset(data, cs, w.warn)))
+	text := normalizeNewlines(decodeCharset(data, cs, w.warn))
+	if strings.EqualFold(p.params["format"], "flowed") {
+		text = unflow(text, strings.EqualFold(p.params["delsp"], "yes"))
+	}
+	w.texts = append(w.texts, text)
 }
 
 // addHTML appends a text/html body part turned into text.
@@ -121,9 +125,9 @@ func (w *walker) addHTML(p *part, data []byte) {
 	}
 	text, q := htmlToText(src)
 	if q >= 0 && w.htmlQ < 0 {
-		w.htmlQ = len(joinTexts(w.texts)) + q
-		if len(w.texts) > 0 {
-			w.htmlQ += 2
+		w.htmlQ = q
+		if prev := len(joinTexts(w.texts)); prev > 0 {
+			w.htmlQ += prev + 2
 		}
 	}
 	w.fromHT = true
@@ -132,7 +136,18 @@ func (w *walker) addHTML(p *part, data []byte) {
 
 // joinTexts joins the body texts of a message, one blank line between.
 func joinTexts(texts []string) string {
-	return strings.Join(texts, "\n\n")
+	var sb strings.Builder
+	for _, t := range texts {
+		t = strings.Trim(t, "\n")
+		if t == "" {
+			continue
+		}
+		if sb.Len() > 0 {
+			sb.WriteString("\n\n")
+		}
+		sb.WriteString(t)
+	}
+	return sb.String()
 }
 
 // normalizeNewlines turns CRLF and lone CR into LF.
