@@ -7,12 +7,11 @@ import (
 	"github.com/emersion/go-imap/v2"
 )
 
-// applyAfter applies the mailbox's after action to one committed message.
+// applyAfter applies the mailbox's after action to committed messages.
 // An *imap.Error in the result is the server refusing; anything else is a
 // broken connection.
-func (s *session) applyAfter(uid uint32) error {
+func (s *session) applyAfter(set imap.UIDSet) error {
 	defer s.guard(s.p.cmdTimeout)()
-	set := imap.UIDSetNum(imap.UID(uid))
 	switch s.p.after.kind {
 	case afterSeen:
 		return s.addFlag(set, imap.FlagSeen)

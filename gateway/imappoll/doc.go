@@ -21,30 +21,35 @@
 //
 // The position of a mailbox is the pair (UIDVALIDITY, last UID). UIDs only
 // grow within one UIDVALIDITY (RFC 3501 §2.3.1.1), so "every UID above the
-// last one" is exactly the mail not yet handled. For each message, in order:
+// last one" is exactly the mail not yet handled. Each batch goes:
 //
-//  1. fetch it (BODY.PEEK, so fetching alone never sets \Seen);
-//  2. Deliverer.Deliver; a nil error means the message is durably committed;
-//  3. apply the `after` action (seen, move:FOLDER or delete);
-//  4. State.Save the message's UID as the new last UID.
+//  1. fetch each message (BODY.PEEK, so fetching alone never sets \Seen)
+//     and hand it to Deliverer.Deliver, in UID order; a nil error means the
+//     message is durably committed;
+//  2. apply the `after` action (seen, move:FOLDER or delete) to the
+//     committed messages, in one command;
+//  3. State.Save the batch's last UID as the new position.
 //
-// A failed delivery stops there: the position is not advanced, the session
-// ends and the same message is fetched again after the backoff, so nothing
-// is ever skipped. A crash after 2 and before 4 means the message is fetched
-// and delivered a second time; the Deliverer recognises it by Message-ID or
-// content hash and returns nil without creating anything, and the poller then
-// applies the `after` action it never got to. A changed UIDVALIDITY (the
-// folder was recreated, or the server lost its UID list) resets the last UID
-// to 0 and every message is offered again, relying on that same deduplication.
-// The position is therefore a performance hint; correctness rests on the
-// Deliverer's deduplication plus the rule that nothing is flagged, moved or
-// deleted before the Deliverer has committed it.
+// A failed delivery stops the batch there: steps 2 and 3 run for the
+// messages before it, the position stops short of it, the session ends and
+// the same message is fetched again after the backoff, so nothing is ever
+// skipped. A crash after a commit and before step 3 means the message is
+// fetched and delivered a second time; the Deliverer recognises it by
+// Message-ID or content hash and returns nil without creating anything, and
+// the poller then applies the `after` action it never got to. A changed
+// UIDVALIDITY (the folder was recreated, or the server lost its UID list)
+// resets the last UID to 0 and every message is offered again, relying on
+// that same deduplication. The position is therefore a performance hint;
+// correctness rests on the Deliverer's deduplication plus the rule that
+// nothing is flagged, moved or deleted before the Deliverer has committed it.
 //
 // The `after` action is applied only after the commit. A server refusal (a
 // tagged NO, for example a folder we may not create) is logged and the
 // poller moves on, so one message cannot block the mailbox; a broken
 // connection ends the session before the position is saved, so the action is
-// retried on the next session after the redelivery is recognised.
+// retried on the next session after the redelivery is recognised. For
+// "seen", which leaves mail in place, it is the position and not the \Seen
+// flag that keeps handled mail from being offered again.
 //
 // # Bad and oversized messages
 //

@@ -3,6 +3,7 @@ package imappoll
 import (
 	"context"
 	"errors"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -115,7 +116,7 @@ func TestFailedDeliveryIsRetriedNotSkipped(t *testing.T) {
 	d, st := newFakeDeliverer(t, ""), newMemState(t, "")
 
 	down := make(chan struct{})
-	failures := 0
+	var failures atomic.Int32
 	d.setFail(func(ctx context.Context, call int, src Source) error {
 		if src.UID != 3 {
 			return nil
@@ -124,17 +125,13 @@ func TestFailedDeliveryIsRetriedNotSkipped(t *testing.T) {
 		case <-down:
 			return nil
 		default:
-			failures++
+			failures.Add(1)
 			return errors.New("database is locked")
 		}
 	})
 	start(t, newTestPoller(t, testConfig(ms.addr, "move:Processed"), d, st, log))
 
-	waitFor(t, 5*time.Second, "three failed attempts", func() bool {
-		d.mu.Lock()
-		defer d.mu.Unlock()
-		return failures >= 3
-	})
+	waitFor(t, 5*time.Second, "three failed attempts", func() bool { return failures.Load() >= 3 })
 	d.mu.Lock()
 	stored := len(d.stored)
 	for _, dl := range d.stored {

@@ -76,49 +76,56 @@ func (s *session) searchNew() ([]uint32, error) {
 	return uids, nil
 }
 
-// handleBatch handles the messages of one batch in UID order and returns
-// how many it delivered.
+// handleBatch delivers the messages of one batch in UID order, then
+// applies the after action to those committed, in one command, and saves
+// the position once. It stops at the first failure, or between messages
+// once ctx is done, and still finishes what it committed. It returns how
+// many messages it delivered.
 func (s *session) handleBatch(ctx, hand context.Context, uids []uint32) (int, error) {
 	sizes, err := s.fetchSizes(uids)
 	if err != nil {
 		return 0, err
 	}
-	delivered := 0
+	var (
+		acted   []uint32 // committed; after action and position pending
+		through uint32   // every UID of the batch up to here is committed or gone
+	)
 	for _, uid := range uids {
-		if err := ctx.Err(); err != nil {
-			return delivered, err
+		if err = ctx.Err(); err != nil {
+			break
 		}
-		size, ok := sizes[uid]
-		if !ok {
-			s.log.Info("imap message expunged before it was fetched", "uid", uid)
-			if err := s.advance(hand, uid); err != nil {
-				return delivered, err
-			}
-			continue
+		var ok bool
+		if ok, err = s.deliverOne(hand, uid, sizes); err != nil {
+			break
 		}
-		done, err := s.handle(hand, uid, size)
-		if done {
-			delivered++
+		if ok {
+			acted = append(acted, uid)
 		}
-		if err != nil {
-			return delivered, err
-		}
+		through = uid
 	}
-	return delivered, nil
+	if ferr := s.finish(hand, acted, through); err == nil {
+		err = ferr
+	}
+	return len(acted), err
 }
 
-// handle fetches one message, delivers it, applies the after action and
-// saves the position, in that order (see the package comment). It reports
-// whether the Deliverer accepted the message.
-func (s *session) handle(ctx context.Context, uid uint32, size int64) (bool, error) {
+// deliverOne fetches one message and hands it to the Deliverer. It reports
+// whether the Deliverer committed it; false with a nil error means the
+// message is gone (expunged meanwhile) or skipped as unreadable.
+func (s *session) deliverOne(ctx context.Context, uid uint32, sizes map[uint32]int64) (bool, error) {
 	start := time.Now()
+	size, ok := sizes[uid]
+	if !ok {
+		s.log.Info("imap message expunged before it was fetched", "uid", uid)
+		return false, nil
+	}
 	raw, truncated, err := s.fetchMessage(uid, size)
 	switch {
 	case errors.Is(err, errVanished):
 		s.log.Info("imap message expunged before it was fetched", "uid", uid)
-		return false, s.advance(ctx, uid)
+		return false, nil
 	case err != nil:
-		return false, s.fetchFailed(ctx, uid, err)
+		return false, s.fetchFailed(uid, err)
 	}
 	src := Source{
 		Mailbox: s.p.cfg.Name, Folder: s.p.cfg.Folder, Kind: s.p.cfg.Kind,
@@ -127,23 +134,42 @@ func (s *session) handle(ctx context.Context, uid uint32, size int64) (bool, err
 	if err := s.p.deliver.Deliver(ctx, raw, src); err != nil {
 		return false, fmt.Errorf("deliver uid %d: %w", uid, err)
 	}
-	if err := s.applyAfter(uid); err != nil {
-		var refused *imap.Error
-		if !errors.As(err, &refused) {
-			return true, fmt.Errorf("after %s uid %d: %w", s.p.cfg.After, uid, err)
-		}
-		s.log.Error("imap server refused the after action: the message stays in the folder",
-			"uid", uid, "after", s.p.cfg.After, "err", err)
-	}
 	s.log.Debug("imap message delivered", "uid", uid, "size", size, "truncated", truncated,
 		"duration", time.Since(start))
-	return true, s.advance(ctx, uid)
+	return true, nil
+}
+
+// finish applies the after action to the committed messages acted and then
+// saves through as the position. A server refusing the action is logged
+// and the poller moves on; a broken connection returns before the save, so
+// the next session offers these messages again (the Deliverer drops them as
+// duplicates) and retries the action.
+func (s *session) finish(ctx context.Context, acted []uint32, through uint32) error {
+	if len(acted) > 0 {
+		set := imap.UIDSet{}
+		for _, uid := range acted {
+			set.AddNum(imap.UID(uid))
+		}
+		if err := s.applyAfter(set); err != nil {
+			var refused *imap.Error
+			if !errors.As(err, &refused) {
+				return fmt.Errorf("after %s uid %v: %w", s.p.cfg.After, set, err)
+			}
+			s.log.Error("imap server refused the after action: the messages stay in the folder",
+				"uids", set.String(), "after", s.p.cfg.After, "err", err)
+		}
+	}
+	if through <= s.lastUID {
+		return nil
+	}
+	return s.advance(ctx, through)
 }
 
 // fetchFailed decides what a failed fetch means. A broken connection ends
 // the session. A server that refuses the same message maxFetchRefusals
-// times in a row gets it skipped, loudly: there are no bytes to quarantine.
-func (s *session) fetchFailed(ctx context.Context, uid uint32, err error) error {
+// times in a row gets it skipped (nil), loudly: there are no bytes to
+// quarantine.
+func (s *session) fetchFailed(uid uint32, err error) error {
 	err = fmt.Errorf("fetch uid %d: %w", uid, err)
 	var refused *imap.Error
 	if !errors.As(err, &refused) && !errors.Is(err, errNoBody) {
@@ -156,7 +182,7 @@ func (s *session) fetchFailed(ctx context.Context, uid uint32, err error) error 
 	delete(s.p.refusals, key)
 	s.log.Error("imap server keeps refusing to return a message: skipped, it stays in the folder",
 		"uid", uid, "attempts", maxFetchRefusals, "err", err)
-	return s.advance(ctx, uid)
+	return nil
 }
 
 // advance records uid as handled.
