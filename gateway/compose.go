@@ -53,6 +53,11 @@ func (g *Gateway) compose(m store.OutboxMail) (*gomail.Msg, error) {
 	msg.SetGenHeader("X-Auto-Response-Suppress", "All")
 	msg.SetGenHeader(LoopHeader, g.cfg.Hostname)
 	msg.SetGenHeader("X-Casegate-Case", d.Case.Number)
+	if u := d.Links["unsubscribe"]; u != "" {
+		// RFC 8058 one-click: a POST to the same signed link unsubscribes.
+		msg.SetGenHeader("List-Unsubscribe", "<"+u+">")
+		msg.SetGenHeader("List-Unsubscribe-Post", "List-Unsubscribe=One-Click")
+	}
 	msg.SetBodyString(gomail.TypeTextPlain, r.Text)
 	msg.AddAlternativeString(gomail.TypeTextHTML, r.HTML)
 	return msg, nil

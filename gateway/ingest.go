@@ -61,6 +61,9 @@ type inbound struct {
 	kind    string
 	plusTag string
 	trace   []Step
+	// quiet: store the message without a public "inbound" activity entry
+	// (agent mail, whose text becomes a comment of its own).
+	quiet bool
 }
 
 func (in *inbound) step(step, result, detail string) {
@@ -95,8 +98,18 @@ func (g *Gateway) Ingest(ctx context.Context, raw []byte, env Envelope) (res Res
 	in.msg = msg
 	err = g.store.Write(ctx, func(tx *store.Tx) error {
 		var err error
-		res, err = g.classify(ctx, tx, in)
-		return err
+		if res, err = g.classify(ctx, tx, in); err != nil {
+			return err
+		}
+		res.Trace = in.trace
+		if res.MessageID == 0 || res.Outcome == OutcomeDuplicate {
+			return nil
+		}
+		trace, err := json.Marshal(in.trace)
+		if err != nil {
+			return err
+		}
+		return tx.SetDecision(ctx, res.MessageID, string(trace))
 	})
 	if err != nil {
 		return Result{}, &TemporaryError{Err: err}
@@ -183,42 +196,6 @@ func (g *Gateway) classify(ctx context.Context, tx *store.Tx, in *inbound) (Resu
 	return g.ingestReply(ctx, tx, in, c)
 }
 
-// ingestReply handles a message that threads to case c: sender check,
-// state rules, auto-replies.
-func (g *Gateway) ingestReply(ctx context.Context, tx *store.Tx, in *inbound, c store.Case) (Result, error) {
-	ok, err := g.mayWrite(ctx, tx, c, in.msg.From.Email)
-	if err != nil {
-		return Result{}, err
-	}
-	if !ok {
-		in.step("sender", "unknown", in.msg.From.Email+" is not a participant of "+c.Number)
-		if g.cfg.UnknownSender == "reject" {
-			return g.storeOnly(ctx, tx, in, store.OutcomeIgnored, nil)
-		}
-		return g.openCase(ctx, tx, in, &c)
-	}
-	in.step("sender", "participant", in.msg.From.Email)
-	if c.State == store.StateClosed {
-		in.step("state", "closed", c.Number+" is read-only: a new linked case is opened")
-		return g.openCase(ctx, tx, in, &c)
-	}
-	if in.msg.Signals.AutoReply {
-		in.step("auto_reply", "yes", in.msg.Signals.AutoReason)
-		return g.storeOnly(ctx, tx, in, store.OutcomeAutoReply, &c)
-	}
-	in.step("auto_reply", "no", "")
-	res, err := g.storeOnly(ctx, tx, in, store.OutcomeReply, &c)
-	if err != nil {
-		return res, err
-	}
-	if c.State == store.StateAwaitingInfo {
-		if err := g.setState(ctx, tx, &c, store.StateOpen, in.msg.From.Email, "reply received"); err != nil {
-			return res, err
-		}
-	}
-	return res, nil
-}
-
 // mayWrite is the sender check of SPEC §3 step 5: the contact, a watcher or
 // an agent may write into a case.
 func (g *Gateway) mayWrite(ctx context.Context, tx *store.Tx, c store.Case, sender string) (bool, error) {
@@ -281,6 +258,9 @@ func (g *Gateway) insertMessage(ctx context.Context, tx *store.Tx, in *inbound, 
 	}
 	if err := tx.AddThreadID(ctx, m.MessageID, caseID, "in"); err != nil {
 		return 0, err
+	}
+	if in.quiet {
+		return id, nil
 	}
 	_, err = tx.AddActivity(ctx, caseID, store.Activity{
 		Kind: "inbound", Actor: m.From.Email, Public: true, Body: m.Visible, MessageID: id,

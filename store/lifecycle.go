@@ -143,3 +143,13 @@ func (tx *Tx) PatchCase(ctx context.Context, caseID int64, p CasePatch) error {
 	}
 	return nil
 }
+
+// SetDecision replaces a stored message's decision trace (JSON), so the
+// trace records what happened after the message row was written.
+func (tx *Tx) SetDecision(ctx context.Context, messageID int64, decision string) error {
+	_, err := tx.tx.ExecContext(ctx, `UPDATE messages SET decision = ? WHERE id = ?`, decision, messageID)
+	if err != nil {
+		return fmt.Errorf("set decision: %w", err)
+	}
+	return nil
+}

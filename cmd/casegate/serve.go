@@ -92,6 +92,7 @@ func (m *Main) Run(ctx context.Context) error {
 	m.goSafe("smtp", func() error { return ignoreClosed(m.smtp.Serve(smtpLn)) })
 	m.goSafe("http", func() error { return ignoreClosed(m.http.Serve(httpLn)) })
 	m.goSafe("outbound", func() error { return out.Run(ctx) })
+	m.goSafe("scheduler", func() error { return m.Gateway.RunScheduler(ctx, time.Minute) })
 	m.Log.Info("casegate serving", "smtp", m.SMTPAddr, "http", m.HTTPAddr, "data_dir", cfg.DataDir)
 	return nil
 }
