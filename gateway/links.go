@@ -22,7 +22,7 @@ const (
 )
 
 // link is what a signed link in a mail stands for. Gen binds accept,
-// reject and close to one resolution of the case (its resolved_at), so a
+// reject and close to one resolution of the case (its count), so a
 // link from an earlier resolution never acts on a case reopened since.
 type link struct {
 	Case   string
@@ -78,10 +78,7 @@ func (g *Gateway) linkURL(l link) string {
 
 // resolutionGen is the generation accept/reject/close links are bound to.
 func resolutionGen(c store.Case) int64 {
-	if c.ResolvedAt == nil {
-		return 0
-	}
-	return c.ResolvedAt.UnixMilli()
+	return int64(c.Resolutions)
 }
 
 // linksFor are the signed links a notification to r carries.

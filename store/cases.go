@@ -49,6 +49,7 @@ type Case struct {
 	UpdatedAt    time.Time  `json:"updated_at"`
 	ResolvedAt   *time.Time `json:"resolved_at,omitempty"`
 	ClosedAt     *time.Time `json:"closed_at,omitempty"`
+	Resolutions  int        `json:"-"` // times resolved; binds signed links to one resolution
 }
 
 // NewCase is what opening a case needs.
@@ -66,7 +67,7 @@ type NewCase struct {
 // caseColumns is the SELECT list that scanCase reads.
 const caseColumns = `c.id, c.number, c.kind, c.state, c.account, c.subject, c.description,
 	c.priority, c.impact, c.affected_item, c.customer_ref, c.assignee,
-	COALESCE(l.number, ''), c.created_at, c.updated_at, c.resolved_at, c.closed_at,
+	COALESCE(l.number, ''), c.created_at, c.updated_at, c.resolved_at, c.closed_at, c.resolutions,
 	p.id, p.email, p.name, p.account, p.undeliverable, p.created_at`
 
 const caseFrom = ` FROM cases c JOIN contacts p ON p.id = c.contact_id LEFT JOIN cases l ON l.id = c.linked_case_id `
@@ -79,7 +80,7 @@ func scanCase(row scanner) (Case, error) {
 	var resolved, closed sql.NullInt64
 	err := row.Scan(&c.ID, &c.Number, &c.Kind, &c.State, &c.Account, &c.Subject, &c.Description,
 		&c.Priority, &c.Impact, &c.AffectedItem, &c.CustomerRef, &c.Assignee,
-		&c.LinkedCase, &created, &updated, &resolved, &closed,
+		&c.LinkedCase, &created, &updated, &resolved, &closed, &c.Resolutions,
 		&c.Contact.ID, &c.Contact.Email, &c.Contact.Name, &c.Contact.Account, &c.Contact.Undeliverable, &pCreated)
 	if errors.Is(err, sql.ErrNoRows) {
 		return c, ErrNotFound
@@ -184,8 +185,9 @@ func (tx *Tx) SetState(ctx context.Context, caseID int64, state string) error {
 	now := ms(tx.Now)
 	_, err := tx.tx.ExecContext(ctx, `UPDATE cases SET state = ?, updated_at = ?,
 		resolved_at = CASE WHEN ? = 'resolved' THEN ? ELSE resolved_at END,
+		resolutions = resolutions + (? = 'resolved'),
 		closed_at = CASE WHEN ? = 'closed' THEN ? ELSE closed_at END
-		WHERE id = ?`, state, now, state, now, state, now, caseID)
+		WHERE id = ?`, state, now, state, now, state, state, now, caseID)
 	if err != nil {
 		return fmt.Errorf("set state %s: %w", state, err)
 	}

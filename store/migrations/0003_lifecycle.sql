@@ -15,4 +15,8 @@ CREATE TABLE settings (
 	value BLOB NOT NULL
 );
 
+-- How many times a case was resolved: signed accept/reject links are bound
+-- to one resolution and refused after the case was reopened.
+ALTER TABLE cases ADD COLUMN resolutions INTEGER NOT NULL DEFAULT 0;
+
 CREATE INDEX cases_resolved ON cases (state, resolved_at);
