@@ -114,4 +114,5 @@ var extByType = map[string]string{
 	"message/delivery-status": ".txt", "message/global-delivery-status": ".txt",
 	"text/rfc822-headers": ".txt", "message/rfc822-headers": ".txt",
 	"message/disposition-notification": ".txt", "application/octet-stream": ".bin",
+	"message/rfc822": ".eml", "message/global": ".eml",
 }

@@ -41,6 +41,7 @@ type htmlConv struct {
 	pre      int    // depth of <pre>
 	quote    int    // depth of <blockquote>
 	newlines int    // line breaks owed before the next text
+	nlQuote  int    // quote depth when the first of them was owed
 	atStart  bool   // nothing written on the current line yet
 	space    bool   // a blank is owed before the next text
 	lists    []int  // per open list: -1 for <ul>, next number for <ol>
@@ -54,6 +55,17 @@ type htmlConv struct {
 // markup handles the tag, comment or declaration at src[i] and returns
 // where the text continues.
 func (c *htmlConv) markup(src string, i int) int {
+	if c.skip != "" { // script, style: nothing but their end tag counts
+		end := indexFold(src[i:], "</"+c.skip)
+		if end < 0 {
+			return len(src)
+		}
+		c.skip = ""
+		if gt := strings.IndexByte(src[i+end:], '>'); gt >= 0 {
+			return i + end + gt + 1
+		}
+		return len(src)
+	}
 	if strings.HasPrefix(src[i:], "<!--") {
 		end := strings.Index(src[i+4:], "-->")
 		if end < 0 {
@@ -79,12 +91,6 @@ func (c *htmlConv) markup(src string, i int) int {
 		tag = tag[1:]
 	}
 	name, attrs := splitTag(tag)
-	if c.skip != "" {
-		if closing && name == c.skip {
-			c.skip = ""
-		}
-		return end + 1
-	}
 	if closing {
 		c.endTag(name)
 	} else {

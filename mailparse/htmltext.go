@@ -56,8 +56,8 @@ func (c *htmlConv) write(s string) {
 	if c.out.Len() > 0 && c.newlines > 0 {
 		c.out.WriteByte('\n')
 		for n := 1; n < c.newlines; n++ {
-			if c.quote > 0 {
-				c.out.WriteString(strings.Repeat(">", min(c.quote, 20)))
+			if q := min(c.quote, c.nlQuote); q > 0 {
+				c.out.WriteString(strings.Repeat(">", min(q, 20)))
 			}
 			c.out.WriteByte('\n')
 		}
@@ -85,6 +85,9 @@ func (c *htmlConv) breakLine(n int) {
 		return
 	}
 	if c.out.Len() > 0 && c.newlines < n {
+		if c.newlines == 0 {
+			c.nlQuote = c.quote
+		}
 		c.newlines = n
 	}
 	c.space = false
@@ -97,6 +100,9 @@ func (c *htmlConv) forceBreak() {
 		return
 	}
 	if c.out.Len() > 0 && c.newlines < 2 {
+		if c.newlines == 0 {
+			c.nlQuote = c.quote
+		}
 		c.newlines++
 	}
 	c.space = false

@@ -41,17 +41,17 @@ func parseMsgIDs(s string) []string {
 	}
 	if strings.IndexByte(s, '<') >= 0 {
 		for {
-			i := strings.IndexByte(s, '<')
-			if i < 0 {
-				break
-			}
-			j := strings.IndexByte(s[i+1:], '>')
+			j := strings.IndexByte(s, '>')
 			if j < 0 {
-				add(s[i+1:])
+				if i := strings.LastIndexByte(s, '<'); i >= 0 {
+					add(s[i+1:])
+				}
 				break
 			}
-			add(s[i+1 : i+1+j])
-			s = s[i+1+j+1:]
+			if i := strings.LastIndexByte(s[:j], '<'); i >= 0 {
+				add(s[i+1 : j])
+			}
+			s = s[j+1:]
 		}
 		return out
 	}

@@ -33,20 +33,15 @@ func decodeTransfer(body []byte, cte string, warn func(string)) []byte {
 // decodeBase64 decodes base64 ignoring line breaks and blanks. Anything
 // else outside the alphabet, padding in the wrong place or a truncated last
 // group marks the result damaged; the bytes that can be read are returned.
+// Blocks glued together after their padding are decoded one by one.
 func decodeBase64(b []byte) ([]byte, bool) {
 	clean := make([]byte, 0, len(b))
+	out := make([]byte, 0, len(b)*3/4)
 	damaged := false
 	pad := 0
 	for _, c := range b {
 		switch {
 		case 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '+' || c == '/':
-			if pad > 0 {
-				// Data after padding: two encoded blocks glued together.
-				damaged = true
-				clean = trimPartialGroup(clean)
-				pad = 0
-			}
-			clean = append(clean, c)
 		case c == '-' || c == '_': // URL alphabet
 			damaged = true
 			if c == '-' {
@@ -54,40 +49,41 @@ func decodeBase64(b []byte) ([]byte, bool) {
 			} else {
 				c = '/'
 			}
-			clean = append(clean, c)
 		case c == '=':
 			pad++
+			continue
 		case c == ' ' || c == '\t' || c == '\r' || c == '\n':
+			continue
 		default:
 			damaged = true
+			continue
 		}
+		if pad > 0 { // data after padding: a new block begins
+			out, damaged = flushBase64(out, clean, pad, damaged)
+			clean, pad = clean[:0], 0
+			damaged = true
+		}
+		clean = append(clean, c)
 	}
-	if r := len(clean) % 4; r != 0 && pad != 4-r {
+	return flushBase64(out, clean, pad, damaged)
+}
+
+// flushBase64 appends the decoded block clean, which ended with pad "="
+// signs, to out.
+func flushBase64(out, clean []byte, pad int, damaged bool) ([]byte, bool) {
+	if r := len(clean) % 4; r != 0 && pad != 4-r || r == 0 && pad != 0 {
 		damaged = true
 	}
 	if len(clean)%4 == 1 {
 		clean = clean[:len(clean)-1]
 	}
-	out := make([]byte, base64.RawStdEncoding.DecodedLen(len(clean)))
-	n, err := base64.RawStdEncoding.Decode(out, clean)
+	n0 := len(out)
+	out = append(out, make([]byte, base64.RawStdEncoding.DecodedLen(len(clean)))...)
+	n, err := base64.RawStdEncoding.Decode(out[n0:], clean)
 	if err != nil {
 		damaged = true
 	}
-	return out[:n], damaged
-}
-
-// trimPartialGroup pads a block that ended with "=" to a whole group of
-// four so that the next block decodes on its own.
-func trimPartialGroup(clean []byte) []byte {
-	switch len(clean) % 4 {
-	case 1:
-		return clean[:len(clean)-1]
-	case 2, 3:
-		// Decode the partial group now by completing it with zero bits
-		// would shift the rest; drop it instead, it is at most 2 bytes.
-		return clean[:len(clean)-len(clean)%4]
-	}
-	return clean
+	return out[:n0+n], damaged
 }
 
 // decodeQP decodes quoted-printable (RFC 2045 §6.7): soft line breaks,

@@ -135,8 +135,8 @@ func considerInline(lines []line, i int, marker string) (int, string) {
 		if !seenQuote {
 			return i, marker
 		}
-		if j > 0 && isQuoted(lines[j-1].s) && startsLower(s) {
-			continue // a quoted line the sender's client wrapped
+		if j > 0 && isQuoted(lines[j-1].s) && len(lines[j-1].s) >= 60 && startsLower(s) {
+			continue // a long quoted line the sender's client wrapped
 		}
 		lastAnswer = j
 	}

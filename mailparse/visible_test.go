@@ -1,0 +1,47 @@
+package mailparse
+
+import (
+	"testing"
+)
+
+func TestVisibleReply(t *testing.T) {
+	check := func(text, want, marker string) {
+		t.Helper()
+		got, cut := VisibleReply(text)
+		if got != want || cut.Marker != marker {
+			t.Errorf("VisibleReply(%q) =\n%q, %q\nwant\n%q, %q", text, got, cut.Marker, want, marker)
+		}
+		if cut.Removed != len(normalizeNewlines(text))-len(got) {
+			t.Errorf("VisibleReply(%q) removed %d", text, cut.Removed)
+		}
+	}
+	check("Just text.", "Just text.", "")
+	check("\n\nJust text.\n\n", "Just text.", "")
+	check("Yes.\n\n##- Please type your reply above this line -##\nold", "Yes.", MarkerSeparator)
+	check("Yes.\r\n> ##- Please type your reply above this line -##\r\n> old", "Yes.", MarkerSeparator)
+	check("Yes.\n\nOn Tue, Mar 5, 2024 at 10:12 AM A <a@b.c> wrote:\n> old", "Yes.", MarkerQuoteHeader)
+	check("Yes.\n\nOn Tue, Mar 5, 2024 at 10:12 AM A <\na@b.c> wrote:\n\n> old", "Yes.", MarkerQuoteHeader)
+	check("Ja.\n\nAm 05.03.24 um 10:12 schrieb A:\n> alt", "Ja.", MarkerQuoteHeader)
+	check("Oui.\n\nLe 5 mars 2024 à 10:12, A <a@b.c> a écrit :\n> ancien", "Oui.", MarkerQuoteHeader)
+	check("Sì.\n\nIl giorno mar 5 mar 2024 alle ore 10:12 A <a@b.c> ha scritto:\n> vecchio", "Sì.", MarkerQuoteHeader)
+	check("Tak.\n\nwt., 5 mar 2024 o 10:12 A <a@b.c>\nnapisał(a):\n> stare", "Tak.", MarkerQuoteHeader)
+	check("Here is what my colleague wrote:\nthe printer is fine", "Here is what my colleague wrote:\nthe printer is fine", "")
+	check("Hi\n\nFrom: A <a@b.c>\nSent: Tuesday\nTo: B\nSubject: x\n\nold", "Hi", MarkerOutlook)
+	check("Hi\n\nVon: A <a@b.c>\nGesendet: Dienstag\nAn: B\nBetreff: x\n\nalt", "Hi", MarkerOutlook)
+	check("Hi\n\nDe : A\nEnvoyé : mardi\nÀ : B\nObjet : x\n\nancien", "Hi", MarkerOutlook)
+	check("Hi\n________________________________\nFrom: A\nSent: x\nTo: B", "Hi", MarkerOutlook)
+	check("From: a colleague I heard that\nthe printer works", "From: a colleague I heard that\nthe printer works", "")
+	check("Hi\n-----Original Message-----\nFrom: A", "Hi", MarkerOriginal)
+	check("Hi\n-----Ursprüngliche Nachricht-----\nVon: A", "Hi", MarkerOriginal)
+	check("See below\n---------- Forwarded message ---------\nFrom: A", "See below", MarkerForward)
+	check("See below\n\nBegin forwarded message:\n\nFrom: A", "See below", MarkerForward)
+	check("Body\n-- \nJane\nACME", "Body", MarkerSignature)
+	check("Body\n\nSent from my iPhone", "Body", MarkerMobile)
+	check("Body\n\nVon meinem iPhone gesendet\n\n> old", "Body", MarkerMobile)
+	check("> q1\nanswer 1\n> q2\nanswer 2\n> trailing\n> quote", "> q1\nanswer 1\n> q2\nanswer 2", MarkerQuote)
+	check("A wrote:\n> q1\n\nanswer 1\n\n> q2\n-- \nsig", "A wrote:\n> q1\n\nanswer 1", MarkerQuote)
+	check("> q1\nanswer 1\n-- \nsig", "> q1\nanswer 1", MarkerSignature)
+	check("> a long quoted line that the client of the sender wrapped at 72\ncharacters without a marker\n> more", "", MarkerQuote)
+	check("* A <a@b.c> [2024-03-05 10:12]:\n> q", "", MarkerQuoteHeader)
+	check("", "", "")
+}
