@@ -2,7 +2,6 @@ package imappoll
 
 import (
 	"bufio"
-	"bytes"
 	"fmt"
 	"net"
 	"os"
@@ -61,9 +60,15 @@ func startDovecot(t testing.TB) *dovecot {
 	dv.dir = dir
 	conf := dv.writeConfig(t)
 
+	// Output to a file, not a pipe: Dovecot's children inherit it, and
+	// Wait would wait for them to close a pipe.
+	output, err := os.Create(filepath.Join(dir, "output.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer output.Close()
 	cmd := exec.Command(dovecotBin, "-F", "-c", conf)
-	var stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stderr, &stderr
+	cmd.Stdout, cmd.Stderr = output, output
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start dovecot: %v", err)
 	}
@@ -79,8 +84,9 @@ func startDovecot(t testing.TB) *dovecot {
 		}
 	})
 	if err := waitGreeting(dv.addr, exited); err != nil {
+		out, _ := os.ReadFile(filepath.Join(dir, "output.log"))
 		log, _ := os.ReadFile(filepath.Join(dir, "dovecot.log"))
-		t.Fatalf("dovecot %s did not start: %v\n%s%s", dv.version, err, stderr.String(), log)
+		t.Fatalf("dovecot %s did not start: %v\n%s%s", dv.version, err, out, log)
 	}
 	return dv
 }
@@ -99,7 +105,7 @@ func (dv *dovecot) writeConfig(t testing.TB) string {
 		"cert.pem": dv.cert.certPEM,
 		"key.pem":  dv.cert.keyPEM,
 		"dovecot.conf": []byte(fmt.Sprintf(dovecotConf,
-			dv.dir, ids.internal, ids.login, ids.mailUID, mail, ids.mailUID, ids.mailGID, port, tlsPort)),
+			dv.dir, ids.internal, ids.group, ids.login, ids.mailUID, mail, ids.mailUID, ids.mailGID, port, tlsPort)),
 	}
 	for name, b := range files {
 		if err := os.WriteFile(filepath.Join(dv.dir, name), b, 0o644); err != nil {
@@ -121,10 +127,10 @@ info_log_path = %[1]s/dovecot.log
 protocols = imap
 listen = 127.0.0.1
 default_internal_user = %[2]s
-default_internal_group = %[2]s
-default_login_user = %[3]s
-first_valid_uid = %[4]d
-mail_location = maildir:%[5]s/%%u
+default_internal_group = %[3]s
+default_login_user = %[4]s
+first_valid_uid = %[5]d
+mail_location = maildir:%[6]s/%%u
 disable_plaintext_auth = no
 auth_mechanisms = plain login
 ssl = yes
@@ -136,17 +142,17 @@ passdb {
 }
 userdb {
   driver = static
-  args = uid=%[6]d gid=%[7]d home=%[1]s/home/%%u
+  args = uid=%[7]d gid=%[8]d home=%[1]s/home/%%u
 }
 service imap-login {
   chroot =
   inet_listener imap {
     address = 127.0.0.1
-    port = %[8]s
+    port = %[9]s
   }
   inet_listener imaps {
     address = 127.0.0.1
-    port = %[9]s
+    port = %[10]s
     ssl = yes
   }
 }
@@ -160,8 +166,8 @@ service anvil {
 // the userdb refuses UID 0; mail belongs to nobody. Otherwise everything
 // runs as the current user.
 type dovecotIDs struct {
-	internal, login  string
-	mailUID, mailGID int
+	internal, group, login string
+	mailUID, mailGID       int
 }
 
 func dovecotUsers(t testing.TB) dovecotIDs {
@@ -171,7 +177,12 @@ func dovecotUsers(t testing.TB) dovecotIDs {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return dovecotIDs{internal: u.Username, login: u.Username, mailUID: os.Getuid(), mailGID: os.Getgid()}
+		g, err := user.LookupGroupId(u.Gid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return dovecotIDs{internal: u.Username, group: g.Name, login: u.Username,
+			mailUID: os.Getuid(), mailGID: os.Getgid()}
 	}
 	nobody, err := user.Lookup("nobody")
 	if err != nil {
@@ -179,7 +190,7 @@ func dovecotUsers(t testing.TB) dovecotIDs {
 	}
 	uid, _ := strconv.Atoi(nobody.Uid)
 	gid, _ := strconv.Atoi(nobody.Gid)
-	return dovecotIDs{internal: "dovecot", login: "dovenull", mailUID: uid, mailGID: gid}
+	return dovecotIDs{internal: "dovecot", group: "dovecot", login: "dovenull", mailUID: uid, mailGID: gid}
 }
 
 // freeAddr returns a loopback address with a port free right now.
