@@ -118,12 +118,17 @@ var (
 
 func startMemServer(t testing.TB, caps imap.CapSet) *memServer {
 	t.Helper()
+	return startMemServerAt(t, "127.0.0.1:0", caps)
+}
+
+func startMemServerAt(t testing.TB, addr string, caps imap.CapSet) *memServer {
+	t.Helper()
 	ms := &memServer{mem: imapmemserver.New(), user: imapmemserver.NewUser(testUser, testPass)}
 	if err := ms.user.Create("INBOX", nil); err != nil {
 		t.Fatal(err)
 	}
 	ms.mem.AddUser(ms.user)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
