@@ -224,9 +224,10 @@ func (g *Gateway) sendSurvey(ctx context.Context, tx *store.Tx, c store.Case, in
 // notifyEvent mails an event to the case's participants (contact,
 // watchers and, for replies, the assignee), never to the actor.
 func (g *Gateway) notifyEvent(ctx context.Context, tx *store.Tx, c store.Case, tpl string, actor Actor, data templates.Data, inReplyTo string) error {
-	// The assignee hears of what customers and the scheduler do; agents
-	// know what they did themselves.
-	rcpts, err := g.participants(ctx, tx, c, !g.isAgent(actor.Email))
+	// The assignee hears of what the case's people do; agents, the API
+	// and the scheduler act on the agents' side.
+	byCustomer := strings.Contains(actor.Email, "@") && !g.isAgent(actor.Email)
+	rcpts, err := g.participants(ctx, tx, c, byCustomer)
 	if err != nil {
 		return err
 	}
