@@ -13,6 +13,7 @@ import (
 )
 
 // compose renders an outbox row into a mail with the headers of SPEC §4.
+// The envelope sender, the row's bounce address, is set by the worker.
 func (g *Gateway) compose(m store.OutboxMail) (*gomail.Msg, error) {
 	var d templates.Data
 	if err := json.Unmarshal([]byte(m.Data), &d); err != nil {
@@ -30,9 +31,6 @@ func (g *Gateway) compose(m store.OutboxMail) (*gomail.Msg, error) {
 	}
 	if err := msg.ReplyTo(g.replyTo(d.Case).String()); err != nil {
 		return nil, fmt.Errorf("compose %d: reply-to: %w", m.ID, err)
-	}
-	if err := msg.EnvelopeFrom(g.from.Address); err != nil {
-		return nil, fmt.Errorf("compose %d: envelope: %w", m.ID, err)
 	}
 	msg.Subject(fmt.Sprintf("[%s] %s", d.Case.Number, sanitizeLine(d.Case.Subject)))
 	msg.SetMessageIDWithValue(m.MessageID)

@@ -53,8 +53,9 @@ type Config struct {
 	UnknownSender   string // new_case | reject
 	MaxMessageBytes int64
 	OutboxLifetime  time.Duration
-	APITokens       []string // bearer tokens of the HTTP API; none = API closed
-	Survey          bool     // send a satisfaction survey after a case is closed
+	APITokens       []string   // bearer tokens of the HTTP API; none = API closed
+	Protection      Protection // loop protection, budgets, bounces (protect.go)
+	Survey          bool       // send a satisfaction survey after a case is closed
 	AutoCloseAfter  time.Duration
 }
 
@@ -68,6 +69,7 @@ type Gateway struct {
 	from      *mail.Address
 	panics    atomic.Int64
 	wake      chan struct{} // tells the outbound worker that mail was queued
+	ops       opsState      // VERP key and circuit breaker (protect.go)
 	linkKey   []byte        // signs the links in mails
 }
 

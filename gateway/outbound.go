@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"time"
 
@@ -54,7 +55,8 @@ func (g *Gateway) NewOutbound(sender Sender, retry RetryPolicy) *Outbound {
 
 // Run sends due mail until ctx is cancelled. It wakes when ingestion queues
 // mail and otherwise when the next retry is due, polling at most every few
-// seconds so rows written by another process (the CLI) are seen too.
+// seconds so rows written by another process (the CLI) are seen too. While
+// the circuit breaker is open it only polls.
 func (o *Outbound) Run(ctx context.Context) error {
 	for {
 		n, err := o.SendDue(ctx)
@@ -65,7 +67,7 @@ func (o *Outbound) Run(ctx context.Context) error {
 			continue
 		}
 		wait := o.poll
-		if next, ok, err := o.g.store.NextDue(ctx); err == nil && ok {
+		if next, ok, err := o.g.store.NextDue(ctx); err == nil && ok && !o.g.ops.breakerOpen.Load() {
 			wait = min(wait, max(time.Until(next), 10*time.Millisecond))
 		}
 		t := time.NewTimer(wait)
@@ -80,9 +82,15 @@ func (o *Outbound) Run(ctx context.Context) error {
 	}
 }
 
-// SendDue sends one batch of due mail and reports how many it handled.
+// SendDue sends one batch of due mail and reports how many it handled. It
+// sends nothing while the circuit breaker is open, and stops a batch when
+// the breaker's limit is reached.
 func (o *Outbound) SendDue(ctx context.Context) (int, error) {
-	due, err := o.g.store.DueMail(ctx, 50)
+	b, err := o.g.Breaker(ctx)
+	if err != nil || b.Open {
+		return 0, err
+	}
+	due, err := o.g.store.DueMail(ctx, min(50, b.Limit-b.Sent))
 	if err != nil {
 		return 0, err
 	}
@@ -140,6 +148,15 @@ func (o *Outbound) send(ctx context.Context, m store.OutboxMail) (err error) {
 	msg, err := o.g.compose(m)
 	if err != nil {
 		return &PermanentError{Err: err}
+	}
+	// The bounce address names this row, so a report on it is attributed
+	// exactly (verp.go).
+	bounceTo, err := o.g.verpAddress(ctx, m.ID)
+	if err != nil {
+		return err
+	}
+	if err := msg.EnvelopeFrom(bounceTo); err != nil {
+		return &PermanentError{Err: fmt.Errorf("envelope sender %q: %w", bounceTo, err)}
 	}
 	return o.sender.Send(ctx, msg)
 }

@@ -20,6 +20,8 @@ type SMTPConfig struct {
 	ReadTimeout     time.Duration
 	WriteTimeout    time.Duration
 	IngestTimeout   time.Duration // how long one message may take to store
+	MaxLineBytes    int           // one line of a command or of the message (default 65536)
+	MaxHeaderBytes  int           // the message's header section (default 262144)
 }
 
 // NewSMTPServer returns a go-smtp server that accepts mail for our
@@ -34,12 +36,19 @@ func (g *Gateway) NewSMTPServer(cfg SMTPConfig) *smtp.Server {
 	if cfg.IngestTimeout <= 0 {
 		cfg.IngestTimeout = 2 * time.Minute
 	}
+	if cfg.MaxLineBytes <= 0 {
+		cfg.MaxLineBytes = 64 << 10
+	}
+	if cfg.MaxHeaderBytes <= 0 {
+		cfg.MaxHeaderBytes = 256 << 10
+	}
 	s := smtp.NewServer(smtp.BackendFunc(func(c *smtp.Conn) (smtp.Session, error) {
 		return &smtpSession{g: g, cfg: cfg, remote: remoteIP(c.Conn())}, nil
 	}))
 	s.Domain = g.cfg.Hostname
 	s.MaxMessageBytes = cfg.MaxMessageBytes
 	s.MaxRecipients = cfg.MaxRecipients
+	s.MaxLineLength = cfg.MaxLineBytes
 	s.ReadTimeout, s.WriteTimeout = cfg.ReadTimeout, cfg.WriteTimeout
 	s.TLSConfig = cfg.TLS
 	s.EnableSMTPUTF8 = true
@@ -74,17 +83,35 @@ func (s *smtpSession) Mail(from string, _ *smtp.MailOptions) error {
 	return nil
 }
 
-// Rcpt accepts our addresses (plus-addressed too) and nothing else: we
-// are never an open relay.
+// Rcpt accepts our addresses (plus-addressed too) and the bounce address of
+// a notification we sent (verp.go), and nothing else: we are never an open
+// relay.
 func (s *smtpSession) Rcpt(to string, _ *smtp.RcptOptions) error {
-	if _, _, ok := s.g.inbound(to); !ok {
+	if _, _, ok := s.g.inbound(to); !ok && !s.validBounceAddress(to) {
 		return smtpReply(errUnknownRecipient)
 	}
 	s.to = append(s.to, to)
 	return nil
 }
 
-var errUnknownRecipient = errors.New("unknown recipient")
+func (s *smtpSession) validBounceAddress(to string) bool {
+	if !s.g.isBounceAddress(to) {
+		return false
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.IngestTimeout)
+	defer cancel()
+	key, err := s.g.verpKey(ctx)
+	if err != nil {
+		return false
+	}
+	_, ok := s.g.verpID(key, to)
+	return ok
+}
+
+var (
+	errUnknownRecipient = errors.New("unknown recipient")
+	errHeaderTooLarge   = errors.New("header too large")
+)
 
 // Data reads the message and stores it; the 250 go-smtp sends when Data
 // returns nil therefore follows the commit.
@@ -98,6 +125,9 @@ func (s *smtpSession) Data(r io.Reader) (err error) {
 	raw, err := io.ReadAll(r)
 	if err != nil {
 		return smtpReply(err)
+	}
+	if headerSize(raw) > s.cfg.MaxHeaderBytes {
+		return smtpReply(errHeaderTooLarge)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.IngestTimeout)
 	defer cancel()
@@ -121,6 +151,10 @@ func smtpReply(err error) *smtp.SMTPError {
 		return se // go-smtp's own answers, e.g. 552 5.3.4 for size
 	case errors.Is(err, errUnknownRecipient):
 		return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "No such mailbox here"}
+	case errors.Is(err, errHeaderTooLarge):
+		return &smtp.SMTPError{Code: 552, EnhancedCode: smtp.EnhancedCode{5, 3, 4}, Message: "Message header too large"}
+	case errors.Is(err, smtp.ErrTooLongLine):
+		return &smtp.SMTPError{Code: 554, EnhancedCode: smtp.EnhancedCode{5, 6, 0}, Message: "Line too long"}
 	default:
 		return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "Temporary failure, please try again later"}
 	}

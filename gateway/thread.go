@@ -3,10 +3,8 @@ package gateway
 import (
 	"context"
 	"errors"
-	"fmt"
 	"strings"
 
-	"github.com/casegate/casegate/mailparse"
 	"github.com/casegate/casegate/store"
 )
 
@@ -65,48 +63,4 @@ func (g *Gateway) isCaseNumber(s string) bool {
 		}
 	}
 	return true
-}
-
-// bounceOf returns the bounce a message is, or nil (SPEC §3 step 3).
-func (g *Gateway) bounceOf(in *inbound) *mailparse.Bounce {
-	if b := in.msg.Signals.Bounce; b != nil {
-		return b
-	}
-	if in.env.Source == "smtp" && in.env.From == "" {
-		return &mailparse.Bounce{Reason: "null_sender"}
-	}
-	return nil
-}
-
-// ingestBounce stores a bounce and attributes it to the notification it
-// reports on: the delivery is marked failed on the case's activity.
-func (g *Gateway) ingestBounce(ctx context.Context, tx *store.Tx, in *inbound, b *mailparse.Bounce) (Result, error) {
-	in.step("bounce", "yes", fmt.Sprintf("%s %s %s", b.Reason, b.Recipient, b.Status))
-	var c *store.Case
-	if b.OriginalMessageID != "" {
-		found, _, err := tx.CaseByThreadIDs(ctx, []string{b.OriginalMessageID})
-		switch {
-		case err == nil:
-			c = &found
-			in.step("bounce", "attributed", b.OriginalMessageID+" → "+found.Number)
-		case !errors.Is(err, store.ErrNotFound):
-			return Result{}, err
-		}
-	}
-	// A bounce is stored without a case of its own; the activity entry on
-	// the case it reports on is what agents see.
-	res, err := g.storeOnly(ctx, tx, in, store.OutcomeBounce, nil)
-	if err != nil || c == nil {
-		return res, err
-	}
-	what := "permanent"
-	if !b.Permanent {
-		what = "temporary"
-	}
-	_, err = tx.AddActivity(ctx, c.ID, store.Activity{
-		Kind: "delivery", Public: false, MessageID: res.MessageID,
-		Body: fmt.Sprintf("delivery to %s failed (%s, %s)", b.Recipient, what, b.Status),
-	})
-	res.Case = c.Number
-	return res, err
 }

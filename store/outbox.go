@@ -217,3 +217,73 @@ func (s *Store) RetryOutbox(ctx context.Context, id int64, lifetime time.Duratio
 		return nil
 	})
 }
+
+// OutboxByID reads one outbox row inside the transaction.
+func (tx *Tx) OutboxByID(ctx context.Context, id int64) (OutboxMail, error) {
+	m, err := scanOutbox(tx.tx.QueryRowContext(ctx, `SELECT `+outboxColumns+outboxFrom+`WHERE o.id = ?`, id))
+	if err != nil {
+		return m, fmt.Errorf("outbox %d: %w", id, err)
+	}
+	return m, nil
+}
+
+// OutboxByMessageID reads the outbox row that sent messageID (without
+// angle brackets).
+func (tx *Tx) OutboxByMessageID(ctx context.Context, messageID string) (OutboxMail, error) {
+	m, err := scanOutbox(tx.tx.QueryRowContext(ctx, `SELECT `+outboxColumns+outboxFrom+`WHERE o.message_id = ?`, messageID))
+	if err != nil {
+		return m, fmt.Errorf("outbox %s: %w", messageID, err)
+	}
+	return m, nil
+}
+
+// Attempt is one recorded send attempt of an outbox row.
+type Attempt struct {
+	ID         int64      `json:"id"`
+	StartedAt  time.Time  `json:"started_at"`
+	FinishedAt *time.Time `json:"finished_at,omitempty"`
+	Result     string     `json:"result"`
+	Error      string     `json:"error,omitempty"`
+}
+
+// Attempts lists the attempts of outbox row id, oldest first. An attempt
+// still "started" after its process died shows how far it got.
+func (s *Store) Attempts(ctx context.Context, id int64) ([]Attempt, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT id, started_at, finished_at, result, error FROM outbox_attempts
+		WHERE outbox_id = ? ORDER BY id`, id)
+	if err != nil {
+		return nil, fmt.Errorf("attempts %d: %w", id, err)
+	}
+	defer rows.Close()
+	var out []Attempt
+	for rows.Next() {
+		var a Attempt
+		var started int64
+		var finished sql.NullInt64
+		if err := rows.Scan(&a.ID, &started, &finished, &a.Result, &a.Error); err != nil {
+			return nil, fmt.Errorf("attempts %d: %w", id, err)
+		}
+		a.StartedAt, a.FinishedAt = fromMS(started), nullTime(finished)
+		out = append(out, a)
+	}
+	return out, rows.Err()
+}
+
+// CountOutbox counts outbox rows by status.
+func (s *Store) CountOutbox(ctx context.Context) (map[string]int, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT status, count(*) FROM outbox GROUP BY status`)
+	if err != nil {
+		return nil, fmt.Errorf("count outbox: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]int{OutboxPending: 0, OutboxSent: 0, OutboxDead: 0}
+	for rows.Next() {
+		var st string
+		var n int
+		if err := rows.Scan(&st, &n); err != nil {
+			return nil, fmt.Errorf("count outbox: %w", err)
+		}
+		out[st] = n
+	}
+	return out, rows.Err()
+}

@@ -102,3 +102,44 @@ func (s *Store) SaveIMAPState(ctx context.Context, mailbox string, uidValidity, 
 		return nil
 	})
 }
+
+// QuarantinedByID reads one quarantined message with its raw bytes.
+func (s *Store) QuarantinedByID(ctx context.Context, id int64) (Quarantined, error) {
+	var e Quarantined
+	var to string
+	var created int64
+	var replayed sql.NullInt64
+	err := s.r.QueryRowContext(ctx, `SELECT id, source, envelope_from, envelope_to, reason, detail, content_sha256,
+		length(raw), raw, created_at, replayed_at FROM quarantine WHERE id = ?`, id).Scan(&e.ID, &e.Source, &e.EnvelopeFrom,
+		&to, &e.Reason, &e.Detail, &e.ContentSHA256, &e.Size, &e.Raw, &created, &replayed)
+	if errors.Is(err, sql.ErrNoRows) {
+		return e, fmt.Errorf("quarantine %d: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return e, fmt.Errorf("quarantine %d: %w", id, err)
+	}
+	if to != "" {
+		e.EnvelopeTo = strings.Split(to, ",")
+	}
+	e.CreatedAt, e.ReplayedAt = fromMS(created), nullTime(replayed)
+	return e, nil
+}
+
+// MarkReplayed records that quarantined message id was taken in by a
+// replay.
+func (s *Store) MarkReplayed(ctx context.Context, id int64) error {
+	return s.Write(ctx, func(tx *Tx) error {
+		_, err := tx.tx.ExecContext(ctx, `UPDATE quarantine SET replayed_at = ? WHERE id = ? AND replayed_at IS NULL`, ms(tx.Now), id)
+		if err != nil {
+			return fmt.Errorf("mark replayed %d: %w", id, err)
+		}
+		return nil
+	})
+}
+
+// CountQuarantine counts quarantined messages not replayed yet.
+func (s *Store) CountQuarantine(ctx context.Context) (int, error) {
+	var n int
+	err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM quarantine WHERE replayed_at IS NULL`).Scan(&n)
+	return n, err
+}

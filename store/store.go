@@ -54,6 +54,10 @@ type Store struct {
 type Options struct {
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
+	// BusyTimeout is how long a statement waits for another process's
+	// lock before failing (default 10s); pipe mode uses it to fail fast
+	// with a temporary error.
+	BusyTimeout time.Duration
 }
 
 // Open opens (creating if needed) the database at path and applies the
@@ -67,11 +71,15 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		s.now = time.Now
 	}
 	var err error
-	if s.r, err = sql.Open("sqlite", dsn(path, false)); err != nil {
+	busy := opts.BusyTimeout
+	if busy <= 0 {
+		busy = 10 * time.Second
+	}
+	if s.r, err = sql.Open("sqlite", dsn(path, false, busy)); err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
 	s.r.SetMaxOpenConns(8)
-	if s.w, err = sql.Open("sqlite", dsn(path, true)); err != nil {
+	if s.w, err = sql.Open("sqlite", dsn(path, true, busy)); err != nil {
 		s.r.Close()
 		return nil, fmt.Errorf("open store: %w", err)
 	}
@@ -85,9 +93,9 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 
 // dsn builds the connection string; pragmas are per connection, so they
 // live in the DSN and apply to every connection the pool opens.
-func dsn(path string, writer bool) string {
+func dsn(path string, writer bool, busy time.Duration) string {
 	q := url.Values{}
-	q.Add("_pragma", "busy_timeout(10000)")
+	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busy.Milliseconds()))
 	q.Add("_pragma", "foreign_keys(1)")
 	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "synchronous(FULL)")

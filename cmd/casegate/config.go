@@ -47,6 +47,14 @@ type SMTPConfig struct {
 	MaxRecipients   int    `yaml:"max_recipients"`
 	TLSCert         string `yaml:"tls_cert"`
 	TLSKey          string `yaml:"tls_key"`
+	// Limits at the door (gateway/limits.go) and loop detection.
+	MaxConnections               int      `yaml:"max_connections"`
+	MaxConnectionsPerIPPerMinute int      `yaml:"max_connections_per_ip_per_minute"`
+	MaxLineBytes                 int      `yaml:"max_line_bytes"`
+	MaxHeaderBytes               int      `yaml:"max_header_bytes"`
+	ReadTimeout                  Duration `yaml:"read_timeout"`
+	WriteTimeout                 Duration `yaml:"write_timeout"`
+	MaxReceivedHops              int      `yaml:"max_received_hops"`
 }
 
 // IMAPConfig is one polled mailbox.
@@ -71,6 +79,12 @@ type OutboundConfig struct {
 	RetryFirst  Duration `yaml:"retry_first"`
 	RetryMax    Duration `yaml:"retry_max"`
 	Lifetime    Duration `yaml:"lifetime"`
+	// Bounces and loop protection (gateway/protect.go).
+	HardBounceLimit      int      `yaml:"hard_bounce_limit"`
+	BudgetPerRecipient   int      `yaml:"budget_per_recipient_per_hour"`
+	BudgetPerCase        int      `yaml:"budget_per_case_per_hour"`
+	CircuitBreaker       int      `yaml:"circuit_breaker"`
+	CircuitBreakerWindow Duration `yaml:"circuit_breaker_window"`
 }
 
 // HTTPConfig is the API listener.
@@ -110,10 +124,14 @@ func defaultConfig() Config {
 			{Address: "orders@localhost", Kind: "order"},
 		},
 		Accounts: map[string]string{},
-		SMTP:     SMTPConfig{Listen: "127.0.0.1:2525", MaxMessageBytes: 25 << 20, MaxRecipients: 100},
+		SMTP: SMTPConfig{Listen: "127.0.0.1:2525", MaxMessageBytes: 25 << 20, MaxRecipients: 100,
+			MaxConnections: 100, MaxConnectionsPerIPPerMinute: 60, MaxLineBytes: 64 << 10, MaxHeaderBytes: 256 << 10,
+			ReadTimeout: Duration(5 * time.Minute), WriteTimeout: Duration(time.Minute), MaxReceivedHops: 50},
 		Outbound: OutboundConfig{
 			From: "Support <support@localhost>", TLS: "starttls", PasswordEnv: "CASEGATE_RELAY_PASSWORD",
 			RetryFirst: Duration(5 * time.Minute), RetryMax: Duration(time.Hour), Lifetime: Duration(5 * 24 * time.Hour),
+			HardBounceLimit: 3, BudgetPerRecipient: 20, BudgetPerCase: 50,
+			CircuitBreaker: 1000, CircuitBreakerWindow: Duration(10 * time.Minute),
 		},
 		HTTP:   HTTPConfig{Listen: "127.0.0.1:8080", TokensEnv: "CASEGATE_API_TOKENS"},
 		Policy: PolicyConfig{UnknownSender: "new_case", AutoCloseAfter: Duration(168 * time.Hour), Survey: true},
@@ -209,6 +227,7 @@ func (c *Config) validate() error {
 		}
 	}
 	c.validateListeners(bad)
+	c.validateProtection(bad)
 	c.validateIMAP(bad)
 	switch c.Policy.UnknownSender {
 	case "new_case", "reject":
@@ -252,6 +271,33 @@ func (c *Config) validateListeners(bad func(key, format string, args ...any)) {
 	}
 	if _, _, err := net.SplitHostPort(c.HTTP.Listen); err != nil {
 		bad("http.listen", "%q is not host:port", c.HTTP.Listen)
+	}
+}
+
+// validateProtection checks the limits and loop protection keys.
+func (c *Config) validateProtection(bad func(key, format string, args ...any)) {
+	atLeast := func(key string, v, min int) {
+		if v < min {
+			bad(key, "%d must be at least %d", v, min)
+		}
+	}
+	atLeast("smtp.max_connections", c.SMTP.MaxConnections, 1)
+	atLeast("smtp.max_connections_per_ip_per_minute", c.SMTP.MaxConnectionsPerIPPerMinute, 1)
+	atLeast("smtp.max_line_bytes", c.SMTP.MaxLineBytes, 1000) // RFC 5321 §4.5.3.1.6
+	atLeast("smtp.max_header_bytes", c.SMTP.MaxHeaderBytes, 1024)
+	atLeast("smtp.max_received_hops", c.SMTP.MaxReceivedHops, 1)
+	atLeast("outbound.hard_bounce_limit", c.Outbound.HardBounceLimit, 1)
+	atLeast("outbound.budget_per_recipient_per_hour", c.Outbound.BudgetPerRecipient, 1)
+	atLeast("outbound.budget_per_case_per_hour", c.Outbound.BudgetPerCase, 1)
+	atLeast("outbound.circuit_breaker", c.Outbound.CircuitBreaker, 1)
+	if c.SMTP.ReadTimeout <= 0 {
+		bad("smtp.read_timeout", "must be positive")
+	}
+	if c.SMTP.WriteTimeout <= 0 {
+		bad("smtp.write_timeout", "must be positive")
+	}
+	if c.Outbound.CircuitBreakerWindow <= 0 {
+		bad("outbound.circuit_breaker_window", "must be positive")
 	}
 }
 

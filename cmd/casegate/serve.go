@@ -72,6 +72,8 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	m.smtp = m.Gateway.NewSMTPServer(gateway.SMTPConfig{
 		MaxMessageBytes: cfg.SMTP.MaxMessageBytes, MaxRecipients: cfg.SMTP.MaxRecipients, TLS: tlsCfg,
+		MaxLineBytes: cfg.SMTP.MaxLineBytes, MaxHeaderBytes: cfg.SMTP.MaxHeaderBytes,
+		ReadTimeout: time.Duration(cfg.SMTP.ReadTimeout), WriteTimeout: time.Duration(cfg.SMTP.WriteTimeout),
 	})
 	smtpLn, err := net.Listen("tcp", cfg.SMTP.Listen)
 	if err != nil {
@@ -89,7 +91,7 @@ func (m *Main) Run(ctx context.Context) error {
 	ctx, m.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	out := m.Gateway.NewOutbound(sender, gateway.RetryPolicy{
 		First: time.Duration(cfg.Outbound.RetryFirst), Max: time.Duration(cfg.Outbound.RetryMax)})
-	m.goSafe("smtp", func() error { return ignoreClosed(m.smtp.Serve(smtpLn)) })
+	m.goSafe("smtp", func() error { return ignoreClosed(m.smtp.Serve(m.limitSMTP(smtpLn))) })
 	m.goSafe("http", func() error { return ignoreClosed(m.http.Serve(httpLn)) })
 	m.goSafe("outbound", func() error { return out.Run(ctx) })
 	m.goSafe("scheduler", func() error { return m.Gateway.RunScheduler(ctx, time.Minute) })
@@ -105,6 +107,7 @@ func (m *Main) gatewayConfig() gateway.Config {
 		MaxMessageBytes: cfg.SMTP.MaxMessageBytes, OutboxLifetime: time.Duration(cfg.Outbound.Lifetime),
 		APITokens: splitTokens(os.Getenv(cfg.HTTP.TokensEnv)),
 		Survey:    cfg.Policy.Survey, AutoCloseAfter: time.Duration(cfg.Policy.AutoCloseAfter),
+		Protection: protection(cfg),
 	}
 	for _, a := range cfg.Addresses {
 		gc.Addresses = append(gc.Addresses, gateway.Address{Address: a.Address, Kind: a.Kind})

@@ -1,0 +1,64 @@
+package gateway
+
+import (
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Protection bounds what the gateway mails on its own (SPEC §3, §4): hard
+// bounces before an address is undeliverable, hourly budgets per recipient
+// and per case, a global circuit breaker, and the Received hops a mail may
+// have travelled. Zero fields take the defaults of withDefaults.
+type Protection struct {
+	// HardBounceLimit permanent bounces, each attributed to a notification
+	// we sent, make an address undeliverable until an agent clears it.
+	HardBounceLimit int
+	// BudgetPerRecipient is how many notifications one address may be
+	// sent per hour; more are suppressed (and recorded), not delayed.
+	BudgetPerRecipient int
+	// BudgetPerCase is how many notifications one case may cause per hour.
+	BudgetPerCase int
+	// BreakerLimit mails sent within BreakerWindow open the circuit
+	// breaker: the worker stops sending (rows stay pending, nothing is
+	// lost) until the count within the window drops below the limit.
+	BreakerLimit  int
+	BreakerWindow time.Duration
+	// MaxReceivedHops: a mail with more Received headers is quarantined
+	// as "too_many_hops" (RFC 5321 §6.3).
+	MaxReceivedHops int
+}
+
+func (p Protection) withDefaults() Protection {
+	if p.HardBounceLimit <= 0 {
+		p.HardBounceLimit = 3
+	}
+	if p.BudgetPerRecipient <= 0 {
+		p.BudgetPerRecipient = 20
+	}
+	if p.BudgetPerCase <= 0 {
+		p.BudgetPerCase = 50
+	}
+	if p.BreakerLimit <= 0 {
+		p.BreakerLimit = 1000
+	}
+	if p.BreakerWindow <= 0 {
+		p.BreakerWindow = 10 * time.Minute
+	}
+	if p.MaxReceivedHops <= 0 {
+		p.MaxReceivedHops = 50
+	}
+	return p
+}
+
+// protection is the configured protection with defaults filled in.
+func (g *Gateway) protection() Protection { return g.cfg.Protection.withDefaults() }
+
+// opsState is the gateway's operational state: the VERP key once loaded,
+// and whether the circuit breaker was last seen open.
+type opsState struct {
+	mu      sync.Mutex
+	verpKey []byte
+
+	breakerOpen atomic.Bool
+}

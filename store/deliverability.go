@@ -1,0 +1,249 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// AddressStatus is what we know of one address's deliverability.
+type AddressStatus struct {
+	Email         string     `json:"email"`
+	HardBounces   int        `json:"hard_bounces"`
+	SoftBounces   int        `json:"soft_bounces"`
+	Undeliverable bool       `json:"undeliverable"`
+	LastBounceAt  *time.Time `json:"last_bounce_at,omitempty"`
+	LastStatus    string     `json:"last_status,omitempty"`
+	ClearedAt     *time.Time `json:"cleared_at,omitempty"`
+	ClearedBy     string     `json:"cleared_by,omitempty"`
+}
+
+// Bounce is one delivery report attributed to an outbox row.
+type Bounce struct {
+	OutboxID  int64  // 0 when it could not be attributed
+	MessageID int64  // the stored inbound report
+	Recipient string // the address that failed
+	Status    string // e.g. "5.1.1"
+	Permanent bool
+	Via       string // verp | message_id
+}
+
+// RecordBounce stores a bounce and counts it against its recipient. A
+// permanent bounce counts as a hard bounce once per outbox row, so a report
+// sent twice does not count twice; at hardLimit hard bounces the address
+// becomes undeliverable. It returns the address's new status and whether
+// this bounce made it undeliverable.
+func (tx *Tx) RecordBounce(ctx context.Context, b Bounce, hardLimit int) (AddressStatus, bool, error) {
+	counted := true
+	if b.Permanent && b.OutboxID != 0 {
+		var n int
+		err := tx.tx.QueryRowContext(ctx, `SELECT count(*) FROM bounces WHERE outbox_id = ? AND permanent = 1`, b.OutboxID).Scan(&n)
+		if err != nil {
+			return AddressStatus{}, false, fmt.Errorf("record bounce: %w", err)
+		}
+		counted = n == 0
+	}
+	_, err := tx.tx.ExecContext(ctx, `INSERT INTO bounces (outbox_id, message_id, recipient, status, permanent, via, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?)`, nullID(b.OutboxID), nullID(b.MessageID), b.Recipient, b.Status, b.Permanent, b.Via, ms(tx.Now))
+	if err != nil {
+		return AddressStatus{}, false, fmt.Errorf("record bounce: %w", err)
+	}
+	if b.Recipient == "" {
+		return AddressStatus{}, false, nil
+	}
+	before, err := addressStatus(ctx, tx.tx, b.Recipient)
+	if err != nil {
+		return AddressStatus{}, false, err
+	}
+	hard, soft := 0, 1
+	if b.Permanent {
+		hard, soft = 1, 0
+		if !counted {
+			hard = 0
+		}
+	}
+	_, err = tx.tx.ExecContext(ctx, `INSERT INTO addresses (email, hard_bounces, soft_bounces, undeliverable, last_bounce_at, last_status, updated_at)
+		VALUES (?1, ?2, ?3, ?2 >= ?4, ?5, ?6, ?5)
+		ON CONFLICT (email) DO UPDATE SET hard_bounces = hard_bounces + ?2, soft_bounces = soft_bounces + ?3,
+			undeliverable = undeliverable OR hard_bounces + ?2 >= ?4, last_bounce_at = ?5, last_status = ?6, updated_at = ?5`,
+		b.Recipient, hard, soft, max(hardLimit, 1), ms(tx.Now), b.Status)
+	if err != nil {
+		return AddressStatus{}, false, fmt.Errorf("record bounce: %w", err)
+	}
+	after, err := addressStatus(ctx, tx.tx, b.Recipient)
+	if err != nil {
+		return AddressStatus{}, false, err
+	}
+	// Keep the contact's own columns in step, for the case views.
+	if _, err := tx.tx.ExecContext(ctx, `UPDATE contacts SET hard_bounces = ?, undeliverable = ? WHERE email = ?`,
+		after.HardBounces, after.Undeliverable, b.Recipient); err != nil {
+		return AddressStatus{}, false, fmt.Errorf("record bounce: %w", err)
+	}
+	return after, after.Undeliverable && !before.Undeliverable, nil
+}
+
+func nullID(id int64) any {
+	if id == 0 {
+		return nil
+	}
+	return id
+}
+
+// Undeliverable reports whether email is marked undeliverable.
+func (tx *Tx) Undeliverable(ctx context.Context, email string) (bool, error) {
+	a, err := addressStatus(ctx, tx.tx, email)
+	return a.Undeliverable, err
+}
+
+// AddressStatus returns what is known of email; a zero status (with the
+// email filled in) when nothing is.
+func (s *Store) AddressStatus(ctx context.Context, email string) (AddressStatus, error) {
+	return addressStatus(ctx, s.r, email)
+}
+
+func addressStatus(ctx context.Context, q querier, email string) (AddressStatus, error) {
+	a, err := scanAddress(q.QueryRowContext(ctx, `SELECT `+addressColumns+` FROM addresses WHERE email = ?`, email))
+	if errors.Is(err, ErrNotFound) {
+		return AddressStatus{Email: email}, nil
+	}
+	if err != nil {
+		return a, fmt.Errorf("address %s: %w", email, err)
+	}
+	return a, nil
+}
+
+const addressColumns = `email, hard_bounces, soft_bounces, undeliverable, last_bounce_at, last_status, cleared_at, cleared_by`
+
+func scanAddress(row scanner) (AddressStatus, error) {
+	var a AddressStatus
+	var last, cleared sql.NullInt64
+	err := row.Scan(&a.Email, &a.HardBounces, &a.SoftBounces, &a.Undeliverable, &last, &a.LastStatus, &cleared, &a.ClearedBy)
+	if errors.Is(err, sql.ErrNoRows) {
+		return a, ErrNotFound
+	}
+	a.LastBounceAt, a.ClearedAt = nullTime(last), nullTime(cleared)
+	return a, err
+}
+
+// ListAddresses lists addresses with bounces, undeliverable ones only when
+// onlyUndeliverable is set, most recently bounced first.
+func (s *Store) ListAddresses(ctx context.Context, onlyUndeliverable bool) ([]AddressStatus, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT `+addressColumns+` FROM addresses
+		WHERE ? = 0 OR undeliverable = 1 ORDER BY last_bounce_at DESC, email`, onlyUndeliverable)
+	if err != nil {
+		return nil, fmt.Errorf("list addresses: %w", err)
+	}
+	defer rows.Close()
+	out := []AddressStatus{}
+	for rows.Next() {
+		a, err := scanAddress(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list addresses: %w", err)
+		}
+		out = append(out, a)
+	}
+	return out, rows.Err()
+}
+
+// ClearAddress makes email deliverable again and resets its bounce counts;
+// by names who did it. ErrNotFound when nothing was recorded for email.
+func (s *Store) ClearAddress(ctx context.Context, email, by string) error {
+	return s.Write(ctx, func(tx *Tx) error {
+		res, err := tx.tx.ExecContext(ctx, `UPDATE addresses SET undeliverable = 0, hard_bounces = 0, soft_bounces = 0,
+			cleared_at = ?, cleared_by = ?, updated_at = ? WHERE email = ?`, ms(tx.Now), by, ms(tx.Now), email)
+		if err != nil {
+			return fmt.Errorf("clear address %s: %w", email, err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return fmt.Errorf("clear address %s: %w", email, ErrNotFound)
+		}
+		_, err = tx.tx.ExecContext(ctx, `UPDATE contacts SET undeliverable = 0, hard_bounces = 0 WHERE email = ?`, email)
+		return err
+	})
+}
+
+// RecordSuppression notes a notification that was not queued, and why.
+func (tx *Tx) RecordSuppression(ctx context.Context, caseID int64, template, recipient, reason string) error {
+	_, err := tx.tx.ExecContext(ctx, `INSERT INTO suppressions (case_id, template, recipient, reason, created_at)
+		VALUES (?, ?, ?, ?, ?)`, nullID(caseID), template, recipient, reason, ms(tx.Now))
+	if err != nil {
+		return fmt.Errorf("record suppression: %w", err)
+	}
+	return nil
+}
+
+// Suppression is one notification that was not queued.
+type Suppression struct {
+	CaseID    int64     `json:"-"`
+	Template  string    `json:"template"`
+	Recipient string    `json:"recipient"`
+	Reason    string    `json:"reason"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// Suppressions lists the suppressed notifications, newest first.
+func (s *Store) Suppressions(ctx context.Context, limit int) ([]Suppression, error) {
+	if limit <= 0 {
+		limit = -1
+	}
+	rows, err := s.r.QueryContext(ctx, `SELECT COALESCE(case_id, 0), template, recipient, reason, created_at
+		FROM suppressions ORDER BY id DESC LIMIT ?`, limit)
+	if err != nil {
+		return nil, fmt.Errorf("suppressions: %w", err)
+	}
+	defer rows.Close()
+	var out []Suppression
+	for rows.Next() {
+		var x Suppression
+		var created int64
+		if err := rows.Scan(&x.CaseID, &x.Template, &x.Recipient, &x.Reason, &created); err != nil {
+			return nil, fmt.Errorf("suppressions: %w", err)
+		}
+		x.CreatedAt = fromMS(created)
+		out = append(out, x)
+	}
+	return out, rows.Err()
+}
+
+// QueuedSince counts the notifications queued since t to recipient (when
+// not empty) or about caseID (when not 0): what the budgets count.
+func (tx *Tx) QueuedSince(ctx context.Context, recipient string, caseID int64, t time.Time) (int, error) {
+	var n int
+	var err error
+	if recipient != "" {
+		err = tx.tx.QueryRowContext(ctx, `SELECT count(*) FROM outbox WHERE recipient = ? COLLATE NOCASE AND created_at >= ?`,
+			recipient, ms(t)).Scan(&n)
+	} else {
+		err = tx.tx.QueryRowContext(ctx, `SELECT count(*) FROM outbox WHERE case_id = ? AND created_at >= ?`, caseID, ms(t)).Scan(&n)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("queued since: %w", err)
+	}
+	return n, nil
+}
+
+// SentSince counts the mails handed to the relay since t: what the circuit
+// breaker counts.
+func (s *Store) SentSince(ctx context.Context, t time.Time) (int, error) {
+	var n int
+	err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM outbox_attempts WHERE started_at >= ? AND result = 'sent'`, ms(t)).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("sent since: %w", err)
+	}
+	return n, nil
+}
+
+// LookupSecret reads the named secret inside the transaction without
+// creating it (see Store.Secret); ok is false when there is none yet.
+func (tx *Tx) LookupSecret(ctx context.Context, name string) (v []byte, ok bool, err error) {
+	err = tx.tx.QueryRowContext(ctx, `SELECT value FROM settings WHERE key = ?`, "secret:"+name).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("secret %s: %w", name, err)
+	}
+	return v, true, nil
+}
