@@ -56,7 +56,9 @@ func BenchmarkDovecotIdleLatency(b *testing.B) {
 	d := newFakeDeliverer(b, "")
 	cfg := testConfig(dv.addr, "move:Processed")
 	cfg.Folder = "Latency"
-	start(b, newTestPoller(b, cfg, d, newMemState(b, ""), nil))
+	p := newTestPoller(b, cfg, d, newMemState(b, ""), nil)
+	p.idleRestart = idleRestartInterval
+	start(b, p)
 	time.Sleep(200 * time.Millisecond) // let it enter IDLE
 
 	var worst time.Duration

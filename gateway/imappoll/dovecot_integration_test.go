@@ -25,7 +25,9 @@ func TestDovecot(t *testing.T) {
 		tc.appendMails("Helpdesk", "backlog", 0, 50)
 		log, _ := newLogRecorder(t)
 		d := newFakeDeliverer(t, "")
-		start(t, newTestPoller(t, cfg, d, newMemState(t, ""), log))
+		p := newTestPoller(t, cfg, d, newMemState(t, ""), log)
+		p.idleRestart = idleRestartInterval // the wakeup below is IDLE's doing
+		start(t, p)
 		waitFor(t, 20*time.Second, "the backlog of 50", func() bool { _, n, _ := d.counts(); return n == 50 })
 		waitFor(t, 5*time.Second, "Helpdesk emptied", func() bool { return tc.count("Helpdesk") == 0 })
 
