@@ -103,6 +103,9 @@ func (h *logRecorder) count(level slog.Level, substr string) int {
 
 // memServer is go-imap's in-memory server on a loopback port.
 type memServer struct {
+	// wrap, if set, wraps each session: a test can make the server
+	// misbehave.
+	wrap func(imapserver.Session) imapserver.Session
 	addr string
 	mem  *imapmemserver.Server
 	user *imapmemserver.User
@@ -123,7 +126,12 @@ func startMemServer(t testing.TB, caps imap.CapSet) *memServer {
 
 func startMemServerAt(t testing.TB, addr string, caps imap.CapSet) *memServer {
 	t.Helper()
-	ms := &memServer{mem: imapmemserver.New(), user: imapmemserver.NewUser(testUser, testPass)}
+	return startMemServerWith(t, addr, caps, nil)
+}
+
+func startMemServerWith(t testing.TB, addr string, caps imap.CapSet, wrap func(imapserver.Session) imapserver.Session) *memServer {
+	t.Helper()
+	ms := &memServer{mem: imapmemserver.New(), user: imapmemserver.NewUser(testUser, testPass), wrap: wrap}
 	if err := ms.user.Create("INBOX", nil); err != nil {
 		t.Fatal(err)
 	}
@@ -141,6 +149,9 @@ func startMemServerAt(t testing.TB, addr string, caps imap.CapSet) *memServer {
 func (ms *memServer) serve(t testing.TB, ln net.Listener, caps imap.CapSet) {
 	ms.srv = imapserver.New(&imapserver.Options{
 		NewSession: func(*imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) {
+			if ms.wrap != nil {
+				return ms.wrap(ms.mem.NewSession()), nil, nil
+			}
 			return ms.mem.NewSession(), nil, nil
 		},
 		Caps:         caps,

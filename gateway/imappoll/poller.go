@@ -141,16 +141,16 @@ func (p *Poller) runSession(ctx context.Context) (healthySince time.Time, err er
 	}
 	for {
 		if err := s.catchUp(ctx, hand); err != nil {
-			return healthySince, err
+			return healthySince, s.explain(err)
 		}
 		if healthySince.IsZero() {
 			healthySince = p.now()
 		}
 		if err := s.waitForMail(ctx); err != nil {
-			return healthySince, err
+			return healthySince, s.explain(err)
 		}
 		if err := s.revalidate(hand); err != nil {
-			return healthySince, err
+			return healthySince, s.explain(err)
 		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"sync/atomic"
 	"time"
 
 	"github.com/emersion/go-imap/v2"
@@ -32,6 +33,7 @@ type session struct {
 	newMail     chan struct{} // signalled by unilateral EXISTS
 	stopClose   func() bool   // disarms closing the connection with the hand context
 	folderReady bool          // the move target is known to exist
+	timedOut    atomic.Bool   // a guard closed the connection
 }
 
 // loginError is a login the server refused: wrong credentials, a locked
@@ -63,7 +65,7 @@ func (p *Poller) connect(ctx, hand context.Context) (*session, error) {
 	}
 	if err != nil {
 		c.Close()
-		return nil, err
+		return nil, s.explain(err)
 	}
 	s.stopClose = context.AfterFunc(hand, s.closeConn)
 	return s, nil
@@ -207,8 +209,20 @@ func (s *session) onMailbox(data *imapclient.UnilateralDataMailbox) {
 // than d, so a server that stops answering cannot hang the poller. Call the
 // returned function to disarm it.
 func (s *session) guard(d time.Duration) func() {
-	t := time.AfterFunc(d, s.closeConn)
+	t := time.AfterFunc(d, func() {
+		s.timedOut.Store(true)
+		s.closeConn()
+	})
 	return func() { t.Stop() }
+}
+
+// explain says so when err comes from a guard closing the connection: the
+// client only sees the connection end.
+func (s *session) explain(err error) error {
+	if err != nil && s.timedOut.Load() {
+		return fmt.Errorf("no answer from the server within %v: %w", s.p.cmdTimeout, err)
+	}
+	return err
 }
 
 func (s *session) closeConn() {

@@ -3,6 +3,7 @@ package imappoll
 import (
 	"context"
 	"crypto/tls"
+	"io"
 	"net"
 	"strings"
 	"testing"
@@ -139,4 +140,33 @@ func TestNewRefusesBadConfig(t *testing.T) {
 	check(func(c *Config) { c.After = "archive" }, "after")
 	check(func(c *Config) { c.After = "move:" }, "after")
 	check(func(c *Config) { c.After = "move:inbox" }, "polled folder")
+}
+
+// TestSilentServer: a server that greets and then never answers cannot
+// hang the poller: the command timeout closes the connection and the
+// poller tries again.
+func TestSilentServer(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer conn.Close()
+				conn.Write([]byte("* OK ready\r\n"))
+				io.Copy(io.Discard, conn)
+			}()
+		}
+	}()
+	log, rec := newLogRecorder(t)
+	p := newTestPoller(t, testConfig(ln.Addr().String(), "seen"), newFakeDeliverer(t, ""), newMemState(t, ""), log)
+	p.cmdTimeout = 50 * time.Millisecond
+	start(t, p)
+	waitFor(t, 5*time.Second, "two timed-out sessions", func() bool { return rec.count(slogWarn, "no answer from the server") >= 2 })
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapserver"
 )
 
 // TestFailedDeliveryIsRetriedNotSkipped: a temporary failure stops the
@@ -119,5 +120,47 @@ func TestUIDValidityReset(t *testing.T) {
 	}
 	if rec.count(slogWarn, "uidvalidity changed") != 1 {
 		t.Errorf("the UIDVALIDITY change was not logged once")
+	}
+}
+
+// refusingSession answers NO to any FETCH of a body that includes UID
+// refuse, as a server does for a message file it cannot read.
+type refusingSession struct {
+	imapserver.Session
+	refuse imap.UID
+}
+
+func (s refusingSession) Fetch(w *imapserver.FetchWriter, numSet imap.NumSet, options *imap.FetchOptions) error {
+	if set, ok := numSet.(imap.UIDSet); ok && set.Contains(s.refuse) && len(options.BodySection) > 0 {
+		return &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeServerBug, Text: "Internal error"}
+	}
+	return s.Session.Fetch(w, numSet, options)
+}
+
+// TestUnreadableMessageIsSkipped: a message the server keeps refusing to
+// return is given up after a few attempts, loudly, and the mail after it
+// still arrives.
+func TestUnreadableMessageIsSkipped(t *testing.T) {
+	ms := startMemServerWith(t, "127.0.0.1:0", capsPlain, func(s imapserver.Session) imapserver.Session {
+		return refusingSession{Session: s, refuse: 2}
+	})
+	tc := dialTestClient(t, ms.addr, testUser, testPass)
+	tc.appendMails("INBOX", "unreadable", 0, 3)
+	log, rec := newLogRecorder(t)
+	d, st := newFakeDeliverer(t, ""), newMemState(t, "")
+	start(t, newTestPoller(t, testConfig(ms.addr, "seen"), d, st, log))
+
+	waitFor(t, 5*time.Second, "position past the unreadable message", func() bool {
+		_, last := st.get("helpdesk")
+		return last == 3
+	})
+	if _, stored, _ := d.counts(); stored != 2 {
+		t.Errorf("stored %d, want the two readable messages", stored)
+	}
+	if n := rec.count(slogWarn, "fetch uid 2"); n != maxFetchRefusals-1 {
+		t.Errorf("%d retries logged, want %d", n, maxFetchRefusals-1)
+	}
+	if n := rec.count(slogError, "keeps refusing"); n != 1 {
+		t.Errorf("the skip was logged %d times, want once", n)
 	}
 }

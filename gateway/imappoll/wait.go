@@ -26,7 +26,9 @@ func (s *session) waitForMail(ctx context.Context) error {
 // go round the catch-up again, which doubles as a check that the
 // connection is alive.
 func (s *session) idle(ctx context.Context) error {
-	cmd, err := s.c.Idle()
+	disarm := s.guard(s.p.cmdTimeout)
+	cmd, err := s.c.Idle() // returns once the server accepted it
+	disarm()
 	if err != nil {
 		return fmt.Errorf("idle: %w", err)
 	}
