@@ -15,7 +15,9 @@
 // Any error ends the session; Run reconnects with exponential backoff and
 // jitter (1 s to 5 min). A failed login is logged at ERROR once per attempt,
 // and attempts are a backoff period apart, so a wrong password never produces
-// a tight loop of errors.
+// a tight loop of errors. Every exchange with the server is bounded (5
+// minutes, body fetches included): a server that stops answering gets its
+// connection closed and the session starts over.
 //
 // # Position and the exactly-once argument
 //
@@ -61,13 +63,17 @@
 // part: its header section and the first MaxMessageBytes of its text, marked
 // Source.Truncated. This bounds the memory one message can take to four
 // times the limit while keeping every message that a sender could reasonably
-// have sent available in full to operators.
+// have sent available in full to operators. A message the server refuses
+// to return three times in a row (its FETCH answered NO) has no bytes to
+// quarantine: it is skipped with an ERROR naming its UID and stays in the
+// folder for an operator.
 //
 // # Shutdown
 //
-// Run returns when its context is cancelled. A message already fetched is
-// finished first: its delivery, `after` action and position save run on a
-// context that outlives the cancellation by a grace period (30 s), after
-// which the connection is closed and the message is simply redone at the
-// next start.
+// Run returns when its context is cancelled. No new message is started, but
+// the message in hand is finished first: its delivery, then the `after`
+// action and the position save of what its batch committed, run on a context
+// that outlives the cancellation by a grace period (30 s). After the grace
+// period the connection is closed and whatever was not finished is redone at
+// the next start.
 package imappoll
