@@ -3,14 +3,20 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
+	"net/mail"
+	"os"
 	"path/filepath"
 	"strings"
 	"text/tabwriter"
 
+	"github.com/casegate/casegate/gateway"
 	"github.com/casegate/casegate/store"
+	"github.com/casegate/casegate/templates"
 )
 
 // openStore opens the database named by the config for a CLI command.
@@ -24,13 +30,19 @@ func openStore(ctx context.Context, configPath string) (*store.Store, error) {
 
 func cmdCases(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return &exitError{code: 2, err: fmt.Errorf("cases: want list or show")}
+		return &exitError{code: 2, err: fmt.Errorf("cases: want list, show, comment, transition or watch")}
 	}
 	switch args[0] {
 	case "list":
 		return casesList(ctx, args[1:], stdout, stderr)
 	case "show":
 		return casesShow(ctx, args[1:], stdout, stderr)
+	case "comment":
+		return casesComment(ctx, args[1:], stdout, stderr)
+	case "transition":
+		return casesTransition(ctx, args[1:], stdout, stderr)
+	case "watch":
+		return casesWatch(ctx, args[1:], stdout, stderr)
 	}
 	return &exitError{code: 2, err: fmt.Errorf("cases: unknown subcommand %q", args[0])}
 }
@@ -103,6 +115,9 @@ func casesShow(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	defer st.Close()
 	d, err := loadDetail(ctx, st, number)
+	if errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("case %s not found", strings.ToUpper(number))
+	}
 	if err != nil {
 		return err
 	}
@@ -176,4 +191,238 @@ func truncate(s string, n int) string {
 		return string(r[:n-1]) + "…"
 	}
 	return s
+}
+
+// The commands that act on a case go through the gateway, as the API
+// does: the same state machine, the same activity entries, and the
+// notifications written to the outbox in the same transaction. The
+// running server's outbound worker, which polls the outbox, sends them.
+
+// caseAction is what the acting commands share: the config, the case
+// number, who acts, and how to print the result.
+type caseAction struct {
+	fs         *flag.FlagSet
+	configPath *string
+	asJSON     *bool
+	author     *string
+}
+
+func newCaseAction(name, synopsis string, stderr io.Writer) *caseAction {
+	fs := flag.NewFlagSet("cases "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: casegate cases %s %s\n\nFlags:\n", name, synopsis)
+		fs.PrintDefaults()
+	}
+	return &caseAction{
+		fs:         fs,
+		configPath: fs.String("config", "", "config file (YAML)"),
+		asJSON:     fs.Bool("json", false, "print the case afterwards as JSON (as GET /api/v1/cases/NUMBER)"),
+		author: fs.String("author", "", "the agent's address the action is recorded under\n"+
+			"(default $USER@ the config's hostname)"),
+	}
+}
+
+// parse reads NUMBER and the flags, in either order.
+func (a *caseAction) parse(args []string) (string, error) {
+	number, rest := "", args
+	if len(rest) > 0 && !strings.HasPrefix(rest[0], "-") {
+		number, rest = rest[0], rest[1:]
+	}
+	if err := a.fs.Parse(rest); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return "", err
+		}
+		return "", &exitError{code: 2, err: err}
+	}
+	if number == "" && a.fs.NArg() > 0 {
+		number = a.fs.Arg(0)
+		rest = a.fs.Args()[1:]
+	} else {
+		rest = a.fs.Args()
+	}
+	if len(rest) > 0 {
+		return "", a.usage("unexpected argument %q", rest[0])
+	}
+	if number == "" {
+		return "", a.usage("want a case number")
+	}
+	return strings.ToUpper(number), nil
+}
+
+func (a *caseAction) usage(format string, args ...any) error {
+	return &exitError{code: 2, err: fmt.Errorf(a.fs.Name()+": "+format, args...)}
+}
+
+// run opens the store and a gateway, checks that the case exists, and runs
+// fn as the author.
+func (a *caseAction) run(ctx context.Context, number string, stdout, stderr io.Writer,
+	fn func(g *gateway.Gateway, actor gateway.Actor, before store.Case) (store.Case, error)) (store.Case, error) {
+	cfg, err := loadConfig(*a.configPath)
+	if err != nil {
+		return store.Case{}, err
+	}
+	actor, err := cliActor(*a.author, cfg.Hostname)
+	if err != nil {
+		return store.Case{}, a.usage("%v", err)
+	}
+	g, st, err := openGateway(ctx, cfg, stderr)
+	if err != nil {
+		return store.Case{}, err
+	}
+	defer st.Close()
+	before, err := st.CaseByNumber(ctx, number)
+	if errors.Is(err, store.ErrNotFound) {
+		return store.Case{}, fmt.Errorf("case %s not found", number)
+	}
+	if err != nil {
+		return store.Case{}, err
+	}
+	c, err := fn(g, actor, before)
+	if err != nil {
+		return c, actionError(number, err)
+	}
+	if *a.asJSON {
+		d, err := g.CaseDetail(ctx, number)
+		if err != nil {
+			return c, err
+		}
+		return c, printJSON(stdout, d)
+	}
+	return c, nil
+}
+
+// openGateway opens the store and builds a gateway the way Main does,
+// without listeners or workers.
+func openGateway(ctx context.Context, cfg Config, logTo io.Writer) (*gateway.Gateway, *store.Store, error) {
+	st, err := store.Open(ctx, filepath.Join(cfg.DataDir, "casegate.db"), store.Options{})
+	if err != nil {
+		return nil, nil, err
+	}
+	tpl, err := templates.New(cfg.TemplatesDir)
+	if err != nil {
+		st.Close()
+		return nil, nil, err
+	}
+	m := &Main{Config: cfg}
+	log := slog.New(slog.NewTextHandler(logTo, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	g, err := gateway.New(m.gatewayConfig(), st, tpl, log)
+	if err != nil {
+		st.Close()
+		return nil, nil, err
+	}
+	return g, st, nil
+}
+
+// cliActor is the --author address, or $USER at our hostname for an
+// operator on the host.
+func cliActor(author, hostname string) (gateway.Actor, error) {
+	if author == "" {
+		user := os.Getenv("USER")
+		if user == "" {
+			user = os.Getenv("LOGNAME")
+		}
+		if user == "" {
+			user = "operator"
+		}
+		author = user + "@" + hostname
+	}
+	addr, err := mail.ParseAddress(author)
+	if err != nil {
+		return gateway.Actor{}, fmt.Errorf("--author %q is not an address", author)
+	}
+	return gateway.Actor{Email: strings.ToLower(addr.Address), Name: addr.Name}, nil
+}
+
+// actionError words a refused action for the operator (exit 1).
+func actionError(number string, err error) error {
+	var ite *gateway.IllegalTransitionError
+	switch {
+	case errors.As(err, &ite):
+		return fmt.Errorf("%s: %s", number, ite.Error())
+	case errors.Is(err, gateway.ErrInvalid):
+		return fmt.Errorf("%s: %s", number, strings.TrimPrefix(err.Error(), gateway.ErrInvalid.Error()+": "))
+	}
+	return err
+}
+
+func casesComment(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	a := newCaseAction("comment", "NUMBER --body TEXT [--internal] [--author ADDR] [--json]", stderr)
+	body := a.fs.String("body", "", "the comment (required)")
+	internal := a.fs.Bool("internal", false, "an internal note: nobody is mailed (default: public,\n"+
+		"mailed to the contact and the watchers; on a new case it is the pick-up)")
+	number, err := a.parse(args)
+	if err != nil {
+		return err
+	}
+	if strings.TrimSpace(*body) == "" {
+		return a.usage("--body is required")
+	}
+	c, err := a.run(ctx, number, stdout, stderr, func(g *gateway.Gateway, actor gateway.Actor, _ store.Case) (store.Case, error) {
+		return g.Comment(ctx, number, *body, !*internal, actor)
+	})
+	if err != nil || *a.asJSON {
+		return err
+	}
+	kind := "public comment added"
+	if *internal {
+		kind = "internal note added"
+	}
+	fmt.Fprintf(stdout, "%s: %s; state %s\n", c.Number, kind, c.State)
+	return nil
+}
+
+func casesTransition(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	a := newCaseAction("transition", "NUMBER --to STATE [--note TEXT] [--author ADDR] [--json]", stderr)
+	to := a.fs.String("to", "", "the state: open, awaiting_info, on_hold, resolved or closed (required)")
+	note := a.fs.String("note", "", "a note for the activity thread and the mail (required to resolve)")
+	number, err := a.parse(args)
+	if err != nil {
+		return err
+	}
+	if *to == "" {
+		return a.usage("--to is required")
+	}
+	var from string
+	c, err := a.run(ctx, number, stdout, stderr, func(g *gateway.Gateway, actor gateway.Actor, before store.Case) (store.Case, error) {
+		from = before.State
+		return g.Transition(ctx, number, *to, *note, actor)
+	})
+	if err != nil || *a.asJSON {
+		return err
+	}
+	fmt.Fprintf(stdout, "%s: %s → %s\n", c.Number, from, c.State)
+	return nil
+}
+
+func casesWatch(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	a := newCaseAction("watch", "NUMBER --add ADDR | --remove ADDR [--author ADDR] [--json]", stderr)
+	add := a.fs.String("add", "", "put ADDR on the case's watch list (they are mailed a notice)")
+	remove := a.fs.String("remove", "", "take ADDR off the case's watch list")
+	number, err := a.parse(args)
+	if err != nil {
+		return err
+	}
+	if (*add == "") == (*remove == "") {
+		return a.usage("want exactly one of --add ADDR or --remove ADDR")
+	}
+	_, err = a.run(ctx, number, stdout, stderr, func(g *gateway.Gateway, actor gateway.Actor, _ store.Case) (store.Case, error) {
+		if *add != "" {
+			return g.AddWatcher(ctx, number, *add, actor)
+		}
+		c, err := g.RemoveWatcher(ctx, number, *remove, actor)
+		if errors.Is(err, store.ErrNotFound) {
+			return c, fmt.Errorf("%s is not watching %s", *remove, number)
+		}
+		return c, err
+	})
+	if err != nil || *a.asJSON {
+		return err
+	}
+	if *add != "" {
+		fmt.Fprintf(stdout, "%s: %s is watching\n", number, *add)
+	} else {
+		fmt.Fprintf(stdout, "%s: %s no longer watching\n", number, *remove)
+	}
+	return nil
 }
