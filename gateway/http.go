@@ -68,7 +68,9 @@ func (g *Gateway) handleHealth(w http.ResponseWriter, r *http.Request) {
 	if err := g.store.Ping(r.Context()); err != nil {
 		status, code = "database unavailable", http.StatusServiceUnavailable
 	}
-	writeJSON(w, code, map[string]any{"status": status, "time": g.store.Now().Format(time.RFC3339)})
+	body := map[string]any{"status": status, "time": g.store.Now().Format(time.RFC3339)}
+	g.breakerHealth(r.Context(), body) // circuit_breaker; status "degraded" while open
+	writeJSON(w, code, body)
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {

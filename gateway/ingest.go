@@ -66,6 +66,11 @@ type inbound struct {
 	quiet bool
 }
 
+func newInbound(raw []byte, env Envelope) *inbound {
+	sum := sha256.Sum256(raw)
+	return &inbound{raw: raw, sha: hex.EncodeToString(sum[:]), env: env}
+}
+
 func (in *inbound) step(step, result, detail string) {
 	in.trace = append(in.trace, Step{Step: step, Result: result, Detail: detail})
 }
@@ -81,8 +86,7 @@ func (g *Gateway) Ingest(ctx context.Context, raw []byte, env Envelope) (res Res
 			res, err = Result{}, &TemporaryError{Err: fmt.Errorf("internal error")}
 		}
 	}()
-	sum := sha256.Sum256(raw)
-	in := &inbound{raw: raw, sha: hex.EncodeToString(sum[:]), env: env}
+	in := newInbound(raw, env)
 	in.kind, in.plusTag = g.kindOf(env)
 	if g.cfg.MaxMessageBytes > 0 && int64(len(raw)) > g.cfg.MaxMessageBytes {
 		return g.quarantine(ctx, in, "too_big", fmt.Sprintf("%d bytes, limit %d", len(raw), g.cfg.MaxMessageBytes))
@@ -96,6 +100,9 @@ func (g *Gateway) Ingest(ctx context.Context, raw []byte, env Envelope) (res Res
 		return g.quarantine(ctx, in, reason, perr.Error())
 	}
 	in.msg = msg
+	if reason, detail := g.overLimit(in); reason != "" {
+		return g.quarantine(ctx, in, reason, detail)
+	}
 	err = g.store.Write(ctx, func(tx *store.Tx) error {
 		var err error
 		if res, err = g.classify(ctx, tx, in); err != nil {

@@ -17,6 +17,7 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"github.com/casegate/casegate/gateway"
+	"github.com/casegate/casegate/gateway/imappoll"
 	"github.com/casegate/casegate/store"
 	"github.com/casegate/casegate/templates"
 )
@@ -66,6 +67,10 @@ func (m *Main) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	pollers, err := m.imapPollers()
+	if err != nil {
+		return err
+	}
 	tlsCfg, err := m.smtpTLS()
 	if err != nil {
 		return err
@@ -95,6 +100,9 @@ func (m *Main) Run(ctx context.Context) error {
 	m.goSafe("http", func() error { return ignoreClosed(m.http.Serve(httpLn)) })
 	m.goSafe("outbound", func() error { return out.Run(ctx) })
 	m.goSafe("scheduler", func() error { return m.Gateway.RunScheduler(ctx, time.Minute) })
+	for _, p := range pollers {
+		m.goSafe("imap "+p.Name(), func() error { return p.Run(ctx) })
+	}
 	m.Log.Info("casegate serving", "smtp", m.SMTPAddr, "http", m.HTTPAddr, "data_dir", cfg.DataDir)
 	return nil
 }
@@ -113,6 +121,27 @@ func (m *Main) gatewayConfig() gateway.Config {
 		gc.Addresses = append(gc.Addresses, gateway.Address{Address: a.Address, Kind: a.Kind})
 	}
 	return gc
+}
+
+// imapPollers builds one poller per configured mailbox.
+func (m *Main) imapPollers() ([]*imappoll.Poller, error) {
+	var out []*imappoll.Poller
+	sink := m.Gateway.IMAPSink()
+	for i, mb := range m.Config.IMAP {
+		password := os.Getenv(mb.PasswordEnv)
+		if password == "" {
+			return nil, fmt.Errorf("imap[%d] %s: the password is read from $%s, which is empty", i, mb.Name, mb.PasswordEnv)
+		}
+		p, err := imappoll.New(imappoll.Config{
+			Name: mb.Name, Address: mb.Address, TLS: mb.TLS, Username: mb.Username, Password: password,
+			Folder: mb.Folder, After: mb.After, Kind: mb.Kind, MaxMessageBytes: m.Config.SMTP.MaxMessageBytes,
+		}, sink, sink, m.Log.With("component", "imap"))
+		if err != nil {
+			return nil, fmt.Errorf("imap[%d] %s: %w", i, mb.Name, err)
+		}
+		out = append(out, p)
+	}
+	return out, nil
 }
 
 // splitTokens reads the comma-separated bearer tokens.

@@ -1,0 +1,45 @@
+package gateway
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/casegate/casegate/gateway/imappoll"
+)
+
+// IMAPSink feeds mail taken from polled mailboxes into the one ingestion
+// path and keeps the pollers' positions in the database. It implements
+// imappoll.Deliverer and imappoll.State.
+type IMAPSink struct{ g *Gateway }
+
+// IMAPSink returns the gateway's sink for IMAP pollers.
+func (g *Gateway) IMAPSink() *IMAPSink { return &IMAPSink{g: g} }
+
+// Deliver stores one polled message. Its nil error (stored, duplicate or
+// quarantined) is what allows the poller to flag, move or delete it.
+func (s *IMAPSink) Deliver(ctx context.Context, raw []byte, src imappoll.Source) error {
+	env := Envelope{Source: "imap", Kind: src.Kind}
+	if src.Truncated {
+		in := newInbound(raw, env)
+		_, err := s.g.quarantine(ctx, in, "too_big",
+			fmt.Sprintf("mailbox %s uid %d: %d bytes, only the start was fetched", src.Mailbox, src.UID, src.Size))
+		return err
+	}
+	res, err := s.g.Ingest(ctx, raw, env)
+	if err != nil {
+		return err
+	}
+	s.g.log.Info("imap: message stored", "mailbox", src.Mailbox, "uid", src.UID, "outcome", res.Outcome,
+		"case", res.Case, "message_id", res.MessageID)
+	return nil
+}
+
+// Load returns a mailbox's saved position.
+func (s *IMAPSink) Load(ctx context.Context, mailbox string) (uint32, uint32, error) {
+	return s.g.store.IMAPState(ctx, mailbox)
+}
+
+// Save records a mailbox's position durably.
+func (s *IMAPSink) Save(ctx context.Context, mailbox string, uidValidity, lastUID uint32) error {
+	return s.g.store.SaveIMAPState(ctx, mailbox, uidValidity, lastUID)
+}
