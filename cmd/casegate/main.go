@@ -23,6 +23,13 @@ Usage:
   casegate serve [--config FILE]          run the gateway
   casegate cases list [flags]             list cases (--state, --kind, --limit N, --json)
   casegate cases show NUMBER [--json]     show a case with its thread
+  casegate ingest [--from S] [--to R]... < message.eml
+                                          pipe mode: exit 0 stored, 75 try again, 65 never
+  casegate outbox list [--status dead]    list the outbox (--limit N, --json)
+  casegate outbox retry ID                queue a dead letter again
+  casegate quarantine list|show|replay ID list, print raw, or replay quarantined mail
+  casegate addresses list [--undeliverable]  addresses with bounces
+  casegate addresses clear ADDRESS        make an undeliverable address deliverable again
   casegate version                        print the version
 
 Every command takes --config FILE (default: embedded defaults).
@@ -52,6 +59,14 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		err = cmdServe(ctx, args[1:], stderr)
 	case "cases":
 		err = cmdCases(ctx, args[1:], stdout, stderr)
+	case "ingest":
+		err = cmdIngest(ctx, args[1:], stdin, stdout, stderr)
+	case "outbox":
+		err = cmdOutbox(ctx, args[1:], stdout, stderr)
+	case "quarantine":
+		err = cmdQuarantine(ctx, args[1:], stdout, stderr)
+	case "addresses":
+		err = cmdAddresses(ctx, args[1:], stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "casegate", version)
 	case "help", "-h", "--help":

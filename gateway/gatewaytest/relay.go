@@ -30,15 +30,40 @@ type Relay struct {
 	mu      sync.Mutex
 	mails   []Mail
 	fail    func(rcpt string) *smtp.SMTPError
+	fault   Fault
+	release chan struct{} // closed to let hanging sessions go
 	changed chan struct{}
+}
+
+// Fault is a network failure the relay can simulate at RCPT.
+type Fault int
+
+const (
+	NoFault Fault = iota
+	Drop          // close the connection without an answer
+	Hang          // never answer (until SetFault or the end of the test)
+)
+
+// SetFault makes the relay misbehave at RCPT; NoFault heals it and lets
+// hanging sessions go.
+func (r *Relay) SetFault(f Fault) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.fault == Hang && f != Hang {
+		close(r.release)
+	}
+	if f == Hang && r.fault != Hang {
+		r.release = make(chan struct{})
+	}
+	r.fault = f
 }
 
 // StartRelay starts a relay on 127.0.0.1:0, stopped at the end of the test.
 func StartRelay(t testing.TB) *Relay {
 	t.Helper()
 	r := &Relay{changed: make(chan struct{})}
-	s := smtp.NewServer(smtp.BackendFunc(func(*smtp.Conn) (smtp.Session, error) {
-		return &relaySession{r: r}, nil
+	s := smtp.NewServer(smtp.BackendFunc(func(c *smtp.Conn) (smtp.Session, error) {
+		return &relaySession{r: r, conn: c.Conn()}, nil
 	}))
 	s.Domain = "relay.test"
 	s.AllowInsecureAuth = true
@@ -49,7 +74,10 @@ func StartRelay(t testing.TB) *Relay {
 	}
 	r.Addr = ln.Addr().String()
 	go s.Serve(ln)
-	t.Cleanup(func() { s.Close() })
+	t.Cleanup(func() {
+		r.SetFault(NoFault)
+		s.Close()
+	})
 	return r
 }
 
@@ -103,6 +131,7 @@ func (r *Relay) add(m Mail) {
 
 type relaySession struct {
 	r    *Relay
+	conn net.Conn
 	from string
 	to   []string
 }
@@ -117,8 +146,16 @@ func (s *relaySession) Mail(from string, _ *smtp.MailOptions) error {
 
 func (s *relaySession) Rcpt(to string, _ *smtp.RcptOptions) error {
 	s.r.mu.Lock()
-	fail := s.r.fail
+	fail, fault, release := s.r.fail, s.r.fault, s.r.release
 	s.r.mu.Unlock()
+	switch fault {
+	case Drop:
+		s.conn.Close()
+		return &smtp.SMTPError{Code: 421, Message: "dropped"}
+	case Hang:
+		<-release
+		return &smtp.SMTPError{Code: 421, Message: "hung"}
+	}
 	if fail != nil {
 		if err := fail(to); err != nil {
 			return err
