@@ -49,6 +49,9 @@ type IllegalTransitionError struct {
 }
 
 func (e *IllegalTransitionError) Error() string {
+	if e.From == store.StateClosed && (e.To == "" || e.To == store.StateClosed) {
+		return "case is closed and read-only"
+	}
 	if e.From == store.StateClosed {
 		return fmt.Sprintf("case is closed and read-only: cannot move it to %s", e.To)
 	}
