@@ -18,7 +18,7 @@ import (
 )
 
 // newTestGateway builds a gateway on a fresh database with a controlled clock.
-func newTestGateway(t *testing.T) (*Gateway, *store.Store) {
+func newTestGateway(t testing.TB) (*Gateway, *store.Store) {
 	t.Helper()
 	clock := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
 	st, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "db"), store.Options{Now: func() time.Time { return clock }})
