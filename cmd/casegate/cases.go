@@ -10,13 +10,11 @@ import (
 	"log/slog"
 	"net/mail"
 	"os"
-	"path/filepath"
 	"strings"
 	"text/tabwriter"
 
 	"github.com/casegate/casegate/gateway"
 	"github.com/casegate/casegate/store"
-	"github.com/casegate/casegate/templates"
 )
 
 // openStore opens the database named by the config for a CLI command.
@@ -25,7 +23,11 @@ func openStore(ctx context.Context, configPath string) (*store.Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	return store.Open(ctx, filepath.Join(cfg.DataDir, "casegate.db"), store.Options{})
+	opts, err := storeOptions()
+	if err != nil {
+		return nil, err
+	}
+	return store.Open(ctx, dbPath(cfg), opts)
 }
 
 func cmdCases(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -82,15 +84,6 @@ func casesList(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	return tw.Flush()
 }
 
-// CaseDetail is a case with its watchers, attachments and thread.
-type CaseDetail struct {
-	store.Case
-	Watchers    []store.Watcher        `json:"watchers"`
-	Attachments []store.Attachment     `json:"attachments"`
-	Activity    []store.Activity       `json:"activity"`
-	Messages    []store.InboundMessage `json:"messages"`
-}
-
 func casesShow(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("cases show", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -109,12 +102,16 @@ func casesShow(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if number == "" {
 		return &exitError{code: 2, err: fmt.Errorf("cases show: want a case number")}
 	}
-	st, err := openStore(ctx, *configPath)
+	cfg, err := loadConfig(*configPath)
+	if err != nil {
+		return err
+	}
+	g, st, err := openGateway(ctx, cfg, stderr)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	d, err := loadDetail(ctx, st, number)
+	d, err := g.CaseDetail(ctx, number)
 	if errors.Is(err, store.ErrNotFound) {
 		return fmt.Errorf("case %s not found", strings.ToUpper(number))
 	}
@@ -128,26 +125,7 @@ func casesShow(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	return nil
 }
 
-func loadDetail(ctx context.Context, st *store.Store, number string) (CaseDetail, error) {
-	c, err := st.CaseByNumber(ctx, number)
-	if err != nil {
-		return CaseDetail{}, err
-	}
-	d := CaseDetail{Case: c}
-	if d.Watchers, err = st.Watchers(ctx, c.ID); err != nil {
-		return d, err
-	}
-	if d.Attachments, err = st.CaseAttachments(ctx, c.ID); err != nil {
-		return d, err
-	}
-	if d.Activity, err = st.Activities(ctx, c.ID); err != nil {
-		return d, err
-	}
-	d.Messages, err = st.CaseMessages(ctx, c.ID)
-	return d, err
-}
-
-func printDetail(w io.Writer, d CaseDetail) {
+func printDetail(w io.Writer, d gateway.CaseDetail) {
 	fmt.Fprintf(w, "%s  %s\n", d.Number, d.Subject)
 	fmt.Fprintf(w, "  kind %s, state %s, priority %s\n", d.Kind, d.State, d.Priority)
 	fmt.Fprintf(w, "  contact %s <%s>", d.Contact.Name, d.Contact.Email)
@@ -292,26 +270,9 @@ func (a *caseAction) run(ctx context.Context, number string, stdout, stderr io.W
 	return c, nil
 }
 
-// openGateway opens the store and builds a gateway the way Main does,
-// without listeners or workers.
+// openGateway builds a gateway for a CLI command, logging warnings to logTo.
 func openGateway(ctx context.Context, cfg Config, logTo io.Writer) (*gateway.Gateway, *store.Store, error) {
-	st, err := store.Open(ctx, filepath.Join(cfg.DataDir, "casegate.db"), store.Options{})
-	if err != nil {
-		return nil, nil, err
-	}
-	tpl, err := templates.New(cfg.TemplatesDir)
-	if err != nil {
-		st.Close()
-		return nil, nil, err
-	}
-	m := &Main{Config: cfg}
-	log := slog.New(slog.NewTextHandler(logTo, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	g, err := gateway.New(m.gatewayConfig(), st, tpl, log)
-	if err != nil {
-		st.Close()
-		return nil, nil, err
-	}
-	return g, st, nil
+	return gatewayFor(ctx, cfg, slog.New(slog.NewTextHandler(logTo, &slog.HandlerOptions{Level: slog.LevelWarn})))
 }
 
 // cliActor is the --author address, or $USER at our hostname for an

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/casegate/casegate/gateway"
 	"github.com/casegate/casegate/store"
 )
 
@@ -42,7 +43,7 @@ func TestCasesListAndShowCLI(t *testing.T) {
 		t.Fatalf("cases list --json --limit 1 (%d): %v\n%s", code, err, out)
 	}
 	out, code = cli("cases", "show", "CS0000001", "--config", conf, "--json")
-	var d CaseDetail
+	var d gateway.CaseDetail
 	if err := json.Unmarshal([]byte(out), &d); code != 0 || err != nil || d.Subject != "First problem" || len(d.Activity) == 0 {
 		t.Fatalf("cases show --json (%d): %v\n%s", code, err, out)
 	}
