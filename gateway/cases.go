@@ -33,6 +33,12 @@ func (g *Gateway) openCase(ctx context.Context, tx *store.Tx, in *inbound, linke
 	if linked != nil {
 		nc.LinkedTo = linked.ID
 	}
+	if m.Signals.Priority == "high" {
+		// A hint only: the sender's client said high; agents decide from
+		// there, and no mail can make a case urgent.
+		nc.Priority = "high"
+		in.step("priority", "high", "X-Priority/Importance high: taken as a hint")
+	}
 	c, err := tx.CreateCase(ctx, nc)
 	if err != nil {
 		return Result{}, err

@@ -4,12 +4,15 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/emersion/go-message/mail"
 
 	"github.com/casegate/casegate/store"
 )
@@ -373,5 +376,59 @@ func TestStrangerCannotWriteIntoCase(t *testing.T) {
 	g.cfg.UnknownSender = "reject"
 	if res := reply(t, g, "mallory@evil.example", c.Number, "m2@evil.example", "hi"); res.Outcome != store.OutcomeIgnored || res.Case != "" {
 		t.Fatalf("stranger with reject policy: %+v", res)
+	}
+}
+
+func TestPriorityHintAndHeaderInjection(t *testing.T) {
+	g, st := newTestGateway(t)
+	ctx := context.Background()
+	// The subject decodes to a line break followed by a Bcc header.
+	res := ingestRaw(t, g, "From: carol@customer.example\nTo: support@support.test\nImportance: high\n"+
+		"Subject: =?utf-8?b?SGVsbG8NCkJjYzogZXZpbEBldmlsLmV4YW1wbGU=?=\nMessage-ID: <inj@customer.example>\n\n"+
+		"<script>alert(1)</script>\n")
+	c, err := st.CaseByNumber(ctx, res.Case)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Priority != "high" {
+		t.Errorf("priority %q, want the high hint", c.Priority)
+	}
+	rows, _ := st.ListOutbox(ctx, "", 0)
+	if len(rows) != 1 {
+		t.Fatalf("%d notifications", len(rows))
+	}
+	msg, err := g.compose(rows[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	msg.WriteTo(&buf)
+	out := buf.String()
+	head, _, _ := strings.Cut(out, "\r\n\r\n")
+	for _, line := range strings.Split(head, "\r\n") {
+		if strings.HasPrefix(strings.ToLower(line), "bcc:") {
+			t.Errorf("injected header: %q", line)
+		}
+	}
+	mr, err := mail.CreateReader(strings.NewReader(out))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sawHTML := false
+	for {
+		p, err := mr.NextPart()
+		if err != nil {
+			break
+		}
+		if ct, _, _ := p.Header.(*mail.InlineHeader).ContentType(); ct == "text/html" {
+			b, _ := io.ReadAll(p.Body)
+			sawHTML = true
+			if strings.Contains(string(b), "<script>") || !strings.Contains(string(b), "&lt;script&gt;") {
+				t.Errorf("HTML part does not escape the customer's text:\n%s", b)
+			}
+		}
+	}
+	if !sawHTML {
+		t.Error("no HTML part")
 	}
 }
