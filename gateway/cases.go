@@ -124,6 +124,13 @@ func (g *Gateway) addOpeningWatchers(ctx context.Context, tx *store.Tx, in *inbo
 // notices.
 func (g *Gateway) notifyOpened(ctx context.Context, tx *store.Tx, in *inbound, c store.Case, linked *store.Case, watchers []recipient) error {
 	data := templates.Data{Body: in.msg.Visible}
+	ws, err := tx.Watchers(ctx, c.ID)
+	if err != nil {
+		return err
+	}
+	for _, w := range ws {
+		data.Watchers = append(data.Watchers, templates.Person{Name: w.Name, Email: w.Email, Role: "watcher"})
+	}
 	tpl := "case_created"
 	if linked != nil && linked.State == store.StateClosed {
 		tpl, data.Case.OldNumber = "case_created_from_closed", linked.Number

@@ -3,6 +3,7 @@ package gateway
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -430,5 +431,38 @@ func TestPriorityHintAndHeaderInjection(t *testing.T) {
 	}
 	if !sawHTML {
 		t.Error("no HTML part")
+	}
+}
+
+func TestContactRemovesWatcherByLink(t *testing.T) {
+	g, st := newTestGateway(t)
+	srv := httptest.NewServer(g.HTTPHandler())
+	defer srv.Close()
+	g.cfg.PublicURL = srv.URL
+	c := openTestCase(t, g)
+	rows, _ := st.ListOutbox(context.Background(), "", 0)
+	var contactData, watcherData string
+	for _, r := range rows {
+		switch r.Recipient {
+		case contact:
+			contactData = r.Data
+		case watcher:
+			watcherData = r.Data
+		}
+	}
+	var d struct{ Watchers []struct{ Email, Link string } }
+	if err := json.Unmarshal([]byte(contactData), &d); err != nil || len(d.Watchers) != 1 || d.Watchers[0].Link == "" {
+		t.Fatalf("contact's confirmation lacks the remove link: %s", contactData)
+	}
+	if strings.Contains(watcherData, "unwatch") || strings.Contains(watcherData, d.Watchers[0].Link) {
+		t.Fatalf("the watcher got the contact's remove link")
+	}
+	resp, err := http.Post(d.Watchers[0].Link, "application/x-www-form-urlencoded", nil)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("remove link: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	if ws, _ := st.Watchers(context.Background(), c.ID); len(ws) != 0 {
+		t.Fatalf("watcher not removed: %+v", ws)
 	}
 }

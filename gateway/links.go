@@ -18,7 +18,8 @@ const (
 	linkReject      = "reject"
 	linkClose       = "close"
 	linkUnsubscribe = "unsubscribe"
-	linkRate        = "rate" // rate1 .. rate5
+	linkRate        = "rate"     // rate1 .. rate5
+	linkUnwatch     = "unwatch:" // unwatch:ADDRESS, for the contact: remove a watcher
 )
 
 // link is what a signed link in a mail stands for. Gen binds accept,

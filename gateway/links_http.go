@@ -68,6 +68,8 @@ func (g *Gateway) handleLinkPage(w http.ResponseWriter, r *http.Request) {
 		v.Message, v.Button = "Close case "+c.Number+"?", "Close the case"
 	case l.Action == linkUnsubscribe:
 		v.Message, v.Button = "Stop receiving updates of case "+c.Number+" at "+l.Email+"?", "Unsubscribe"
+	case strings.HasPrefix(l.Action, linkUnwatch):
+		v.Message, v.Button = "Remove "+strings.TrimPrefix(l.Action, linkUnwatch)+" from the watch list of case "+c.Number+"?", "Remove"
 	case strings.HasPrefix(l.Action, linkRate):
 		v.Message, v.Button = fmt.Sprintf("Rate case %s with %s out of 5?", c.Number, strings.TrimPrefix(l.Action, linkRate)), "Send my rating"
 	}
@@ -133,6 +135,13 @@ func (g *Gateway) linkApplies(ctx context.Context, l link, c store.Case) error {
 			return &errLinkStale{why: fmt.Sprintf("Case %s was already rated %d out of 5. Thank you!", c.Number, s.Rating)}
 		}
 	case l.Action == linkUnsubscribe:
+	case strings.HasPrefix(l.Action, linkUnwatch):
+		if !isContact {
+			return errBadLink
+		}
+		if c.State == store.StateClosed {
+			return &errLinkStale{why: "Case " + c.Number + " is closed and can no longer be changed."}
+		}
 	default:
 		return errBadLink
 	}
@@ -150,12 +159,16 @@ func (g *Gateway) actOnLink(ctx context.Context, tx *store.Tx, l link, c *store.
 		return "Case " + c.Number + " is closed.", g.transition(ctx, tx, c, store.StateClosed, byContact, actor, "closed by the contact", "")
 	case l.Action == linkReject:
 		return "Case " + c.Number + " is open again; an analyst will look at it.", g.transition(ctx, tx, c, store.StateOpen, byContact, actor, "resolution rejected", "")
-	case l.Action == linkUnsubscribe:
-		err := g.removeWatcher(ctx, tx, c, l.Email, actor)
+	case l.Action == linkUnsubscribe || strings.HasPrefix(l.Action, linkUnwatch):
+		who := l.Email
+		if strings.HasPrefix(l.Action, linkUnwatch) {
+			who = strings.TrimPrefix(l.Action, linkUnwatch)
+		}
+		err := g.removeWatcher(ctx, tx, c, who, actor)
 		if errors.Is(err, store.ErrNotFound) {
 			err = nil
 		}
-		return l.Email + " no longer receives updates of case " + c.Number + ".", err
+		return who + " no longer receives updates of case " + c.Number + ".", err
 	}
 	n, _ := strconv.Atoi(strings.TrimPrefix(l.Action, linkRate))
 	if err := tx.RateSurvey(ctx, c.ID, n, "", "link"); err != nil {

@@ -54,6 +54,7 @@ func (g *Gateway) enqueue(ctx context.Context, tx *store.Tx, c store.Case, tpl s
 		d := data
 		d.Recipient = templates.Person{Name: r.Name, Email: r.Email, Role: r.Role}
 		d.Links = g.linksFor(c, tpl, r)
+		d.Watchers = g.watcherLinks(c, data.Watchers, r)
 		snapshot, err := json.Marshal(d)
 		if err != nil {
 			return err
@@ -67,6 +68,20 @@ func (g *Gateway) enqueue(ctx context.Context, tx *store.Tx, c store.Case, tpl s
 		}
 	}
 	return nil
+}
+
+// watcherLinks gives the contact's copy of a mail listing watchers a
+// signed link per watcher that takes them off the watch list; other
+// recipients see the list without links.
+func (g *Gateway) watcherLinks(c store.Case, ws []templates.Person, r recipient) []templates.Person {
+	out := make([]templates.Person, len(ws))
+	for i, w := range ws {
+		out[i] = templates.Person{Name: w.Name, Email: w.Email, Role: "watcher"}
+		if r.Role == "contact" {
+			out[i].Link = g.linkURL(link{Case: c.Number, Email: r.Email, Action: linkUnwatch + strings.ToLower(w.Email)})
+		}
+	}
+	return out
 }
 
 var idEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)

@@ -60,11 +60,12 @@ type Case struct {
 	OldState  string // for a state change: the state before
 }
 
-// Person is a recipient, contact or actor.
+// Person is a recipient, contact, watcher or actor.
 type Person struct {
 	Name  string
 	Email string
 	Role  string // contact | watcher | agent
+	Link  string // for a watcher in the contact's mail: the signed link that removes them
 }
 
 // Data is everything a template may show.
@@ -76,6 +77,7 @@ type Data struct {
 	Body      string            // the text the event carries (a reply, a comment)
 	Note      string            // resolution note, state change note
 	Links     map[string]string // signed links by action: accept, reject, close, unsubscribe, rate1..rate5
+	Watchers  []Person          // the case's watchers, for the mails that list them
 }
 
 // Rendered is one rendered notification.
@@ -201,6 +203,7 @@ func Sample() Data {
 		Contact:   Person{Name: "Ada Lovelace", Email: "ada@customer.example", Role: "contact"},
 		Actor:     Person{Name: "Grace Hopper", Email: "grace@example.com", Role: "agent"},
 		Body:      "The printer shows error E42.\nIt worked yesterday.",
+		Watchers:  []Person{{Name: "Charles Babbage", Email: "charles@customer.example", Role: "watcher", Link: "http://127.0.0.1:8080/l/unwatch"}},
 		Note:      "Replaced the fuser unit.",
 		Links: map[string]string{
 			"accept": "http://127.0.0.1:8080/l/accept", "reject": "http://127.0.0.1:8080/l/reject",
