@@ -450,7 +450,9 @@ func TestContactRemovesWatcherByLink(t *testing.T) {
 			watcherData = r.Data
 		}
 	}
-	var d struct{ Watchers []struct{ Email, Link string } }
+	var d struct {
+		Watchers []struct{ Email, Link string }
+	}
 	if err := json.Unmarshal([]byte(contactData), &d); err != nil || len(d.Watchers) != 1 || d.Watchers[0].Link == "" {
 		t.Fatalf("contact's confirmation lacks the remove link: %s", contactData)
 	}
