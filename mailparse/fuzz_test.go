@@ -99,5 +99,11 @@ func FuzzVisibleReply(f *testing.F) {
 		if utf8.ValidString(text) && !utf8.ValidString(vis) {
 			t.Fatalf("visible %q of valid text is not valid UTF-8", vis)
 		}
+		if strings.Contains(vis, replySeparator) {
+			t.Fatalf("visible %q holds the reply separator", vis)
+		}
+		if again, _ := VisibleReply(vis); again != vis {
+			t.Fatalf("visible %q is cut again to %q", vis, again)
+		}
 	})
 }

@@ -10,6 +10,21 @@
 // error (*Error) that the caller quarantines with the raw bytes; damaged but
 // readable input (a lying charset, broken encoded words, bad base64 padding)
 // is decoded as well as it can be and noted in Message.Warnings.
+//
+// The whole mail is in memory, so the parser works on byte slices: the
+// header section and MIME tree (RFC 5322, RFC 2045-2047, RFC 2231) are cut
+// by simple linear scans that tolerate what real clients get wrong, and
+// go-message's charset package turns every charset in use into UTF-8. Of a
+// multipart/alternative the plain text is read and the HTML kept; HTML-only
+// mail is turned into text with its quotes as "> " lines. message/rfc822
+// parts stay whole as attachments with their own parsed Message, and
+// Outlook's winmail.dat is unpacked into the files it carries.
+//
+// The visible reply is found on the text (VisibleReply): our own separator
+// line first, then the first of the quote headers, header blocks, forward
+// and original-message lines, signatures and mobile footers, or ">" quotes
+// that the common clients write in the common languages. Answers written
+// between quoted lines are kept. Cut records which marker ended it.
 package mailparse
 
 import (

@@ -60,4 +60,30 @@ func TestParseErrors(t *testing.T) {
 		"Content-Type: multipart/mixed; boundary=c\r\n\r\n--c\r\n" +
 		"Content-Type: multipart/mixed; boundary=d\r\n\r\n--d\r\n\r\nx\r\n"
 	check(deep, "too_deep")
+	many := "Content-Type: multipart/mixed; boundary=a\r\n\r\n" + strings.Repeat("--a\r\n\r\nx\r\n", 20)
+	checkLim := func(raw string, lim Limits, reason string) {
+		t.Helper()
+		_, err := Parse([]byte(raw), Options{Limits: lim})
+		if e, ok := IsError(err); !ok || e.Reason != reason {
+			t.Errorf("Parse(%.30q) = %v, want reason %s", raw, err, reason)
+		}
+	}
+	checkLim(many, Limits{MaxParts: 10}, "too_many_parts")
+	checkLim("Subject: x\r\n\r\n"+strings.Repeat("y", 100), Limits{MaxPartBytes: 50}, "part_too_large")
+	checkLim("Subject: "+strings.Repeat("z", 100)+"\r\n\r\n", Limits{MaxLineBytes: 50}, "line_too_long")
+	fwd := "Content-Type: message/rfc822\r\n\r\n"
+	checkLim(strings.Repeat(fwd, 5)+"Subject: inner\r\n\r\nhi", Limits{MaxDepth: 3}, "too_deep")
+	if _, err := Parse([]byte(many), Options{}); err != nil {
+		t.Errorf("default limits refuse 20 parts: %v", err)
+	}
+}
+
+func TestErrorText(t *testing.T) {
+	e := &Error{Reason: "too_deep"}
+	if e.Error() != "mailparse: too_deep" {
+		t.Errorf("Error() = %q", e.Error())
+	}
+	if _, ok := IsError(e); !ok {
+		t.Error("IsError(*Error) = false")
+	}
 }

@@ -116,8 +116,8 @@ func considerInline(lines []line, i int, marker string) (int, string) {
 		case isQuoted(s):
 			seenQuote = true
 			continue
-		case isBlank(s):
-			continue
+		case isBlank(s) || isRule(strings.TrimSpace(s)):
+			continue // blank lines and rules answer nothing
 		}
 		if m := stopMarker(lines, j); m != "" {
 			if lastAnswer >= 0 {

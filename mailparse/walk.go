@@ -25,7 +25,6 @@ type walker struct {
 	texts  []string // body texts in order, already decoded
 	html   string   // first HTML body, as sent (decoded to UTF-8)
 	htmlQ  int      // offset of the first quote container in the text made of html, -1 if none
-	fromHT bool     // texts came from HTML
 	atts   []Attachment
 	report *reportParts
 	cs     string // charset of the first text part, for 8-bit headers
@@ -130,7 +129,6 @@ func (w *walker) addHTML(p *part, data []byte) {
 			w.htmlQ += prev + 2
 		}
 	}
-	w.fromHT = true
 	w.texts = append(w.texts, text)
 }
 
