@@ -5,6 +5,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/casegate/casegate/gateway/imappoll/dovecottest"
 )
 
 func TestBackoffDelay(t *testing.T) {
@@ -37,7 +39,7 @@ func TestBackoffResetsAfterHealthySession(t *testing.T) {
 		{"flapping", 0, false},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			addr := freeAddr(t) // nothing listens yet: connections are refused
+			addr := dovecottest.FreeAddr(t) // nothing listens yet: connections are refused
 			log, _ := newLogRecorder(t)
 			d := newFakeDeliverer(t, "")
 			p := newTestPoller(t, testConfig(addr, "seen"), d, newMemState(t, ""), log)
@@ -61,8 +63,8 @@ func TestBackoffResetsAfterHealthySession(t *testing.T) {
 			}
 
 			ms := startMemServerAt(t, addr, capsMove)
-			tc := dialTestClient(t, ms.addr, testUser, testPass)
-			tc.append("INBOX", testMail("backoff", 0))
+			tc := dovecottest.DialClient(t, ms.addr, testUser, testPass)
+			tc.Append("INBOX", testMail("backoff", 0))
 			waitFor(t, 5*time.Second, "delivery", func() bool { _, n, _ := d.counts(); return n == 1 })
 			time.Sleep(20 * time.Millisecond) // into IDLE
 			for len(sleeps) > 0 {

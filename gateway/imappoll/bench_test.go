@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"testing"
 	"time"
+
+	"github.com/casegate/casegate/gateway/imappoll/dovecottest"
 )
 
 // Measurements against a real Dovecot; run with
@@ -17,8 +19,8 @@ import (
 const backlogSize = 500
 
 func BenchmarkDovecotBacklog(b *testing.B) {
-	dv := startDovecot(b)
-	tc := dialTestClient(b, dv.addr, testUser, testPass)
+	dv := dovecottest.Start(b)
+	tc := dovecottest.DialClient(b, dv.Addr, testUser, testPass)
 	round := 0 // folder names stay unique across b.Run's calibration runs
 	for _, after := range []string{"seen", "move:Processed", "delete"} {
 		b.Run(after, func(b *testing.B) {
@@ -27,10 +29,10 @@ func BenchmarkDovecotBacklog(b *testing.B) {
 				b.StopTimer()
 				round++
 				folder := fmt.Sprintf("Backlog%d", round)
-				tc.create(folder)
-				tc.appendMails(folder, folder, 0, backlogSize)
+				tc.Create(folder)
+				appendMails(tc, folder, folder, 0, backlogSize)
 				d := newFakeDeliverer(b, "")
-				cfg := testConfig(dv.addr, after)
+				cfg := testConfig(dv.Addr, after)
 				cfg.Name, cfg.Folder = folder, folder
 				p := newTestPoller(b, cfg, d, newMemState(b, ""), nil)
 				b.StartTimer()
@@ -50,11 +52,11 @@ func BenchmarkDovecotBacklog(b *testing.B) {
 }
 
 func BenchmarkDovecotIdleLatency(b *testing.B) {
-	dv := startDovecot(b)
-	tc := dialTestClient(b, dv.addr, testUser, testPass)
-	tc.create("Latency")
+	dv := dovecottest.Start(b)
+	tc := dovecottest.DialClient(b, dv.Addr, testUser, testPass)
+	tc.Create("Latency")
 	d := newFakeDeliverer(b, "")
-	cfg := testConfig(dv.addr, "move:Processed")
+	cfg := testConfig(dv.Addr, "move:Processed")
 	cfg.Folder = "Latency"
 	p := newTestPoller(b, cfg, d, newMemState(b, ""), nil)
 	p.idleRestart = idleRestartInterval
@@ -65,7 +67,7 @@ func BenchmarkDovecotIdleLatency(b *testing.B) {
 	b.ResetTimer()
 	for i := range b.N {
 		began := time.Now()
-		tc.append("Latency", testMail("latency", i))
+		tc.Append("Latency", testMail("latency", i))
 		<-d.notify
 		worst = max(worst, time.Since(began))
 	}

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/emersion/go-imap/v2"
+
+	"github.com/casegate/casegate/gateway/imappoll/dovecottest"
 )
 
 // crashHelperEnv carries a crashSpec to the helper process.
@@ -53,12 +55,12 @@ func TestHelperCrashingGateway(t *testing.T) {
 // mail is committed, before its after action. A restarted poller must offer
 // that mail again, which the Deliverer drops as a duplicate, apply the after
 // action it missed, and deliver the other two once.
-func testCrashBetweenCommitAndAfter(t *testing.T, addr, folder, after string, tc *testClient, applied func() bool) {
+func testCrashBetweenCommitAndAfter(t *testing.T, addr, folder, after string, tc *dovecottest.Client, applied func() bool) {
 	dir := t.TempDir()
 	if err := os.Mkdir(filepath.Join(dir, "store"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	tc.appendMails(folder, "crash", 0, 3)
+	appendMails(tc, folder, "crash", 0, 3)
 
 	spec, _ := json.Marshal(crashSpec{Addr: addr, Folder: folder, After: after, Dir: dir})
 	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperCrashingGateway$")
@@ -104,7 +106,7 @@ func testCrashBetweenCommitAndAfter(t *testing.T, addr, folder, after string, tc
 	if _, last := st.get("helpdesk"); last != 0 {
 		t.Fatalf("position %d saved before the after action", last)
 	}
-	msgs := tc.messages(folder)
+	msgs := tc.Flags(folder)
 	for uid, flags := range msgs {
 		if hasFlag(flags, imap.FlagSeen) || hasFlag(flags, imap.FlagDeleted) {
 			t.Fatalf("UID %d flagged %v before the kill", uid, flags)
@@ -127,8 +129,8 @@ func testCrashBetweenCommitAndAfter(t *testing.T, addr, folder, after string, tc
 
 func TestCrashBetweenCommitAndAfter(t *testing.T) {
 	ms := startMemServer(t, capsMove)
-	tc := dialTestClient(t, ms.addr, testUser, testPass)
+	tc := dovecottest.DialClient(t, ms.addr, testUser, testPass)
 	testCrashBetweenCommitAndAfter(t, ms.addr, "INBOX", "move:Processed", tc, func() bool {
-		return tc.count("INBOX") == 0 && tc.count("Processed") == 3
+		return tc.Count("INBOX") == 0 && tc.Count("Processed") == 3
 	})
 }

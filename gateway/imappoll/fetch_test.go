@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/casegate/casegate/gateway/imappoll/dovecottest"
 )
 
 // bigMail returns a message whose text is n bytes of filler.
@@ -19,12 +21,12 @@ func bigMail(id string, n int) []byte {
 // of its text are, marked truncated. The mailbox carries on either way.
 func TestOversizedMessages(t *testing.T) {
 	ms := startMemServer(t, capsMove)
-	tc := dialTestClient(t, ms.addr, testUser, testPass)
+	tc := dovecottest.DialClient(t, ms.addr, testUser, testPass)
 	const limit = 1000
 	over, absurd, small := bigMail("over", 3*limit), bigMail("absurd", 10*limit), testMail("small", 1)
-	tc.append("INBOX", over)
-	tc.append("INBOX", absurd)
-	tc.append("INBOX", small)
+	tc.Append("INBOX", over)
+	tc.Append("INBOX", absurd)
+	tc.Append("INBOX", small)
 
 	log, _ := newLogRecorder(t)
 	d := newFakeDeliverer(t, "")
@@ -32,7 +34,7 @@ func TestOversizedMessages(t *testing.T) {
 	cfg.MaxMessageBytes = limit
 	start(t, newTestPoller(t, cfg, d, newMemState(t, ""), log))
 	waitFor(t, 5*time.Second, "three deliveries", func() bool { _, n, _ := d.counts(); return n == 3 })
-	waitFor(t, 5*time.Second, "inbox emptied", func() bool { return tc.count("INBOX") == 0 })
+	waitFor(t, 5*time.Second, "inbox emptied", func() bool { return tc.Count("INBOX") == 0 })
 
 	got := d.deliveries()
 	if !bytes.Equal(got[0].raw, over) || got[0].src.Truncated || got[0].src.Size != int64(len(over)) {

@@ -13,14 +13,16 @@ import (
 	"time"
 
 	"github.com/emersion/go-imap/v2"
-	"github.com/emersion/go-imap/v2/imapclient"
 	"github.com/emersion/go-imap/v2/imapserver"
 	"github.com/emersion/go-imap/v2/imapserver/imapmemserver"
+
+	"github.com/casegate/casegate/gateway/imappoll/dovecottest"
 )
 
+// The account of every test server, in memory or Dovecot.
 const (
-	testUser = "helpdesk@localhost"
-	testPass = "correct horse"
+	testUser = dovecottest.User
+	testPass = dovecottest.Password
 )
 
 // logRecorder is a slog.Handler that writes to the test log, keeps the
@@ -167,95 +169,11 @@ type discardLogger struct{}
 
 func (discardLogger) Printf(string, ...any) {}
 
-// testClient is a second IMAP client: it appends mail and inspects what the
-// poller did.
-type testClient struct {
-	t testing.TB
-	c *imapclient.Client
-}
-
-func dialTestClient(t testing.TB, addr, user, pass string) *testClient {
-	t.Helper()
-	c, err := imapclient.DialInsecure(addr, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	if err := c.Login(user, pass).Wait(); err != nil {
-		t.Fatal(err)
-	}
-	return &testClient{t: t, c: c}
-}
-
-func (tc *testClient) create(folder string) {
-	tc.t.Helper()
-	if err := tc.c.Create(folder, nil).Wait(); err != nil {
-		tc.t.Fatalf("create %s: %v", folder, err)
-	}
-}
-
-func (tc *testClient) delete(folder string) {
-	tc.t.Helper()
-	if err := tc.c.Unselect().Wait(); err != nil && tc.c.Mailbox() != nil {
-		tc.t.Fatalf("unselect: %v", err)
-	}
-	if err := tc.c.Delete(folder).Wait(); err != nil {
-		tc.t.Fatalf("delete %s: %v", folder, err)
-	}
-}
-
-func (tc *testClient) append(folder string, raw []byte) {
-	tc.t.Helper()
-	cmd := tc.c.Append(folder, int64(len(raw)), nil)
-	if _, err := cmd.Write(raw); err != nil {
-		tc.t.Fatalf("append: %v", err)
-	}
-	if err := cmd.Close(); err != nil {
-		tc.t.Fatalf("append: %v", err)
-	}
-	if _, err := cmd.Wait(); err != nil {
-		tc.t.Fatalf("append: %v", err)
-	}
-}
-
-// appendMails appends testMail(tag, i) for i in [from, to).
-func (tc *testClient) appendMails(folder, tag string, from, to int) {
-	tc.t.Helper()
+// appendMails appends testMail(tag, i) for i in [from, to) to folder.
+func appendMails(tc *dovecottest.Client, folder, tag string, from, to int) {
 	for i := from; i < to; i++ {
-		tc.append(folder, testMail(tag, i))
+		tc.Append(folder, testMail(tag, i))
 	}
-}
-
-// messages returns the UIDs and flags of folder's messages.
-func (tc *testClient) messages(folder string) map[uint32][]imap.Flag {
-	tc.t.Helper()
-	data, err := tc.c.Select(folder, &imap.SelectOptions{ReadOnly: true}).Wait()
-	if err != nil {
-		tc.t.Fatalf("select %s: %v", folder, err)
-	}
-	defer func() { tc.c.Unselect().Wait() }()
-	if data.NumMessages == 0 {
-		return nil
-	}
-	msgs, err := tc.c.Fetch(imap.SeqSet{{Start: 1, Stop: 0}}, &imap.FetchOptions{UID: true, Flags: true}).Collect()
-	if err != nil {
-		tc.t.Fatalf("fetch %s: %v", folder, err)
-	}
-	out := make(map[uint32][]imap.Flag, len(msgs))
-	for _, m := range msgs {
-		out[uint32(m.UID)] = m.Flags
-	}
-	return out
-}
-
-// count returns the number of messages in folder, or -1 if it is missing.
-func (tc *testClient) count(folder string) int {
-	tc.t.Helper()
-	data, err := tc.c.Status(folder, &imap.StatusOptions{NumMessages: true}).Wait()
-	if err != nil {
-		return -1
-	}
-	return int(*data.NumMessages)
 }
 
 // testConfig is a poller configuration for a plain loopback server.

@@ -6,14 +6,16 @@ import (
 	"time"
 
 	"github.com/emersion/go-imap/v2"
+
+	"github.com/casegate/casegate/gateway/imappoll/dovecottest"
 )
 
 // TestBacklogThenNewMail: a backlog larger than a batch is delivered once,
 // oldest first, then mail arriving while the poller idles.
 func TestBacklogThenNewMail(t *testing.T) {
 	ms := startMemServer(t, capsMove)
-	tc := dialTestClient(t, ms.addr, testUser, testPass)
-	tc.appendMails("INBOX", "backlog", 0, 120)
+	tc := dovecottest.DialClient(t, ms.addr, testUser, testPass)
+	appendMails(tc, "INBOX", "backlog", 0, 120)
 
 	log, _ := newLogRecorder(t)
 	d, st := newFakeDeliverer(t, ""), newMemState(t, "")
@@ -22,7 +24,7 @@ func TestBacklogThenNewMail(t *testing.T) {
 	start(t, newTestPoller(t, cfg, d, st, log))
 
 	waitFor(t, 10*time.Second, "the backlog", func() bool { _, n, _ := d.counts(); return n == 120 })
-	tc.append("INBOX", testMail("live", 1))
+	tc.Append("INBOX", testMail("live", 1))
 	waitFor(t, 5*time.Second, "the new mail", func() bool { _, n, _ := d.counts(); return n == 121 })
 
 	var prev uint32
@@ -38,7 +40,7 @@ func TestBacklogThenNewMail(t *testing.T) {
 	}
 	waitFor(t, 5*time.Second, "position saved", func() bool { _, last := st.get("helpdesk"); return last == prev })
 	waitFor(t, 5*time.Second, "all flagged \\Seen", func() bool {
-		for _, flags := range tc.messages("INBOX") {
+		for _, flags := range tc.Flags("INBOX") {
 			if !hasFlag(flags, imap.FlagSeen) {
 				return false
 			}
@@ -55,8 +57,8 @@ func TestBacklogThenNewMail(t *testing.T) {
 // and only then returns; the next message is left for the next start.
 func TestShutdownFinishesMessageInHand(t *testing.T) {
 	ms := startMemServer(t, capsMove)
-	tc := dialTestClient(t, ms.addr, testUser, testPass)
-	tc.appendMails("INBOX", "hand", 0, 2)
+	tc := dovecottest.DialClient(t, ms.addr, testUser, testPass)
+	appendMails(tc, "INBOX", "hand", 0, 2)
 	log, _ := newLogRecorder(t)
 	d, st := newFakeDeliverer(t, ""), newMemState(t, "")
 	inHand, release := make(chan struct{}), make(chan struct{})
@@ -86,7 +88,7 @@ func TestShutdownFinishesMessageInHand(t *testing.T) {
 	if _, last := st.get("helpdesk"); last != 1 {
 		t.Errorf("position %d, want 1", last)
 	}
-	if n := tc.count("Processed"); n != 1 {
+	if n := tc.Count("Processed"); n != 1 {
 		t.Errorf("Processed holds %d, want the message in hand", n)
 	}
 }
@@ -95,8 +97,8 @@ func TestShutdownFinishesMessageInHand(t *testing.T) {
 // cancelled; nothing is flagged or saved and Run returns.
 func TestShutdownGraceExpires(t *testing.T) {
 	ms := startMemServer(t, capsMove)
-	tc := dialTestClient(t, ms.addr, testUser, testPass)
-	tc.appendMails("INBOX", "stuck", 0, 1)
+	tc := dovecottest.DialClient(t, ms.addr, testUser, testPass)
+	appendMails(tc, "INBOX", "stuck", 0, 1)
 	log, _ := newLogRecorder(t)
 	d, st := newFakeDeliverer(t, ""), newMemState(t, "")
 	inHand := make(chan struct{})
@@ -113,7 +115,7 @@ func TestShutdownGraceExpires(t *testing.T) {
 	if _, last := st.get("helpdesk"); last != 0 {
 		t.Errorf("position %d saved for a cancelled delivery", last)
 	}
-	if n := tc.count("INBOX"); n != 1 {
+	if n := tc.Count("INBOX"); n != 1 {
 		t.Errorf("inbox holds %d, want the undelivered message kept", n)
 	}
 }
@@ -122,8 +124,8 @@ func TestShutdownGraceExpires(t *testing.T) {
 // down; the panic is logged and the message retried.
 func TestDelivererPanic(t *testing.T) {
 	ms := startMemServer(t, capsMove)
-	tc := dialTestClient(t, ms.addr, testUser, testPass)
-	tc.appendMails("INBOX", "panic", 0, 2)
+	tc := dovecottest.DialClient(t, ms.addr, testUser, testPass)
+	appendMails(tc, "INBOX", "panic", 0, 2)
 	log, rec := newLogRecorder(t)
 	rec.allowPanic = true
 	d := newFakeDeliverer(t, "")

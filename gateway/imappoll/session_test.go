@@ -11,11 +11,13 @@ import (
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapserver"
+
+	"github.com/casegate/casegate/gateway/imappoll/dovecottest"
 )
 
 // TestTLSModes: implicit TLS and STARTTLS, verified against the test CA.
 func TestTLSModes(t *testing.T) {
-	cert := newTestCert(t)
+	cert := dovecottest.NewCert(t)
 	for _, mode := range []string{TLSImplicit, TLSStartTLS} {
 		t.Run(mode, func(t *testing.T) {
 			ms := startMemServer(t, capsMove)
@@ -32,9 +34,9 @@ func TestTLSModes(t *testing.T) {
 				Caps: capsMove, Logger: discardLogger{},
 			}
 			if mode == TLSImplicit {
-				ln = tls.NewListener(ln, cert.serverConfig())
+				ln = tls.NewListener(ln, cert.ServerConfig())
 			} else {
-				opts.TLSConfig = cert.serverConfig()
+				opts.TLSConfig = cert.ServerConfig()
 			}
 			srv := imapserver.New(opts)
 			go srv.Serve(ln)
@@ -43,7 +45,7 @@ func TestTLSModes(t *testing.T) {
 			log, _ := newLogRecorder(t)
 			d := newFakeDeliverer(t, "")
 			cfg := testConfig(addr, "seen")
-			cfg.TLS, cfg.TLSConfig = mode, cert.clientConfig()
+			cfg.TLS, cfg.TLSConfig = mode, cert.ClientConfig()
 			ms.user.Append("INBOX", literal(testMail(mode, 1)), &imap.AppendOptions{})
 			start(t, newTestPoller(t, cfg, d, newMemState(t, ""), log))
 			waitFor(t, 5*time.Second, "delivery over "+mode, func() bool { _, n, _ := d.counts(); return n == 1 })
@@ -103,8 +105,8 @@ func TestWrongPassword(t *testing.T) {
 // the poller reconnects on its own and carries on.
 func TestReconnect(t *testing.T) {
 	ms := startMemServer(t, capsMove)
-	tc := dialTestClient(t, ms.addr, testUser, testPass)
-	tc.appendMails("INBOX", "before", 0, 2)
+	tc := dovecottest.DialClient(t, ms.addr, testUser, testPass)
+	appendMails(tc, "INBOX", "before", 0, 2)
 	log, rec := newLogRecorder(t)
 	d := newFakeDeliverer(t, "")
 	start(t, newTestPoller(t, testConfig(ms.addr, "seen"), d, newMemState(t, ""), log))

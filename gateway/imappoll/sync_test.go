@@ -9,6 +9,8 @@ import (
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapserver"
+
+	"github.com/casegate/casegate/gateway/imappoll/dovecottest"
 )
 
 // TestFailedDeliveryIsRetriedNotSkipped: a temporary failure stops the
@@ -16,8 +18,8 @@ import (
 // counted as done, and it is retried until it succeeds.
 func TestFailedDeliveryIsRetriedNotSkipped(t *testing.T) {
 	ms := startMemServer(t, capsMove)
-	tc := dialTestClient(t, ms.addr, testUser, testPass)
-	tc.appendMails("INBOX", "retry", 0, 6)
+	tc := dovecottest.DialClient(t, ms.addr, testUser, testPass)
+	appendMails(tc, "INBOX", "retry", 0, 6)
 	log, _ := newLogRecorder(t)
 	d, st := newFakeDeliverer(t, ""), newMemState(t, "")
 
@@ -52,21 +54,21 @@ func TestFailedDeliveryIsRetriedNotSkipped(t *testing.T) {
 	if _, last := st.get("helpdesk"); last != 2 {
 		t.Errorf("position %d while UID 3 fails, want 2", last)
 	}
-	if n := tc.count("INBOX"); n != 4 {
+	if n := tc.Count("INBOX"); n != 4 {
 		t.Errorf("inbox holds %d while UID 3 fails, want 4 (1 and 2 moved only)", n)
 	}
 
 	close(down)
 	waitFor(t, 5*time.Second, "all delivered", func() bool { _, n, _ := d.counts(); return n == 6 })
-	waitFor(t, 5*time.Second, "inbox emptied", func() bool { return tc.count("INBOX") == 0 })
+	waitFor(t, 5*time.Second, "inbox emptied", func() bool { return tc.Count("INBOX") == 0 })
 }
 
 // TestRestartResumes: a second poller with the same State delivers only
 // what arrived in between, even with "seen", which leaves mail in place.
 func TestRestartResumes(t *testing.T) {
 	ms := startMemServer(t, capsMove)
-	tc := dialTestClient(t, ms.addr, testUser, testPass)
-	tc.appendMails("INBOX", "first", 0, 5)
+	tc := dovecottest.DialClient(t, ms.addr, testUser, testPass)
+	appendMails(tc, "INBOX", "first", 0, 5)
 	log, _ := newLogRecorder(t)
 	d, st := newFakeDeliverer(t, ""), newMemState(t, "")
 	cfg := testConfig(ms.addr, "seen")
@@ -76,7 +78,7 @@ func TestRestartResumes(t *testing.T) {
 	waitFor(t, 5*time.Second, "position", func() bool { _, last := st.get("helpdesk"); return last == 5 })
 	stop()
 
-	tc.appendMails("INBOX", "second", 0, 3)
+	appendMails(tc, "INBOX", "second", 0, 3)
 	start(t, newTestPoller(t, cfg, d, st, log))
 	waitFor(t, 5*time.Second, "second run", func() bool { _, n, _ := d.counts(); return n == 8 })
 	if calls, _, dups := d.counts(); calls != 8 || dups != 0 {
@@ -89,9 +91,9 @@ func TestRestartResumes(t *testing.T) {
 // Deliverer drops it all as duplicate, and the after action still runs.
 func TestUIDValidityReset(t *testing.T) {
 	ms := startMemServer(t, capsMove)
-	tc := dialTestClient(t, ms.addr, testUser, testPass)
-	tc.create("Support")
-	tc.appendMails("Support", "reset", 0, 5)
+	tc := dovecottest.DialClient(t, ms.addr, testUser, testPass)
+	tc.Create("Support")
+	appendMails(tc, "Support", "reset", 0, 5)
 	log, rec := newLogRecorder(t)
 	d, st := newFakeDeliverer(t, ""), newMemState(t, "")
 	cfg := testConfig(ms.addr, "seen")
@@ -102,9 +104,9 @@ func TestUIDValidityReset(t *testing.T) {
 	stop()
 	oldValidity, _ := st.get("helpdesk")
 
-	tc.delete("Support")
-	tc.create("Support")
-	tc.appendMails("Support", "reset", 0, 5)
+	tc.Delete("Support")
+	tc.Create("Support")
+	appendMails(tc, "Support", "reset", 0, 5)
 	start(t, newTestPoller(t, cfg, d, st, log))
 	waitFor(t, 5*time.Second, "second pass", func() bool {
 		v, last := st.get("helpdesk")
@@ -113,7 +115,7 @@ func TestUIDValidityReset(t *testing.T) {
 	if calls, stored, dups := d.counts(); calls != 10 || stored != 5 || dups != 5 {
 		t.Errorf("calls %d stored %d dups %d: want 10, 5, 5", calls, stored, dups)
 	}
-	for uid, flags := range tc.messages("Support") {
+	for uid, flags := range tc.Flags("Support") {
 		if !hasFlag(flags, imap.FlagSeen) {
 			t.Errorf("UID %d not \\Seen after the reset", uid)
 		}
@@ -144,8 +146,8 @@ func TestUnreadableMessageIsSkipped(t *testing.T) {
 	ms := startMemServerWith(t, "127.0.0.1:0", capsPlain, func(s imapserver.Session) imapserver.Session {
 		return refusingSession{Session: s, refuse: 2}
 	})
-	tc := dialTestClient(t, ms.addr, testUser, testPass)
-	tc.appendMails("INBOX", "unreadable", 0, 3)
+	tc := dovecottest.DialClient(t, ms.addr, testUser, testPass)
+	appendMails(tc, "INBOX", "unreadable", 0, 3)
 	log, rec := newLogRecorder(t)
 	d, st := newFakeDeliverer(t, ""), newMemState(t, "")
 	start(t, newTestPoller(t, testConfig(ms.addr, "seen"), d, st, log))

@@ -3,13 +3,15 @@ package imappoll
 import (
 	"testing"
 	"time"
+
+	"github.com/casegate/casegate/gateway/imappoll/dovecottest"
 )
 
 // TestPollingWithoutIdle: where IDLE is not used the poller finds new mail
 // by polling at PollInterval.
 func TestPollingWithoutIdle(t *testing.T) {
 	ms := startMemServer(t, capsMove)
-	tc := dialTestClient(t, ms.addr, testUser, testPass)
+	tc := dovecottest.DialClient(t, ms.addr, testUser, testPass)
 	log, _ := newLogRecorder(t)
 	d := newFakeDeliverer(t, "")
 	cfg := testConfig(ms.addr, "seen")
@@ -18,7 +20,7 @@ func TestPollingWithoutIdle(t *testing.T) {
 	p.disableIdle = true
 	start(t, p)
 	for i := range 3 {
-		tc.append("INBOX", testMail("poll", i))
+		tc.Append("INBOX", testMail("poll", i))
 		waitFor(t, 5*time.Second, "polled delivery", func() bool { _, n, _ := d.counts(); return n == i+1 })
 	}
 }
@@ -27,7 +29,7 @@ func TestPollingWithoutIdle(t *testing.T) {
 // arriving across the restarts.
 func TestIdleRestart(t *testing.T) {
 	ms := startMemServer(t, capsMove)
-	tc := dialTestClient(t, ms.addr, testUser, testPass)
+	tc := dovecottest.DialClient(t, ms.addr, testUser, testPass)
 	log, _ := newLogRecorder(t)
 	d := newFakeDeliverer(t, "")
 	p := newTestPoller(t, testConfig(ms.addr, "seen"), d, newMemState(t, ""), log)
@@ -35,7 +37,7 @@ func TestIdleRestart(t *testing.T) {
 	start(t, p)
 	for i := range 3 {
 		time.Sleep(30 * time.Millisecond) // let a few restarts happen
-		tc.append("INBOX", testMail("restart", i))
+		tc.Append("INBOX", testMail("restart", i))
 		waitFor(t, 5*time.Second, "delivery", func() bool { _, n, _ := d.counts(); return n == i+1 })
 	}
 }

@@ -1,4 +1,4 @@
-package imappoll
+package dovecottest
 
 import (
 	"crypto/ecdsa"
@@ -14,15 +14,17 @@ import (
 	"time"
 )
 
-// testCert is a self-signed certificate for 127.0.0.1 and localhost.
-type testCert struct {
-	cert    tls.Certificate
-	pool    *x509.CertPool
-	certPEM []byte
-	keyPEM  []byte
+// Cert is a self-signed certificate for 127.0.0.1 and localhost, valid for
+// an hour either side of its making.
+type Cert struct {
+	Certificate tls.Certificate
+	Pool        *x509.CertPool // holds the certificate: trust it and only it
+	CertPEM     []byte
+	KeyPEM      []byte
 }
 
-func newTestCert(t testing.TB) *testCert {
+// NewCert makes a Cert with a fresh P-256 key.
+func NewCert(t testing.TB) *Cert {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -48,26 +50,28 @@ func newTestCert(t testing.TB) *testCert {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tc := &testCert{
-		certPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
-		keyPEM:  pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}),
-		pool:    x509.NewCertPool(),
+	c := &Cert{
+		CertPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
+		KeyPEM:  pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}),
+		Pool:    x509.NewCertPool(),
 	}
-	if tc.cert, err = tls.X509KeyPair(tc.certPEM, tc.keyPEM); err != nil {
+	if c.Certificate, err = tls.X509KeyPair(c.CertPEM, c.KeyPEM); err != nil {
 		t.Fatal(err)
 	}
 	leaf, err := x509.ParseCertificate(der)
 	if err != nil {
 		t.Fatal(err)
 	}
-	tc.pool.AddCert(leaf)
-	return tc
+	c.Pool.AddCert(leaf)
+	return c
 }
 
-func (tc *testCert) serverConfig() *tls.Config {
-	return &tls.Config{Certificates: []tls.Certificate{tc.cert}}
+// ServerConfig serves the certificate.
+func (c *Cert) ServerConfig() *tls.Config {
+	return &tls.Config{Certificates: []tls.Certificate{c.Certificate}}
 }
 
-func (tc *testCert) clientConfig() *tls.Config {
-	return &tls.Config{RootCAs: tc.pool}
+// ClientConfig trusts the certificate and nothing else.
+func (c *Cert) ClientConfig() *tls.Config {
+	return &tls.Config{RootCAs: c.Pool}
 }
