@@ -79,17 +79,33 @@ func (in *inbound) step(step, result, detail string) {
 // everything it causes, in one transaction. A nil error means the message
 // is durably stored (or was already, or is quarantined); a non-nil error is
 // a *TemporaryError and nothing was stored.
-func (g *Gateway) Ingest(ctx context.Context, raw []byte, env Envelope) (res Result, err error) {
+func (g *Gateway) Ingest(ctx context.Context, raw []byte, env Envelope) (Result, error) {
+	return g.ingest(ctx, newInbound(raw, env), false)
+}
+
+// errDryRun rolls back a dry run's transaction.
+var errDryRun = errors.New("dry run")
+
+// ingest is Ingest; with dry set it takes every decision against the
+// current database, then rolls the transaction back and writes nothing.
+func (g *Gateway) ingest(ctx context.Context, in *inbound, dry bool) (res Result, err error) {
 	defer func() {
 		if v := recover(); v != nil {
 			g.notePanic("ingest", v)
 			res, err = Result{}, &TemporaryError{Err: fmt.Errorf("internal error")}
 		}
 	}()
-	in := newInbound(raw, env)
+	raw, env := in.raw, in.env
 	in.kind, in.plusTag = g.kindOf(env)
+	quarantine := func(reason, detail string) (Result, error) {
+		if dry {
+			return Result{Outcome: OutcomeQuarantined, Reason: reason,
+				Trace: []Step{{Step: "parse", Result: "quarantined", Detail: reason + ": " + detail}}}, nil
+		}
+		return g.quarantine(ctx, in, reason, detail)
+	}
 	if g.cfg.MaxMessageBytes > 0 && int64(len(raw)) > g.cfg.MaxMessageBytes {
-		return g.quarantine(ctx, in, "too_big", fmt.Sprintf("%d bytes, limit %d", len(raw), g.cfg.MaxMessageBytes))
+		return quarantine("too_big", fmt.Sprintf("%d bytes, limit %d", len(raw), g.cfg.MaxMessageBytes))
 	}
 	msg, perr := g.parse(raw)
 	if perr != nil {
@@ -97,11 +113,11 @@ func (g *Gateway) Ingest(ctx context.Context, raw []byte, env Envelope) (res Res
 		if e, ok := mailparse.IsError(perr); ok {
 			reason = e.Reason
 		}
-		return g.quarantine(ctx, in, reason, perr.Error())
+		return quarantine(reason, perr.Error())
 	}
 	in.msg = msg
 	if reason, detail := g.overLimit(in); reason != "" {
-		return g.quarantine(ctx, in, reason, detail)
+		return quarantine(reason, detail)
 	}
 	err = g.store.Write(ctx, func(tx *store.Tx) error {
 		var err error
@@ -109,6 +125,9 @@ func (g *Gateway) Ingest(ctx context.Context, raw []byte, env Envelope) (res Res
 			return err
 		}
 		res.Trace = in.trace
+		if dry {
+			return errDryRun
+		}
 		if res.MessageID == 0 || res.Outcome == OutcomeDuplicate {
 			return nil
 		}
@@ -118,6 +137,12 @@ func (g *Gateway) Ingest(ctx context.Context, raw []byte, env Envelope) (res Res
 		}
 		return tx.SetDecision(ctx, res.MessageID, string(trace))
 	})
+	if dry && errors.Is(err, errDryRun) {
+		if res.Outcome != OutcomeDuplicate {
+			res.MessageID = 0 // the row it would have had was rolled back
+		}
+		return res, nil
+	}
 	if err != nil {
 		return Result{}, &TemporaryError{Err: err}
 	}

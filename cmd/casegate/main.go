@@ -23,6 +23,14 @@ Usage:
   casegate serve [--config FILE]          run the gateway
   casegate cases list [flags]             list cases (--state, --kind, --limit N, --json)
   casegate cases show NUMBER [--json]     show a case with its thread
+  casegate cases comment NUMBER --body TEXT [--internal] [--author ADDR]
+                                          add a comment; public (mailed) unless --internal
+  casegate cases transition NUMBER --to STATE [--note TEXT] [--author ADDR]
+                                          move a case (resolved needs --note)
+  casegate cases watch NUMBER --add ADDR | --remove ADDR
+                                          change a case's watch list
+  casegate classify [--json] < message.eml
+                                          dry run: what was parsed, what would happen
   casegate ingest [--from S] [--to R]... < message.eml
                                           pipe mode: exit 0 stored, 75 try again, 65 never
   casegate outbox list [--status dead]    list the outbox (--limit N, --json)
@@ -59,6 +67,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		err = cmdServe(ctx, args[1:], stderr)
 	case "cases":
 		err = cmdCases(ctx, args[1:], stdout, stderr)
+	case "classify":
+		err = cmdClassify(ctx, args[1:], stdin, stdout, stderr)
 	case "ingest":
 		err = cmdIngest(ctx, args[1:], stdin, stdout, stderr)
 	case "outbox":
