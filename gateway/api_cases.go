@@ -520,6 +520,7 @@ func (g *Gateway) caseErr(r *http.Request, err error) error {
 func (g *Gateway) apiError(w http.ResponseWriter, r *http.Request, err error) {
 	var ae *apiErr
 	var ite *IllegalTransitionError
+	var te *TemporaryError
 	switch {
 	case errors.As(err, &ae):
 		writeJSONError(w, ae.status, ae.code, ae.msg)
@@ -529,6 +530,9 @@ func (g *Gateway) apiError(w http.ResponseWriter, r *http.Request, err error) {
 		writeJSONError(w, http.StatusBadRequest, "invalid", strings.TrimPrefix(err.Error(), ErrInvalid.Error()+": "))
 	case errors.Is(err, store.ErrNotFound):
 		writeJSONError(w, http.StatusNotFound, "not_found", err.Error())
+	case errors.As(err, &te):
+		g.log.Warn("api request failed, temporary", "method", r.Method, "path", r.URL.Path, "err", err)
+		writeJSONError(w, http.StatusServiceUnavailable, "temporary", "temporary failure, try again")
 	default:
 		g.log.Error("api request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 		writeJSONError(w, http.StatusInternalServerError, "internal", "internal error")

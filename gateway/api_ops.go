@@ -31,11 +31,11 @@ func (g *Gateway) registerOpsRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /api/v1/addresses/{email}/clear", g.requireToken(g.apiClearAddress))
 }
 
-// opsPathID reads the {id} path value; it answers 400 itself when it is bad.
-func opsPathID(w http.ResponseWriter, r *http.Request) (int64, bool) {
-	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
-	if err != nil || id <= 0 {
-		writeJSONError(w, http.StatusBadRequest, "invalid", "the id must be a positive number")
+// pathID reads the {id} path value; it answers 400 itself when it is bad.
+func (g *Gateway) pathID(w http.ResponseWriter, r *http.Request) (int64, bool) {
+	id, err := resourceID(r)
+	if err != nil {
+		g.apiError(w, r, err)
 		return 0, false
 	}
 	return id, true
@@ -68,7 +68,7 @@ func (g *Gateway) apiListOutbox(w http.ResponseWriter, r *http.Request) {
 	}
 	rows, err := g.store.ListOutbox(r.Context(), status, limit)
 	if err != nil {
-		g.opsError(w, r, err)
+		g.apiError(w, r, err)
 		return
 	}
 	if rows == nil {
@@ -78,18 +78,18 @@ func (g *Gateway) apiListOutbox(w http.ResponseWriter, r *http.Request) {
 }
 
 func (g *Gateway) apiGetOutbox(w http.ResponseWriter, r *http.Request) {
-	id, ok := opsPathID(w, r)
+	id, ok := g.pathID(w, r)
 	if !ok {
 		return
 	}
 	m, err := g.store.OutboxByID(r.Context(), id)
 	if err != nil {
-		g.opsError(w, r, err)
+		g.apiError(w, r, err)
 		return
 	}
 	attempts, err := g.store.Attempts(r.Context(), id)
 	if err != nil {
-		g.opsError(w, r, err)
+		g.apiError(w, r, err)
 		return
 	}
 	if attempts == nil {
@@ -99,13 +99,13 @@ func (g *Gateway) apiGetOutbox(w http.ResponseWriter, r *http.Request) {
 }
 
 func (g *Gateway) apiRetryOutbox(w http.ResponseWriter, r *http.Request) {
-	id, ok := opsPathID(w, r)
+	id, ok := g.pathID(w, r)
 	if !ok {
 		return
 	}
 	m, err := g.store.OutboxByID(r.Context(), id)
 	if err != nil {
-		g.opsError(w, r, err)
+		g.apiError(w, r, err)
 		return
 	}
 	if m.Status != store.OutboxDead {
@@ -113,12 +113,12 @@ func (g *Gateway) apiRetryOutbox(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := g.RetryOutbox(r.Context(), id); err != nil {
-		g.opsError(w, r, err)
+		g.apiError(w, r, err)
 		return
 	}
 	m, err = g.store.OutboxByID(r.Context(), id)
 	if err != nil {
-		g.opsError(w, r, err)
+		g.apiError(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"mail": m})
@@ -131,7 +131,7 @@ func (g *Gateway) apiListQuarantine(w http.ResponseWriter, r *http.Request) {
 	}
 	rows, err := g.store.ListQuarantine(r.Context(), limit)
 	if err != nil {
-		g.opsError(w, r, err)
+		g.apiError(w, r, err)
 		return
 	}
 	if rows == nil {
@@ -141,13 +141,13 @@ func (g *Gateway) apiListQuarantine(w http.ResponseWriter, r *http.Request) {
 }
 
 func (g *Gateway) apiReplay(w http.ResponseWriter, r *http.Request) {
-	id, ok := opsPathID(w, r)
+	id, ok := g.pathID(w, r)
 	if !ok {
 		return
 	}
 	q, err := g.store.QuarantinedByID(r.Context(), id)
 	if err != nil {
-		g.opsError(w, r, err)
+		g.apiError(w, r, err)
 		return
 	}
 	if q.ReplayedAt != nil {
@@ -163,7 +163,7 @@ func (g *Gateway) apiReplay(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err != nil {
-		g.opsError(w, r, err)
+		g.apiError(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"result": res})
@@ -173,7 +173,7 @@ func (g *Gateway) apiListAddresses(w http.ResponseWriter, r *http.Request) {
 	only, _ := strconv.ParseBool(r.URL.Query().Get("undeliverable"))
 	rows, err := g.store.ListAddresses(r.Context(), only)
 	if err != nil {
-		g.opsError(w, r, err)
+		g.apiError(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"addresses": rows})
@@ -182,29 +182,14 @@ func (g *Gateway) apiListAddresses(w http.ResponseWriter, r *http.Request) {
 func (g *Gateway) apiClearAddress(w http.ResponseWriter, r *http.Request) {
 	email := r.PathValue("email")
 	if err := g.ClearAddress(r.Context(), email, "api"); err != nil {
-		g.opsError(w, r, err)
+		g.apiError(w, r, err)
 		return
 	}
 	a, err := g.store.AddressStatus(r.Context(), email)
 	if err != nil {
-		g.opsError(w, r, err)
+		g.apiError(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"address": a})
 }
 
-// opsError answers an operator route's error: 404 for what does not exist,
-// 503 for a temporary failure, 500 (logged, never shown) for the rest.
-func (g *Gateway) opsError(w http.ResponseWriter, r *http.Request, err error) {
-	var te *TemporaryError
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		writeJSONError(w, http.StatusNotFound, "not_found", err.Error())
-	case errors.As(err, &te):
-		g.log.Warn("api request failed, temporary", "method", r.Method, "path", r.URL.Path, "err", err)
-		writeJSONError(w, http.StatusServiceUnavailable, "temporary", "temporary failure, try again")
-	default:
-		g.log.Error("api request failed", "method", r.Method, "path", r.URL.Path, "err", err)
-		writeJSONError(w, http.StatusInternalServerError, "internal", "internal error")
-	}
-}
