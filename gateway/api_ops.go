@@ -192,4 +192,3 @@ func (g *Gateway) apiClearAddress(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"address": a})
 }
-
