@@ -137,20 +137,11 @@ func (s *Store) Message(ctx context.Context, id int64) (InboundMessage, error) {
 
 // CaseMessages lists a case's inbound messages (without raw bytes), oldest first.
 func (s *Store) CaseMessages(ctx context.Context, caseID int64) ([]InboundMessage, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT `+messageColumns+` FROM messages WHERE case_id = ? ORDER BY id`, caseID)
+	out, err := queryAll(ctx, s.r, scanMessage, `SELECT `+messageColumns+` FROM messages WHERE case_id = ? ORDER BY id`, caseID)
 	if err != nil {
 		return nil, fmt.Errorf("case messages: %w", err)
 	}
-	defer rows.Close()
-	var out []InboundMessage
-	for rows.Next() {
-		m, err := scanMessage(rows)
-		if err != nil {
-			return nil, fmt.Errorf("case messages: %w", err)
-		}
-		out = append(out, m)
-	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // CountMessages counts stored inbound messages by outcome ("" = all).

@@ -129,20 +129,11 @@ func (s *Store) OutboxByID(ctx context.Context, id int64) (OutboxMail, error) {
 }
 
 func (s *Store) listOutbox(ctx context.Context, where string, args ...any) ([]OutboxMail, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT `+outboxColumns+outboxFrom+where, args...)
+	out, err := queryAll(ctx, s.r, scanOutbox, `SELECT `+outboxColumns+outboxFrom+where, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list outbox: %w", err)
 	}
-	defer rows.Close()
-	var out []OutboxMail
-	for rows.Next() {
-		m, err := scanOutbox(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list outbox: %w", err)
-		}
-		out = append(out, m)
-	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // StartAttempt records, before the relay is dialled, that a send of mail
