@@ -127,7 +127,7 @@ func considerInline(lines []line, i int, marker string) (int, string) {
 		}
 		if n := attributionAt(lines, j); n > 0 {
 			if lastAnswer >= 0 {
-				return j, MarkerQuoteHeader
+				return afterAnswer(lines, lastAnswer, j, MarkerQuoteHeader)
 			}
 			j += n - 1
 			continue
