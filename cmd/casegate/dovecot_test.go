@@ -422,27 +422,36 @@ func (p *casegateProcess) stop(t *testing.T) {
 
 // Measurements through the real Main and SQLite database; run with
 //
-//	go test -run '^$' -bench Dovecot -benchtime 20x ./cmd/casegate/
+//	go test -run '^$' -bench DovecotAppendToCase -benchtime 20x ./cmd/casegate/
+//	go test -run '^$' -bench DovecotBacklog -benchtime 3x ./cmd/casegate/
 //
 // BenchmarkDovecotAppendToCase appends one mail per iteration to an idling
 // gateway and reports the time from APPEND to the case in the database;
-// BenchmarkDovecotBacklog has a fresh gateway drain 500 mails per iteration
-// and reports mails per second.
+// BenchmarkDovecotBacklog starts a fresh gateway (new database) over a
+// folder of 500 mails per iteration and reports mails per second, from the
+// start of Main until the 500th message is in the database.
 
 func BenchmarkDovecotAppendToCase(b *testing.B) {
 	dv := dovecottest.Start(b)
 	tc := dv.Client(b)
 	m := benchMain(b, dovecotMailbox(dv, "INBOX", "move:Processed"), dv.Password)
-	var worst time.Duration
+	// One mail first, so that the gateway is logged in and idling.
+	tc.Append("INBOX", customerMail("warmup", 0))
+	waitUntil(b, 10*time.Second, "the first case", func() bool { return storedMessages(b, m.Store) == 1 })
+	latencies := make([]time.Duration, 0, b.N)
 	b.ResetTimer()
 	for i := range b.N {
 		began := time.Now()
 		tc.Append("INBOX", customerMail("latency", i))
-		waitUntil(b, 10*time.Second, "the case", func() bool { return storedMessages(b, m.Store) == i+1 })
-		worst = max(worst, time.Since(began))
+		waitUntil(b, 10*time.Second, "the case", func() bool { return storedMessages(b, m.Store) == i+2 })
+		latencies = append(latencies, time.Since(began))
 	}
-	b.ReportMetric(float64(b.Elapsed().Microseconds())/1000/float64(b.N), "mean-ms")
-	b.ReportMetric(float64(worst.Microseconds())/1000, "worst-ms")
+	b.StopTimer()
+	slices.Sort(latencies)
+	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+	b.ReportMetric(ms(b.Elapsed())/float64(b.N), "mean-ms")
+	b.ReportMetric(ms(latencies[len(latencies)/2]), "median-ms")
+	b.ReportMetric(ms(latencies[len(latencies)-1]), "worst-ms")
 }
 
 func BenchmarkDovecotBacklog(b *testing.B) {
