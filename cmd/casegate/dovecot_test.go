@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -475,19 +474,8 @@ func BenchmarkDovecotBacklog(b *testing.B) {
 	b.ReportMetric(float64(b.N*backlog)/total.Seconds(), "mails/s")
 }
 
-// benchMain runs the real wiring on :0 ports, as startMain does for tests,
-// with mb as its one mailbox.
 func benchMain(b *testing.B, mb IMAPConfig, password string) *Main {
 	b.Helper()
 	b.Setenv(dovecotPasswordEnv, password)
-	cfg := defaultConfig()
-	cfg.DataDir = b.TempDir()
-	cfg.SMTP.Listen, cfg.HTTP.Listen = "127.0.0.1:0", "127.0.0.1:0"
-	cfg.IMAP = []IMAPConfig{mb}
-	m := &Main{Config: cfg, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
-	if err := m.Run(context.Background()); err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { m.Close() })
-	return m
+	return startMain(b, nil, func(c *Config) { c.IMAP = []IMAPConfig{mb} })
 }

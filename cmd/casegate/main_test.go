@@ -20,7 +20,7 @@ import (
 )
 
 // startMain runs the real wiring on :0 ports in a temporary directory.
-func startMain(t *testing.T, relay *gatewaytest.Relay, adjust func(*Config)) *Main {
+func startMain(t testing.TB, relay *gatewaytest.Relay, adjust func(*Config)) *Main {
 	t.Helper()
 	cfg := defaultConfig()
 	cfg.DataDir = t.TempDir()
@@ -55,7 +55,7 @@ func startMain(t *testing.T, relay *gatewaytest.Relay, adjust func(*Config)) *Ma
 	return m
 }
 
-type testWriter struct{ t *testing.T }
+type testWriter struct{ t testing.TB }
 
 func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimRight(string(p), "\n"))

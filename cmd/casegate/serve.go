@@ -42,6 +42,8 @@ type Main struct {
 	http   *http.Server
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
+	close  sync.Once
+	closed error
 }
 
 // Run opens everything and starts serving; it returns once the listeners
@@ -207,6 +209,11 @@ func ignoreClosed(err error) error {
 // Close stops accepting, lets the message in hand finish, stops the
 // workers and closes the database.
 func (m *Main) Close() error {
+	m.close.Do(func() { m.closed = m.shutdown() })
+	return m.closed
+}
+
+func (m *Main) shutdown() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	var errs []error
