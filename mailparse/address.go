@@ -25,6 +25,9 @@ func parseAddressList(s, fallback string, warn func(string)) []Address {
 	if s == "" {
 		return nil
 	}
+	if out, ok := fastAddressList(s, fallback, warn); ok {
+		return out
+	}
 	p := mail.AddressParser{WordDecoder: wordDecoder}
 	list, err := p.ParseList(s)
 	if err == nil {
@@ -50,6 +53,34 @@ func parseAddressList(s, fallback string, warn func(string)) []Address {
 		warn("malformed address list read leniently")
 	}
 	return out
+}
+
+// fastAddressList reads the plain lists most mail carries ("a@b.c",
+// "Name <a@b.c>, d@e.f") without the general parser; ok is false for
+// anything with quotes, comments, groups, encoded words or 8-bit bytes.
+func fastAddressList(s, fallback string, warn func(string)) ([]Address, bool) {
+	if strings.ContainsAny(s, "\"()\\;:[]") || strings.Contains(s, "=?") || !isASCIIString(s) {
+		return nil, false
+	}
+	out := make([]Address, 0, strings.Count(s, ",")+1)
+	for s != "" {
+		var part string
+		part, s, _ = strings.Cut(s, ",")
+		part = strings.TrimSpace(part)
+		name, email := "", part
+		if i := strings.IndexByte(part, '<'); i >= 0 {
+			if !strings.HasSuffix(part, ">") || strings.Count(part, "<") != 1 || strings.Count(part, ">") != 1 {
+				return nil, false
+			}
+			name, email = strings.TrimSpace(part[:i]), part[i+1:len(part)-1]
+		}
+		at := strings.IndexByte(email, '@')
+		if at <= 0 || at == len(email)-1 || strings.Count(email, "@") != 1 || strings.ContainsAny(email, " \t<>,") {
+			return nil, false
+		}
+		out = append(out, newAddress(name, email, fallback, warn))
+	}
+	return out, len(out) > 0
 }
 
 // newAddress builds an Address with its domain lower-cased and any encoded

@@ -22,5 +22,7 @@ func TestParseAddressList(t *testing.T) {
 	check("Kim Lee kim@x.com", Address{"Kim Lee", "kim@x.com"})
 	check("j@x.org (Jane Doe)", Address{"Jane Doe", "j@x.org"})
 	check("J\xf6rg <j@x.de>", Address{"Jörg", "j@x.de"})
+	check("a@b.c, Name <D@E.F>", Address{"", "a@b.c"}, Address{"Name", "D@e.f"})
+	check("a@b.c,", Address{"", "a@b.c"})
 	check("")
 }

@@ -54,6 +54,9 @@ func parseDate(s string, warn func(string)) time.Time {
 	if s == "" {
 		return time.Time{}
 	}
+	if t, ok := fastDate(s); ok {
+		return t
+	}
 	if t, err := mail.ParseDate(s); err == nil {
 		return fixZone(t)
 	}
@@ -70,4 +73,108 @@ func parseDate(s string, warn func(string)) time.Time {
 	}
 	warn("unreadable date")
 	return time.Time{}
+}
+
+// fastDate reads the usual form of a Date header, "Tue, 5 Mar 2024
+// 10:12:00 +0100 (CET)", without allocating; ok is false for anything
+// else, which the slower layouts then try.
+func fastDate(s string) (time.Time, bool) {
+	if i := strings.IndexByte(s, ','); i >= 0 && i <= 10 {
+		s = s[i+1:]
+	}
+	var f [6]string
+	n := 0
+	for _, w := range strings.Fields(s) { // Fields of a short string: one small slice
+		if n == len(f) {
+			break
+		}
+		f[n] = w
+		n++
+	}
+	if n < 5 {
+		return time.Time{}, false
+	}
+	day, ok1 := atoiSmall(f[0], 2)
+	mon := monthIndex(f[1])
+	year, ok2 := atoiSmall(f[2], 4)
+	if !ok1 || !ok2 || mon == 0 || day < 1 || day > 31 {
+		return time.Time{}, false
+	}
+	if len(f[2]) == 2 { // RFC 5322 §4.3
+		year += 1900
+		if year < 1950 {
+			year += 100
+		}
+	} else if len(f[2]) != 4 {
+		return time.Time{}, false
+	}
+	hh, mm, ss, ok := clock(f[3])
+	off, ok3 := zoneOffset(f[4])
+	if !ok || !ok3 {
+		return time.Time{}, false
+	}
+	loc := time.UTC
+	if off != 0 {
+		loc = time.FixedZone("", off)
+	}
+	return time.Date(year, time.Month(mon), day, hh, mm, ss, 0, loc), true
+}
+
+func atoiSmall(s string, maxDigits int) (int, bool) {
+	if s == "" || len(s) > maxDigits {
+		return 0, false
+	}
+	n := 0
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return 0, false
+		}
+		n = n*10 + int(s[i]-'0')
+	}
+	return n, true
+}
+
+func monthIndex(s string) int {
+	if len(s) != 3 {
+		return 0
+	}
+	const months = "janfebmaraprmayjunjulaugsepoctnovdec"
+	for i := 0; i < 12; i++ {
+		if strings.EqualFold(s, months[i*3:i*3+3]) {
+			return i + 1
+		}
+	}
+	return 0
+}
+
+// clock reads "15:04" or "15:04:05".
+func clock(s string) (hh, mm, ss int, ok bool) {
+	if len(s) != 5 && len(s) != 8 || s[2] != ':' || len(s) == 8 && s[5] != ':' {
+		return 0, 0, 0, false
+	}
+	hh, ok1 := atoiSmall(s[0:2], 2)
+	mm, ok2 := atoiSmall(s[3:5], 2)
+	ok3 := true
+	if len(s) == 8 {
+		ss, ok3 = atoiSmall(s[6:8], 2)
+	}
+	return hh, mm, ss, ok1 && ok2 && ok3 && hh < 24 && mm < 60 && ss < 61
+}
+
+// zoneOffset reads "+0100", "-0000" or a zone name.
+func zoneOffset(s string) (int, bool) {
+	if len(s) == 5 && (s[0] == '+' || s[0] == '-') {
+		h, ok1 := atoiSmall(s[1:3], 2)
+		m, ok2 := atoiSmall(s[3:5], 2)
+		if !ok1 || !ok2 || m > 59 {
+			return 0, false
+		}
+		off := h*3600 + m*60
+		if s[0] == '-' {
+			off = -off
+		}
+		return off, true
+	}
+	off, ok := zoneOffsets[strings.ToUpper(s)]
+	return off, ok
 }

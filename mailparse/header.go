@@ -57,79 +57,87 @@ func (h header) count(name string) int {
 	return n
 }
 
+// fieldSpan is where one field lies in the raw header section.
+type fieldSpan struct {
+	start, end int  // from the name to the end of its last line
+	folded     bool // continued on more lines
+}
+
 // readHeader splits raw into its header section and body. It accepts CRLF
 // and bare LF line endings, an mbox "From " line in front, and a header
 // that runs into the body without the blank line (noted as a warning). It
 // fails only when there is no header field at all or a limit is broken.
+// The section is converted to a string once and the fields are slices of
+// it, unless they were folded.
 func readHeader(raw []byte, lim Limits, warn func(string)) (header, []byte, error) {
-	rest := raw
-	if bytes.HasPrefix(rest, []byte("From ")) {
-		_, rest = cutLine(rest)
+	pos := 0
+	if bytes.HasPrefix(raw, []byte("From ")) {
+		_, rest := cutLine(raw)
+		pos = len(raw) - len(rest)
 	}
-	var h header
-	var cur []byte // the field being unfolded
-	size := 0
-	flush := func() error {
-		if cur == nil {
-			return nil
-		}
-		if len(cur) > lim.MaxLineBytes {
-			return &Error{Reason: "line_too_long"}
-		}
-		name, value, _ := bytes.Cut(cur, []byte(":"))
-		h = append(h, field{
-			name:  string(bytes.TrimRight(name, " \t")),
-			value: string(bytes.TrimSpace(value)),
-		})
-		cur = nil
-		return nil
-	}
-	for len(rest) > 0 {
-		line, next := cutLine(rest)
-		size += len(rest) - len(next)
-		if size > lim.MaxHeaderBytes {
+	base := pos
+	var buf [48]fieldSpan
+	spans := buf[:0]
+	body, curLen := len(raw), 0
+	for pos < len(raw) {
+		line, rest := cutLine(raw[pos:])
+		next := len(raw) - len(rest)
+		if next-base > lim.MaxHeaderBytes {
 			return nil, nil, &Error{Reason: "header_too_large"}
 		}
 		if len(line) == 0 {
-			rest = next
+			body = next
 			break
 		}
 		if line[0] == ' ' || line[0] == '\t' {
-			if cur == nil {
-				if len(h) == 0 {
-					return nil, nil, &Error{Reason: "no_header"}
-				}
-				warn("header continuation line without a field")
-				rest = next
-				continue
+			if len(spans) == 0 {
+				return nil, nil, &Error{Reason: "no_header"}
 			}
-			if len(cur)+len(line) > lim.MaxLineBytes {
+			curLen += len(line)
+			if curLen > lim.MaxLineBytes {
 				return nil, nil, &Error{Reason: "line_too_long"}
 			}
-			cur = append(cur, line...)
-			rest = next
+			last := &spans[len(spans)-1]
+			last.end, last.folded = pos+len(line), true
+			pos = next
 			continue
 		}
 		if !isFieldLine(line) {
-			if len(h) == 0 && cur == nil {
+			if len(spans) == 0 {
 				return nil, nil, &Error{Reason: "no_header"}
 			}
 			warn("header section ends without a blank line")
+			body = pos
 			break
 		}
-		if err := flush(); err != nil {
-			return nil, nil, err
+		if len(line) > lim.MaxLineBytes {
+			return nil, nil, &Error{Reason: "line_too_long"}
 		}
-		cur = append(make([]byte, 0, len(line)), line...)
-		rest = next
+		spans = append(spans, fieldSpan{start: pos, end: pos + len(line)})
+		curLen = len(line)
+		pos = next
 	}
-	if err := flush(); err != nil {
-		return nil, nil, err
-	}
-	if len(h) == 0 {
+	if len(spans) == 0 {
 		return nil, nil, &Error{Reason: "no_header"}
 	}
-	return h, rest, nil
+	hs := string(raw[base:spans[len(spans)-1].end])
+	h := make(header, 0, len(spans))
+	for _, sp := range spans {
+		name, value, _ := strings.Cut(hs[sp.start-base:sp.end-base], ":")
+		if sp.folded { // RFC 5322 §2.2.3: unfolding removes the line breaks
+			value = strings.Map(func(r rune) rune {
+				if r == '\r' || r == '\n' {
+					return -1
+				}
+				return r
+			}, value)
+		}
+		h = append(h, field{
+			name:  strings.TrimRight(name, " \t"),
+			value: strings.TrimSpace(value),
+		})
+	}
+	return h, raw[body:], nil
 }
 
 // isFieldLine reports whether line starts with a field name and a colon:
