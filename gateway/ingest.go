@@ -116,6 +116,12 @@ func (g *Gateway) ingest(ctx context.Context, in *inbound, dry bool) (res Result
 		return quarantine(reason, perr.Error())
 	}
 	in.msg = msg
+	if len(in.env.To) == 0 {
+		// A mailbox has no envelope: our addresses among the header
+		// recipients stand in for it (plus tags, bounce addresses).
+		in.env.To = g.headerRecipients(msg)
+		in.kind, in.plusTag = g.kindOf(in.env)
+	}
 	if reason, detail := g.overLimit(in); reason != "" {
 		return quarantine(reason, detail)
 	}
@@ -148,6 +154,18 @@ func (g *Gateway) ingest(ctx context.Context, in *inbound, dry bool) (res Result
 	}
 	g.kick()
 	return res, nil
+}
+
+// headerRecipients are the To and Cc addresses that are ours: inbound
+// addresses (plus-addressed too) and bounce addresses.
+func (g *Gateway) headerRecipients(m *mailparse.Message) []string {
+	var out []string
+	for _, a := range append(append([]mailparse.Address(nil), m.To...), m.Cc...) {
+		if _, _, ok := g.inbound(a.Email); ok || g.isBounceAddress(a.Email) {
+			out = append(out, a.Email)
+		}
+	}
+	return out
 }
 
 // parse runs the parser, turning a panic into an error so the message is

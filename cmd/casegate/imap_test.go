@@ -139,3 +139,29 @@ func TestIMAPPasswordMissingStopsStartup(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+func TestIMAPPlusAddressThreads(t *testing.T) {
+	addr, imapc := startIMAP(t, "support@localhost", "s3cret")
+	t.Setenv("CASEGATE_TEST_IMAP_PASSWORD2", "s3cret")
+	m := startMain(t, nil, func(c *Config) {
+		c.IMAP = []IMAPConfig{{Name: "support", Address: addr, TLS: "none", Username: "support@localhost",
+			PasswordEnv: "CASEGATE_TEST_IMAP_PASSWORD2", Folder: "INBOX", After: "seen", Kind: "case"}}
+	})
+	mustSend(t, m.SMTPAddr, "frank@customer.example", []string{"support@localhost"},
+		"From: frank@customer.example\nTo: support@localhost\nSubject: Badge reader\nMessage-ID: <p1@customer.example>\n\nBroken.\n")
+	// A reply that kept only the plus-addressed Reply-To reaches the mailbox.
+	appendMail(t, imapc, "From: frank@customer.example\nTo: support+CS0000001@localhost\nSubject: more\n"+
+		"Message-ID: <p2@customer.example>\n\nStill broken.\n")
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		n, _ := m.Store.CountMessages(context.Background(), store.OutcomeReply)
+		if n == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the plus-addressed reply from the mailbox did not thread")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	waitCases(t, m.Store, 1, 0)
+}
