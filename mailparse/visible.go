@@ -57,15 +57,27 @@ func visibleReply(text string, htmlQuote int) (string, Cut) {
 			}
 		}
 	}
-	if c, m := findCut(lines[:end], htmlLine); c >= 0 {
-		end, marker = c, m
+	start := 0
+	if c := findCut(lines[:end], htmlLine); c.end >= 0 || c.start > 0 {
+		start = c.start
+		if c.end >= 0 {
+			end = c.end
+		}
+		marker = c.marker
 	}
-	vis := text
+	vis := text[lines[start].start:]
 	if end < len(lines) {
-		vis = text[:lines[end].start]
+		vis = text[lines[start].start:lines[end].start]
 	}
 	vis = trimVisible(vis)
 	return vis, Cut{Marker: marker, Removed: len(text) - len(vis)}
+}
+
+// span is the part of the lines that is the reply: from line start up to
+// line end (-1: to the last line), and the marker that decided it.
+type span struct {
+	start, end int
+	marker     string
 }
 
 // splitLines splits LF text into lines.
@@ -84,15 +96,15 @@ func splitLines(text string) []line {
 	return lines
 }
 
-// findCut returns the first line where quoted history or a signature
-// begins, and its marker; -1 when there is none.
-func findCut(lines []line, htmlLine int) (int, string) {
+// findCut returns where quoted history or a signature begins, and its
+// marker; end is -1 when there is none.
+func findCut(lines []line, htmlLine int) span {
 	for i := range lines {
 		if i == htmlLine {
 			return considerInline(lines, i, MarkerHTMLQuote)
 		}
 		if m := stopMarker(lines, i); m != "" {
-			return i, m
+			return span{0, i, m}
 		}
 		if attributionAt(lines, i) > 0 {
 			return considerInline(lines, i, MarkerQuoteHeader)
@@ -101,64 +113,104 @@ func findCut(lines []line, htmlLine int) (int, string) {
 			return considerInline(lines, i, MarkerQuote)
 		}
 	}
-	return -1, ""
+	return span{0, -1, ""}
 }
 
 // considerInline decides, for quoted history starting at line i, whether
-// the person answered between the quoted lines. If so the answers are kept
-// and only what follows the last one (quotes, a signature) is cut;
-// otherwise everything from line i is.
-func considerInline(lines []line, i int, marker string) (int, string) {
-	seenQuote, lastAnswer := false, -1
+// the person answered below the quoted lines. Answers between quotes
+// (inline replies) are kept with the quotes they answer, and only what
+// follows the last one (quotes, a signature) is cut. Answers below one
+// quote with nothing above it (bottom posting) are the reply alone.
+// Without answers everything from line i is cut.
+func considerInline(lines []line, i int, marker string) span {
+	a := answers{first: -1, last: -1}
 	for j := i; j < len(lines); j++ {
 		s := lines[j].s
 		switch {
 		case isQuoted(s):
-			seenQuote = true
+			a.quote()
 			continue
 		case isBlank(s) || isRule(strings.TrimSpace(s)):
 			continue // blank lines and rules answer nothing
 		}
 		if m := stopMarker(lines, j); m != "" {
-			if lastAnswer >= 0 {
-				return afterAnswer(lines, lastAnswer, j, m)
-			}
-			return i, marker
+			return a.cut(lines, i, j, m, marker)
 		}
 		if n := attributionAt(lines, j); n > 0 {
-			if lastAnswer >= 0 {
-				return afterAnswer(lines, lastAnswer, j, MarkerQuoteHeader)
+			if a.last >= 0 {
+				return a.cut(lines, i, j, MarkerQuoteHeader, marker)
 			}
 			j += n - 1
 			continue
 		}
-		if !seenQuote {
-			return i, marker
+		if !a.seenQuote {
+			return span{0, i, marker}
 		}
 		if j > 0 && isQuoted(lines[j-1].s) && len(lines[j-1].s) >= 60 && startsLower(s) {
 			continue // a long quoted line the sender's client wrapped
 		}
-		lastAnswer = j
+		a.answer(j)
 	}
-	if lastAnswer < 0 {
-		return i, marker
-	}
-	return afterAnswer(lines, lastAnswer, len(lines), "")
+	return a.cut(lines, i, len(lines), "", marker)
 }
 
-// afterAnswer returns the cut after the last answer of an inline reply:
-// the first quoted line after it, else the stop line at stop with its
-// marker, else nothing.
-func afterAnswer(lines []line, lastAnswer, stop int, stopMarker string) (int, string) {
-	for k := lastAnswer + 1; k < stop; k++ {
+// answers tracks the lines a person wrote below quoted history.
+type answers struct {
+	seenQuote   bool
+	first, last int  // the first and last answer line, -1 before any
+	quoteSince  bool // a quote after the first answer
+	interleaved bool // a quote between two answers
+}
+
+func (a *answers) quote() {
+	a.seenQuote = true
+	if a.first >= 0 {
+		a.quoteSince = true
+	}
+}
+
+func (a *answers) answer(j int) {
+	if a.first < 0 {
+		a.first = j
+	}
+	if a.quoteSince {
+		a.interleaved = true
+	}
+	a.last = j
+}
+
+// cut ends the reply after the last answer: at the first quoted line after
+// it, else at the stop line (with stopMarker), else nowhere. Without
+// answers the reply ends at the quote (line i, marker).
+func (a *answers) cut(lines []line, i, stop int, stopMarker, marker string) span {
+	if a.last < 0 {
+		return span{0, i, marker}
+	}
+	c := span{0, -1, ""}
+	for k := a.last + 1; k < stop && c.end < 0; k++ {
 		if !isBlank(lines[k].s) {
-			return k, MarkerQuote
+			c.end, c.marker = k, MarkerQuote
 		}
 	}
-	if stop < len(lines) {
-		return stop, stopMarker
+	if c.end < 0 && stop < len(lines) {
+		c.end, c.marker = stop, stopMarker
 	}
-	return -1, ""
+	if !a.interleaved && allBlank(lines[:i]) {
+		c.start = a.first // bottom posting
+		if c.marker == "" {
+			c.marker = marker
+		}
+	}
+	return c
+}
+
+func allBlank(lines []line) bool {
+	for _, l := range lines {
+		if !isBlank(l.s) {
+			return false
+		}
+	}
+	return true
 }
 
 // stopMarker reports whether line i starts something that is never the

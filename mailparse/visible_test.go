@@ -39,8 +39,10 @@ func TestVisibleReply(t *testing.T) {
 	check("Body\n\nSent from my iPhone", "Body", MarkerMobile)
 	check("Body\n\nVon meinem iPhone gesendet\n\n> old", "Body", MarkerMobile)
 	check("> q1\nanswer 1\n> q2\nanswer 2\n> trailing\n> quote", "> q1\nanswer 1\n> q2\nanswer 2", MarkerQuote)
-	check("A wrote:\n> q1\n\nanswer 1\n\n> q2\n-- \nsig", "A wrote:\n> q1\n\nanswer 1", MarkerQuote)
-	check("> q1\nanswer 1\n-- \nsig", "> q1\nanswer 1", MarkerSignature)
+	check("A wrote:\n> q1\n\nanswer 1\n\n> q2\n-- \nsig", "answer 1", MarkerQuote) // bottom posting
+	check("> q1\nanswer 1\n-- \nsig", "answer 1", MarkerSignature)
+	check("On Tue A <a@b.c> wrote:\n> q\n\nbelow", "below", MarkerQuoteHeader)
+	check("Hi\n> q\nbelow", "Hi\n> q\nbelow", "") // text above the quote: kept whole
 	check("> a long quoted line that the client of the sender wrapped at 72\ncharacters without a marker\n> more", "", MarkerQuote)
 	check("* A <a@b.c> [2024-03-05 10:12]:\n> q", "", MarkerQuoteHeader)
 	check("", "", "")
