@@ -90,9 +90,14 @@ func findReturnedMessageID(m *Message) string {
 	}
 }
 
-// indexFold is strings.Index ignoring ASCII case; sub is lower-case.
+// indexFold is strings.Index ignoring ASCII case; sub is lower-case and
+// not empty.
 func indexFold(s, sub string) int {
+	c0 := sub[0]
 	for i := 0; i+len(sub) <= len(s); i++ {
+		if c := s[i]; c != c0 && c|0x20 != c0 {
+			continue
+		}
 		if strings.EqualFold(s[i:i+len(sub)], sub) {
 			return i
 		}

@@ -128,7 +128,7 @@ func decode8bit(s, fallback string, warn func(string)) string {
 		return s
 	}
 	cs := normCharset(fallback)
-	if cs == "" || cs == "utf-8" || cs == "us-ascii" {
+	if cs == "" || cs == "utf-8" || cs == "us-ascii" || !asciiCompatible(cs) {
 		cs = "windows-1252"
 	}
 	warn("8-bit header read as " + cs)

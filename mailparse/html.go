@@ -186,6 +186,9 @@ var blocks = map[string]int{
 // quoteContainer reports whether an element opens the quoted history of a
 // mail client.
 func quoteContainer(name, attrs string) bool {
+	if strings.IndexByte(attrs, '=') < 0 {
+		return false
+	}
 	if name == "blockquote" && strings.EqualFold(attr(attrs, "type"), "cite") {
 		return true
 	}
