@@ -73,12 +73,12 @@ const (
 // budgets (SPEC §3, §4). A suppressed notification is recorded (table
 // suppressions) and logged, never queued: a budget is a brake on a loop,
 // and delaying the mail would only move the flood.
-func (g *Gateway) suppressed(ctx context.Context, tx *store.Tx, c store.Case, r recipient) (string, error) {
+func (g *Gateway) suppressed(ctx context.Context, tx *store.Tx, c store.Case, tpl string, r recipient) (string, error) {
 	reason, err := g.suppressReason(ctx, tx, c, r)
 	if err != nil || reason == "" {
 		return reason, err
 	}
-	return reason, tx.RecordSuppression(ctx, c.ID, "", r.Email, reason)
+	return reason, tx.RecordSuppression(ctx, c.ID, tpl, r.Email, reason)
 }
 
 func (g *Gateway) suppressReason(ctx context.Context, tx *store.Tx, c store.Case, r recipient) (string, error) {

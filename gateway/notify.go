@@ -43,7 +43,7 @@ func (g *Gateway) enqueue(ctx context.Context, tx *store.Tx, c store.Case, tpl s
 	}
 	data.Contact = templates.Person{Name: c.Contact.Name, Email: c.Contact.Email, Role: "contact"}
 	for _, r := range rcpts {
-		reason, err := g.suppressed(ctx, tx, c, r)
+		reason, err := g.suppressed(ctx, tx, c, tpl, r)
 		if err != nil {
 			return err
 		}

@@ -58,6 +58,11 @@ func (g *Gateway) NewOutbound(sender Sender, retry RetryPolicy) *Outbound {
 // seconds so rows written by another process (the CLI) are seen too. While
 // the circuit breaker is open it only polls.
 func (o *Outbound) Run(ctx context.Context) error {
+	if n, err := o.g.store.MarkInterrupted(ctx); err != nil {
+		return err
+	} else if n > 0 {
+		o.g.log.Warn("outbox attempts interrupted by the last stop; those mails go out again", "attempts", n)
+	}
 	for {
 		n, err := o.SendDue(ctx)
 		if err != nil && ctx.Err() == nil {

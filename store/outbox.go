@@ -278,3 +278,27 @@ func (s *Store) CountOutbox(ctx context.Context) (map[string]int, error) {
 	}
 	return out, rows.Err()
 }
+
+// AttemptInterrupted is the result of an attempt the process died in: the
+// mail may or may not have reached the relay, and is sent again with the
+// same Message-ID.
+const AttemptInterrupted = "interrupted"
+
+// MarkInterrupted closes the attempts a previous process left started; it
+// reports how many there were. Call it at start-up, before the worker runs.
+func (s *Store) MarkInterrupted(ctx context.Context) (int64, error) {
+	var n int64
+	err := s.Write(ctx, func(tx *Tx) error {
+		res, err := tx.tx.ExecContext(ctx, `UPDATE outbox_attempts SET result = 'interrupted', finished_at = ?,
+			error = 'the process stopped during this attempt' WHERE result = 'started'`, ms(tx.Now))
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("mark interrupted attempts: %w", err)
+	}
+	return n, nil
+}

@@ -167,3 +167,30 @@ func TestOutboxAttempts(t *testing.T) {
 		t.Fatalf("retry of a pending mail: %v", err)
 	}
 }
+
+func TestMarkInterrupted(t *testing.T) {
+	st := openTest(t)
+	ctx := context.Background()
+	c := newCase(t, st, "a@x.example")
+	var id int64
+	err := st.Write(ctx, func(tx *Tx) error {
+		var err error
+		id, err = tx.Enqueue(ctx, OutboxMail{CaseID: c.ID, Template: "case_created", Recipient: "a@x.example", MessageID: "i1@h"}, time.Hour)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.StartAttempt(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := st.MarkInterrupted(ctx); err != nil || n != 1 {
+		t.Fatalf("marked %d, %v", n, err)
+	}
+	if n, _ := st.MarkInterrupted(ctx); n != 0 {
+		t.Fatalf("marked again: %d", n)
+	}
+	if due, _ := st.DueMail(ctx, 10); len(due) != 1 || due[0].MessageID != "i1@h" {
+		t.Fatalf("interrupted mail is not due again with its Message-ID: %+v", due)
+	}
+}
