@@ -48,17 +48,32 @@ func fixZone(t time.Time) time.Time {
 
 // parseDate reads a Date header (RFC 5322 §3.3) and, failing that, the
 // formats broken software writes. An unreadable date is the zero time and a
-// warning: the caller uses its own receive time.
+// warning: the caller uses its own receive time. A zone offset of a day or
+// more is read as UTC, so that every date can be written as JSON.
 func parseDate(s string, warn func(string)) time.Time {
 	s = strings.TrimSpace(s)
 	if s == "" {
 		return time.Time{}
 	}
+	t, ok := readDate(s)
+	if !ok || t.Year() < 1 || t.Year() > 9999 {
+		warn("unreadable date")
+		return time.Time{}
+	}
+	if _, off := t.Zone(); off <= -24*3600 || off >= 24*3600 {
+		warn("date with an impossible zone read as UTC")
+		t = t.UTC()
+	}
+	return t
+}
+
+// readDate tries the usual form, net/mail, then the layouts of the wild.
+func readDate(s string) (time.Time, bool) {
 	if t, ok := fastDate(s); ok {
-		return t
+		return t, true
 	}
 	if t, err := mail.ParseDate(s); err == nil {
-		return fixZone(t)
+		return fixZone(t), true
 	}
 	clean := s
 	if i := strings.IndexByte(clean, '('); i > 0 { // "(CET)" comments
@@ -68,11 +83,10 @@ func parseDate(s string, warn func(string)) time.Time {
 	clean = strings.ReplaceAll(clean, " ,", ",")
 	for _, layout := range dateLayouts {
 		if t, err := time.Parse(layout, clean); err == nil {
-			return fixZone(t)
+			return fixZone(t), true
 		}
 	}
-	warn("unreadable date")
-	return time.Time{}
+	return time.Time{}, false
 }
 
 // fastDate reads the usual form of a Date header, "Tue, 5 Mar 2024
@@ -166,7 +180,7 @@ func zoneOffset(s string) (int, bool) {
 	if len(s) == 5 && (s[0] == '+' || s[0] == '-') {
 		h, ok1 := atoiSmall(s[1:3], 2)
 		m, ok2 := atoiSmall(s[3:5], 2)
-		if !ok1 || !ok2 || m > 59 {
+		if !ok1 || !ok2 || h > 23 || m > 59 {
 			return 0, false
 		}
 		off := h*3600 + m*60

@@ -59,6 +59,9 @@ func checkMessage(t *testing.T, m *Message) {
 	if !utf8.ValidString(m.Text) || !utf8.ValidString(m.Subject) || !utf8.ValidString(m.From.Name) {
 		t.Errorf("invalid UTF-8 in text %q, subject %q or name %q", m.Text, m.Subject, m.From.Name)
 	}
+	if m.CaseTag != "" && strings.Contains(m.Topic, "["+m.CaseTag+"]") {
+		t.Errorf("topic %q still holds the tag %s", m.Topic, m.CaseTag)
+	}
 	if !strings.Contains(m.Text, m.Visible) {
 		t.Errorf("visible %q is not part of text %q", m.Visible, m.Text)
 	}
@@ -69,7 +72,7 @@ func checkMessage(t *testing.T, m *Message) {
 		t.Errorf("marshal: %v", err)
 	}
 	for _, a := range m.Attachments {
-		if a.Size != int64(len(a.Data)) || a.Filename == "" {
+		if a.Size != int64(len(a.Data)) || a.Filename == "" || strings.ContainsAny(a.Filename, "/\\\x00") {
 			t.Errorf("attachment %q: size %d, data %d bytes", a.Filename, a.Size, len(a.Data))
 		}
 		if a.Message != nil {

@@ -32,7 +32,9 @@ type line struct {
 // header blocks, "-----Original Message-----", ">" quoting) and signatures
 // removed, and the Cut that says which marker ended it. A reply written
 // between quoted lines keeps the answers and the quotes they answer; only
-// the quoted lines after the last answer are cut.
+// the quoted lines after the last answer are cut. A reply written below
+// the quote (bottom posting) is the answer alone. The result is always a
+// part of the text, and extracting again from it changes nothing.
 func VisibleReply(text string) (string, Cut) {
 	return visibleReply(normalizeNewlines(text), -1)
 }
