@@ -250,3 +250,20 @@ Hello, I cannot find last month's invoice.
 		t.Errorf("maildir/tmp not empty: %d files", len(tmp))
 	}
 }
+
+func TestBrokenTemplateOverrideStopsStartup(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "case_resolved.html")
+	if err := os.WriteFile(path, []byte("<p>Resolved</p>\n<p>{{.Note</p>\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg := defaultConfig()
+	cfg.DataDir, cfg.TemplatesDir = t.TempDir(), dir
+	cfg.SMTP.Listen, cfg.HTTP.Listen = "127.0.0.1:0", "127.0.0.1:0"
+	m := &Main{Config: cfg, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	err := m.Run(context.Background())
+	m.Close()
+	if err == nil || !strings.Contains(err.Error(), path+":2") {
+		t.Fatalf("start-up with a broken override: %v (want it to name %s:2)", err, path)
+	}
+}
