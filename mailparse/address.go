@@ -89,6 +89,7 @@ func newAddress(name, email, fallback string, warn func(string)) Address {
 	if strings.Contains(name, "=?") {
 		name = decodeHeaderText(name, fallback, warn)
 	}
+	name = decode8bit(name, fallback, warn) // an encoded word with bytes that are not its charset
 	email = strings.Trim(strings.TrimSpace(email), "<>\"' ")
 	if at := strings.LastIndexByte(email, '@'); at >= 0 {
 		email = email[:at] + "@" + strings.ToLower(email[at+1:])

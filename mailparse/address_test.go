@@ -24,5 +24,6 @@ func TestParseAddressList(t *testing.T) {
 	check("J\xf6rg <j@x.de>", Address{"Jörg", "j@x.de"})
 	check("a@b.c, Name <D@E.F>", Address{"", "a@b.c"}, Address{"Name", "D@e.f"})
 	check("a@b.c,", Address{"", "a@b.c"})
+	check("=?utf-8?B?0000?= <0@0>", Address{"ÓM4", "0@0"}) // found by the fuzzer: not UTF-8
 	check("")
 }
