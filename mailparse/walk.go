@@ -53,8 +53,10 @@ func (w *walker) newPart(h header, body []byte, defType string) *part {
 	return p
 }
 
-// walk visits an entity at the given depth; alt is true inside a
-// multipart/alternative, where the caller picks one branch.
+// walk visits an entity at the given depth: a multipart is split and its
+// parts visited; a leaf is body text (text/plain or text/html that is not
+// an attachment), an enclosed message, a delivery report part, a TNEF
+// container to unpack, or an attachment.
 func (w *walker) walk(p *part, depth int) error {
 	w.parts++
 	if w.parts > w.lim.MaxParts {
