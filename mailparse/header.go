@@ -67,59 +67,67 @@ type fieldSpan struct {
 // and bare LF line endings, an mbox "From " line in front, and a header
 // that runs into the body without the blank line (noted as a warning). It
 // fails only when there is no header field at all or a limit is broken.
-// The section is converted to a string once and the fields are slices of
-// it, unless they were folded.
 func readHeader(raw []byte, lim Limits, warn func(string)) (header, []byte, error) {
+	var buf [48]fieldSpan
+	spans, base, body, err := scanHeader(raw, lim, warn, buf[:0])
+	if err != nil {
+		return nil, nil, err
+	}
+	return buildHeader(raw, base, spans), raw[body:], nil
+}
+
+// scanHeader finds the fields of the header section of raw, appending them
+// to spans, and where the section (base) and the body start.
+func scanHeader(raw []byte, lim Limits, warn func(string), spans []fieldSpan) ([]fieldSpan, int, int, error) {
 	pos := 0
 	if bytes.HasPrefix(raw, []byte("From ")) {
 		_, rest := cutLine(raw)
 		pos = len(raw) - len(rest)
 	}
-	base := pos
-	var buf [48]fieldSpan
-	spans := buf[:0]
-	body, curLen := len(raw), 0
+	base, curLen := pos, 0
 	for pos < len(raw) {
 		line, rest := cutLine(raw[pos:])
 		next := len(raw) - len(rest)
-		if next-base > lim.MaxHeaderBytes {
-			return nil, nil, &Error{Reason: "header_too_large"}
-		}
-		if len(line) == 0 {
-			body = next
-			break
-		}
-		if line[0] == ' ' || line[0] == '\t' {
+		switch {
+		case next-base > lim.MaxHeaderBytes:
+			return nil, 0, 0, &Error{Reason: "header_too_large"}
+		case len(line) == 0:
+			return spans, base, next, headerFound(spans)
+		case line[0] == ' ' || line[0] == '\t':
 			if len(spans) == 0 {
-				return nil, nil, &Error{Reason: "no_header"}
+				return nil, 0, 0, &Error{Reason: "no_header"}
 			}
 			curLen += len(line)
-			if curLen > lim.MaxLineBytes {
-				return nil, nil, &Error{Reason: "line_too_long"}
-			}
 			last := &spans[len(spans)-1]
 			last.end, last.folded = pos+len(line), true
-			pos = next
-			continue
-		}
-		if !isFieldLine(line) {
-			if len(spans) == 0 {
-				return nil, nil, &Error{Reason: "no_header"}
+		case !isFieldLine(line):
+			if len(spans) > 0 {
+				warn("header section ends without a blank line")
 			}
-			warn("header section ends without a blank line")
-			body = pos
-			break
+			return spans, base, pos, headerFound(spans)
+		default:
+			spans = append(spans, fieldSpan{start: pos, end: pos + len(line)})
+			curLen = len(line)
 		}
-		if len(line) > lim.MaxLineBytes {
-			return nil, nil, &Error{Reason: "line_too_long"}
+		if curLen > lim.MaxLineBytes {
+			return nil, 0, 0, &Error{Reason: "line_too_long"}
 		}
-		spans = append(spans, fieldSpan{start: pos, end: pos + len(line)})
-		curLen = len(line)
 		pos = next
 	}
+	return spans, base, len(raw), headerFound(spans)
+}
+
+// headerFound fails a header section without fields.
+func headerFound(spans []fieldSpan) error {
 	if len(spans) == 0 {
-		return nil, nil, &Error{Reason: "no_header"}
+		return &Error{Reason: "no_header"}
 	}
+	return nil
+}
+
+// buildHeader makes the fields: the section becomes one string and the
+// fields are slices of it, unless they were folded.
+func buildHeader(raw []byte, base int, spans []fieldSpan) header {
 	hs := string(raw[base:spans[len(spans)-1].end])
 	h := make(header, 0, len(spans))
 	for _, sp := range spans {
@@ -137,7 +145,7 @@ func readHeader(raw []byte, lim Limits, warn func(string)) (header, []byte, erro
 			value: strings.TrimSpace(value),
 		})
 	}
-	return h, raw[body:], nil
+	return h
 }
 
 // isFieldLine reports whether line starts with a field name and a colon:

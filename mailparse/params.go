@@ -19,12 +19,7 @@ func parseParams(s, fallback string, warn func(string)) (string, map[string]stri
 		return value, nil
 	}
 	params := map[string]string{}
-	type piece struct {
-		n       int
-		encoded bool
-		val     string
-	}
-	var conts map[string][]piece
+	var conts map[string][]paramPiece
 	for _, kv := range splitParams(rest) {
 		k, v, ok := strings.Cut(kv, "=")
 		if !ok {
@@ -39,42 +34,15 @@ func parseParams(s, fallback string, warn func(string)) (string, map[string]stri
 			}
 			continue
 		}
-		p := piece{encoded: strings.HasSuffix(sect, "*") || sect == ""}
-		num := strings.TrimSuffix(sect, "*")
-		if num != "" {
-			n, err := strconv.Atoi(num)
-			if err != nil || n < 0 || n > 999 {
-				continue
+		if p, ok := newParamPiece(sect, v); ok {
+			if conts == nil {
+				conts = map[string][]paramPiece{}
 			}
-			p.n = n
+			conts[base] = append(conts[base], p)
 		}
-		p.val = v
-		if conts == nil {
-			conts = map[string][]piece{}
-		}
-		conts[base] = append(conts[base], p)
 	}
 	for name, ps := range conts {
-		sort.SliceStable(ps, func(i, j int) bool { return ps[i].n < ps[j].n })
-		var raw []byte
-		cs := ""
-		for i, p := range ps {
-			v := p.val
-			if p.encoded {
-				if i == 0 {
-					// RFC 2231 §4: charset'language'value
-					if c, r, ok := strings.Cut(v, "'"); ok {
-						if _, r2, ok := strings.Cut(r, "'"); ok {
-							cs, v = c, r2
-						}
-					}
-				}
-				raw = append(raw, pctDecode(v)...)
-				continue
-			}
-			raw = append(raw, v...)
-		}
-		params[name] = decodeCharset(raw, cs, warn) // RFC 2231 beats the plain form
+		params[name] = joinPieces(ps, warn) // RFC 2231 beats the plain form
 	}
 	for k, v := range params {
 		if strings.Contains(v, "=?") || !isASCIIString(v) {
@@ -82,6 +50,51 @@ func parseParams(s, fallback string, warn func(string)) (string, map[string]stri
 		}
 	}
 	return value, params
+}
+
+// paramPiece is one section of an RFC 2231 parameter: "name*2*=value".
+type paramPiece struct {
+	n       int
+	encoded bool
+	val     string
+}
+
+// newParamPiece reads the section after "name*": "", "*", "2" or "2*".
+func newParamPiece(sect, v string) (paramPiece, bool) {
+	p := paramPiece{encoded: strings.HasSuffix(sect, "*") || sect == "", val: v}
+	if num := strings.TrimSuffix(sect, "*"); num != "" {
+		n, err := strconv.Atoi(num)
+		if err != nil || n < 0 || n > 999 {
+			return p, false
+		}
+		p.n = n
+	}
+	return p, true
+}
+
+// joinPieces puts the sections of an RFC 2231 parameter together in order
+// and decodes them: %XX escapes in the encoded ones, the charset named by
+// the first (RFC 2231 §4: charset'language'value).
+func joinPieces(ps []paramPiece, warn func(string)) string {
+	sort.SliceStable(ps, func(i, j int) bool { return ps[i].n < ps[j].n })
+	var raw []byte
+	cs := ""
+	for i, p := range ps {
+		v := p.val
+		if !p.encoded {
+			raw = append(raw, v...)
+			continue
+		}
+		if i == 0 {
+			if c, r, ok := strings.Cut(v, "'"); ok {
+				if _, r2, ok := strings.Cut(r, "'"); ok {
+					cs, v = c, r2
+				}
+			}
+		}
+		raw = append(raw, pctDecode(v)...)
+	}
+	return decodeCharset(raw, cs, warn)
 }
 
 // splitParams splits the parameter list at semicolons outside quotes.
