@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
 	"testing"
 )
 
@@ -38,4 +39,26 @@ func BenchmarkIngestReply(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// BenchmarkIngestNewCaseParallel measures ingestion from many concurrent
+// sources, the way an SMTP listener with many sessions drives it: their
+// commits are grouped.
+func BenchmarkIngestNewCaseParallel(b *testing.B) {
+	g, _ := newTestGateway(b)
+	ctx := context.Background()
+	var n atomic.Int64
+	b.ReportAllocs()
+	b.SetParallelism(8)
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			i := n.Add(1)
+			raw := fmt.Sprintf("From: Carol <carol%d@customer.example>\r\nTo: support@support.test\r\nCc: dave@customer.example\r\n"+
+				"Subject: VPN drops every hour\r\nMessage-ID: <pbench.%d@customer.example>\r\n\r\nThe VPN disconnects every hour.\r\n", i, i)
+			if _, err := g.Ingest(ctx, []byte(raw), Envelope{Source: "smtp", To: []string{"support@support.test"}}); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
 }
