@@ -34,6 +34,33 @@ func (s *IMAPSink) Deliver(ctx context.Context, raw []byte, src imappoll.Source)
 	return nil
 }
 
+// DeliverBatch stores several polled messages of one mailbox, in order,
+// in one group commit (Gateway.IngestBatch).
+func (s *IMAPSink) DeliverBatch(ctx context.Context, msgs []imappoll.Message) []error {
+	errs := make([]error, len(msgs))
+	var batch []RawMessage
+	var idx []int
+	for i, m := range msgs {
+		if m.Src.Truncated {
+			errs[i] = s.Deliver(ctx, m.Raw, m.Src)
+			continue
+		}
+		batch = append(batch, RawMessage{Raw: m.Raw, Env: Envelope{Source: "imap", Kind: m.Src.Kind}})
+		idx = append(idx, i)
+	}
+	results, berrs := s.g.IngestBatch(ctx, batch)
+	for k, i := range idx {
+		errs[i] = berrs[k]
+		if berrs[k] != nil {
+			continue
+		}
+		res, src := results[k], msgs[i].Src
+		s.g.log.Info("imap: message stored", "mailbox", src.Mailbox, "uid", src.UID, "outcome", res.Outcome,
+			"case", res.Case, "message_id", res.MessageID)
+	}
+	return errs
+}
+
 // Load returns a mailbox's saved position.
 func (s *IMAPSink) Load(ctx context.Context, mailbox string) (uint32, uint32, error) {
 	return s.g.store.IMAPState(ctx, mailbox)

@@ -88,21 +88,85 @@ var errDryRun = errors.New("dry run")
 
 // ingest is Ingest; with dry set it takes every decision against the
 // current database, then rolls the transaction back and writes nothing.
-func (g *Gateway) ingest(ctx context.Context, in *inbound, dry bool) (res Result, err error) {
+func (g *Gateway) ingest(ctx context.Context, in *inbound, dry bool) (Result, error) {
+	j := g.prepare(ctx, in, dry)
+	if j.write == nil {
+		return j.res, j.err
+	}
+	return g.finish(j, g.store.Write(ctx, j.write))
+}
+
+// IngestBatch ingests several messages of one source, in order, the way
+// Ingest does each, with their writes queued together so that they share
+// a commit. A message sees everything the earlier ones stored (a reply
+// threads to a case opened just before it in the same batch). results[i]
+// and errs[i] are what Ingest would have returned for msgs[i].
+func (g *Gateway) IngestBatch(ctx context.Context, msgs []RawMessage) ([]Result, []error) {
+	jobs := make([]*ingestJob, len(msgs))
+	var fns []func(*store.Tx) error
+	for i, m := range msgs {
+		jobs[i] = g.prepare(ctx, newInbound(m.Raw, m.Env), false)
+		if jobs[i].write != nil {
+			fns = append(fns, jobs[i].write)
+		}
+	}
+	werrs := g.store.WriteBatch(ctx, fns)
+	results, errs := make([]Result, len(msgs)), make([]error, len(msgs))
+	for i, j := range jobs {
+		if j.write == nil {
+			results[i], errs[i] = j.res, j.err
+			continue
+		}
+		results[i], errs[i] = g.finish(j, werrs[0])
+		werrs = werrs[1:]
+	}
+	return results, errs
+}
+
+// RawMessage is one message for IngestBatch.
+type RawMessage struct {
+	Raw []byte
+	Env Envelope
+}
+
+// ingestJob is a message prepared for its transaction: write is the
+// function to run in it (classification, or keeping the message in
+// quarantine); when write is nil, res and err are the answer already.
+type ingestJob struct {
+	in         *inbound
+	dry        bool
+	quarantine bool
+	detail     string // why it is quarantined, for the log
+	write      func(*store.Tx) error
+	res        Result
+	err        error
+}
+
+// prepare does what needs no transaction (size check, parsing, limits)
+// and returns the transaction's work.
+func (g *Gateway) prepare(ctx context.Context, in *inbound, dry bool) (j *ingestJob) {
+	j = &ingestJob{in: in, dry: dry}
 	defer func() {
 		if v := recover(); v != nil {
 			g.notePanic("ingest", v)
-			res, err = Result{}, &TemporaryError{Err: fmt.Errorf("internal error")}
+			j.write, j.res, j.err = nil, Result{}, &TemporaryError{Err: fmt.Errorf("internal error")}
 		}
 	}()
 	raw, env := in.raw, in.env
 	in.kind, in.plusTag = g.kindOf(env)
-	quarantine := func(reason, detail string) (Result, error) {
+	quarantine := func(reason, detail string) *ingestJob {
 		if dry {
-			return Result{Outcome: OutcomeQuarantined, Reason: reason,
-				Trace: []Step{{Step: "parse", Result: "quarantined", Detail: reason + ": " + detail}}}, nil
+			j.res = Result{Outcome: OutcomeQuarantined, Reason: reason,
+				Trace: []Step{{Step: "parse", Result: "quarantined", Detail: reason + ": " + detail}}}
+			return j
 		}
-		return g.quarantine(ctx, in, reason, detail)
+		j.quarantine, j.detail = true, detail
+		j.write = g.safeWrite(func(tx *store.Tx) error {
+			var err error
+			j.res, err = g.quarantineTx(ctx, tx, in, reason, detail)
+			return err
+		})
+		return j
 	}
 	if g.cfg.MaxMessageBytes > 0 && int64(len(raw)) > g.cfg.MaxMessageBytes {
 		return quarantine("too_big", fmt.Sprintf("%d bytes, limit %d", len(raw), g.cfg.MaxMessageBytes))
@@ -125,25 +189,46 @@ func (g *Gateway) ingest(ctx context.Context, in *inbound, dry bool) (res Result
 	if reason, detail := g.overLimit(in); reason != "" {
 		return quarantine(reason, detail)
 	}
-	err = g.store.Write(ctx, func(tx *store.Tx) error {
+	j.write = g.safeWrite(func(tx *store.Tx) error {
 		var err error
-		if res, err = g.classify(ctx, tx, in); err != nil {
+		if j.res, err = g.classify(ctx, tx, in); err != nil {
 			return err
 		}
-		res.Trace = in.trace
+		j.res.Trace = in.trace
 		if dry {
 			return errDryRun
 		}
-		if res.MessageID == 0 || res.Outcome == OutcomeDuplicate {
+		if j.res.MessageID == 0 || j.res.Outcome == OutcomeDuplicate {
 			return nil
 		}
 		trace, err := json.Marshal(in.trace)
 		if err != nil {
 			return err
 		}
-		return tx.SetDecision(ctx, res.MessageID, string(trace))
+		return tx.SetDecision(ctx, j.res.MessageID, string(trace))
 	})
-	if dry && errors.Is(err, errDryRun) {
+	return j
+}
+
+// safeWrite turns a panic in a transaction's work into an error, so that
+// it rolls back that work alone and the message is answered with a
+// temporary failure.
+func (g *Gateway) safeWrite(fn func(*store.Tx) error) func(*store.Tx) error {
+	return func(tx *store.Tx) (err error) {
+		defer func() {
+			if v := recover(); v != nil {
+				g.notePanic("ingest", v)
+				err = fmt.Errorf("internal error")
+			}
+		}()
+		return fn(tx)
+	}
+}
+
+// finish turns the outcome of a job's transaction into Ingest's answer.
+func (g *Gateway) finish(j *ingestJob, err error) (Result, error) {
+	res := j.res
+	if j.dry && errors.Is(err, errDryRun) {
 		if res.Outcome != OutcomeDuplicate {
 			res.MessageID = 0 // the row it would have had was rolled back
 		}
@@ -151,6 +236,11 @@ func (g *Gateway) ingest(ctx context.Context, in *inbound, dry bool) (res Result
 	}
 	if err != nil {
 		return Result{}, &TemporaryError{Err: err}
+	}
+	if j.quarantine {
+		g.log.Warn("message quarantined", "reason", res.Reason, "detail", j.detail,
+			"quarantine_id", res.Quarantine, "source", j.in.env.Source)
+		return res, nil
 	}
 	g.kick()
 	return res, nil
@@ -199,20 +289,25 @@ func (g *Gateway) kindOf(env Envelope) (kind, tag string) {
 	return kind, tag
 }
 
+// quarantine keeps a message raw, in a transaction of its own.
 func (g *Gateway) quarantine(ctx context.Context, in *inbound, reason, detail string) (Result, error) {
-	var id int64
-	err := g.store.Write(ctx, func(tx *store.Tx) error {
+	j := &ingestJob{in: in, quarantine: true, detail: detail}
+	return g.finish(j, g.store.Write(ctx, func(tx *store.Tx) error {
 		var err error
-		id, err = tx.Quarantine(ctx, store.Quarantined{
-			Source: in.env.Source, EnvelopeFrom: in.env.From, EnvelopeTo: in.env.To,
-			Reason: reason, Detail: detail, ContentSHA256: in.sha, Raw: in.raw,
-		})
+		j.res, err = g.quarantineTx(ctx, tx, in, reason, detail)
 		return err
+	}))
+}
+
+// quarantineTx keeps a message raw with the reason it was not taken in.
+func (g *Gateway) quarantineTx(ctx context.Context, tx *store.Tx, in *inbound, reason, detail string) (Result, error) {
+	id, err := tx.Quarantine(ctx, store.Quarantined{
+		Source: in.env.Source, EnvelopeFrom: in.env.From, EnvelopeTo: in.env.To,
+		Reason: reason, Detail: detail, ContentSHA256: in.sha, Raw: in.raw,
 	})
 	if err != nil {
-		return Result{}, &TemporaryError{Err: err}
+		return Result{}, err
 	}
-	g.log.Warn("message quarantined", "reason", reason, "detail", detail, "quarantine_id", id, "source", in.env.Source)
 	return Result{Outcome: OutcomeQuarantined, Quarantine: id, Reason: reason,
 		Trace: []Step{{Step: "parse", Result: "quarantined", Detail: reason}}}, nil
 }

@@ -104,14 +104,14 @@ func (s *Store) WriteStats() WriteStats {
 	return WriteStats{Batches: s.commit.batches.Load(), Writes: s.commit.writes.Load()}
 }
 
-// submit queues req and wakes the committer.
-func (c *committer) submit(req *writeReq) error {
+// submit queues reqs, in order, and wakes the committer.
+func (c *committer) submit(reqs ...*writeReq) error {
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
 		return ErrClosed
 	}
-	c.queue = append(c.queue, req)
+	c.queue = append(c.queue, reqs...)
 	c.mu.Unlock()
 	select {
 	case c.wake <- struct{}{}:

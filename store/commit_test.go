@@ -322,3 +322,50 @@ func TestGroupCommitClose(t *testing.T) {
 		t.Fatalf("write after close: %v", err)
 	}
 }
+
+func TestWriteBatchInOrderEachOnItsOwn(t *testing.T) {
+	st := openBatchTest(t, Options{})
+	ctx := context.Background()
+	before := st.WriteStats()
+	boom := errors.New("boom")
+	var fns []func(*Tx) error
+	for i := range 10 {
+		fns = append(fns, func(tx *Tx) error {
+			if i > 0 && i != 4 {
+				// Each function sees what the earlier ones committed
+				// (the failed fourth excepted).
+				prev := i - 1
+				if prev == 4 {
+					prev = 3
+				}
+				var n int
+				if err := tx.tx.QueryRowContext(ctx, `SELECT count(*) FROM scratch WHERE k = ?`, fmt.Sprint("w", prev)).Scan(&n); err != nil || n != 1 {
+					return fmt.Errorf("function %d does not see w%d: %v", i, prev, err)
+				}
+			}
+			if err := insertScratch(ctx, fmt.Sprint("w", i))(tx); err != nil {
+				return err
+			}
+			if i == 4 {
+				return boom
+			}
+			return nil
+		})
+	}
+	errs := st.WriteBatch(ctx, fns)
+	keys := scratchKeys(t, st)
+	for i, err := range errs {
+		if i == 4 {
+			if !errors.Is(err, boom) || keys["w4"] {
+				t.Errorf("failing function: %v, kept %v", err, keys["w4"])
+			}
+			continue
+		}
+		if err != nil || !keys[fmt.Sprint("w", i)] {
+			t.Errorf("function %d: %v, stored %v", i, err, keys[fmt.Sprint("w", i)])
+		}
+	}
+	if b := st.WriteStats().Batches - before.Batches; b != 1 {
+		t.Errorf("a batch of 10 took %d transactions", b)
+	}
+}

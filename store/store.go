@@ -173,6 +173,44 @@ func (s *Store) Write(ctx context.Context, fn func(*Tx) error) error {
 	return req.err
 }
 
+// WriteBatch runs fns as Write calls queued together, in order: they
+// share a transaction (or a few, when they pass the batch bounds) and a
+// later function sees what an earlier one wrote. Each function's work is
+// committed or rolled back on its own, as with Write; errs[i] is fns[i]'s
+// outcome. A panic in a function is raised again here, after every
+// function has finished.
+func (s *Store) WriteBatch(ctx context.Context, fns []func(*Tx) error) []error {
+	errs := make([]error, len(fns))
+	if err := ctx.Err(); err != nil {
+		for i := range errs {
+			errs[i] = err
+		}
+		return errs
+	}
+	reqs := make([]*writeReq, len(fns))
+	for i, fn := range fns {
+		reqs[i] = &writeReq{ctx: ctx, fn: fn, done: make(chan struct{})}
+	}
+	if err := s.commit.submit(reqs...); err != nil {
+		for i := range errs {
+			errs[i] = err
+		}
+		return errs
+	}
+	var p any
+	for i, r := range reqs {
+		<-r.done
+		errs[i] = r.err
+		if r.panic != nil && p == nil {
+			p = r.panic
+		}
+	}
+	if p != nil {
+		panic(p)
+	}
+	return errs
+}
+
 // Exec runs a statement outside the case model; for tests and
 // maintenance only (fault injection, pragmas).
 func (s *Store) Exec(ctx context.Context, query string, args ...any) error {

@@ -44,3 +44,19 @@ type State interface {
 	Load(ctx context.Context, mailbox string) (uidValidity, lastUID uint32, err error)
 	Save(ctx context.Context, mailbox string, uidValidity, lastUID uint32) error
 }
+
+// Message is one fetched message for a BatchDeliverer.
+type Message struct {
+	Raw []byte
+	Src Source
+}
+
+// BatchDeliverer is a Deliverer that can also store several messages of
+// one mailbox at once, in UID order, so that they share a database
+// commit. errs[i] means for msgs[i] what Deliver's error means for one
+// message; a later message may be stored although an earlier one failed.
+// A Deliverer without this method gets its messages one at a time.
+type BatchDeliverer interface {
+	Deliverer
+	DeliverBatch(ctx context.Context, msgs []Message) (errs []error)
+}

@@ -99,6 +99,60 @@ func (s *session) fetchMessage(uid uint32, size int64) (raw []byte, truncated bo
 	return parts[imap.PartSpecifierNone], true, nil
 }
 
+// fetchMany fetches whole the messages of uids (each no larger than
+// absurdFactor × MaxMessageBytes by its size) in one FETCH command, in
+// UID order. When the server returns fewer messages than asked for, the
+// error is errNoBody and the caller fetches them one at a time. A message
+// sent larger than announced is cut and marked truncated,
+// as fetchMessage does.
+func (s *session) fetchMany(uids []uint32, sizes map[uint32]int64) ([]fetched, error) {
+	defer s.guard(s.p.cmdTimeout)()
+	set := imap.UIDSet{}
+	for _, uid := range uids {
+		set.AddNum(imap.UID(uid))
+	}
+	max := absurdFactor * s.p.cfg.MaxMessageBytes
+	whole := &imap.FetchItemBodySection{Peek: true}
+	cmd := s.c.Fetch(set, &imap.FetchOptions{UID: true, BodySection: []*imap.FetchItemBodySection{whole}})
+	defer cmd.Close()
+	got := make(map[uint32]fetched, len(uids))
+	for msg := cmd.Next(); msg != nil; msg = cmd.Next() {
+		var f fetched
+		for item := msg.Next(); item != nil; item = msg.Next() {
+			switch v := item.(type) {
+			case imapclient.FetchItemDataUID:
+				f.uid = uint32(v.UID)
+			case imapclient.FetchItemDataBodySection:
+				if v.Literal == nil {
+					continue
+				}
+				b, cut, err := readAtMost(v.Literal, max)
+				if err != nil {
+					return nil, fmt.Errorf("read body: %w", err)
+				}
+				f.raw, f.truncated = b, cut
+			}
+		}
+		if f.uid != 0 && f.raw != nil {
+			f.size = sizes[f.uid]
+			got[f.uid] = f
+		}
+	}
+	if err := cmd.Close(); err != nil {
+		return nil, err
+	}
+	out := make([]fetched, len(uids))
+	for i, uid := range uids {
+		f, ok := got[uid]
+		if !ok {
+			// Expunged meanwhile, or refused: fetchOne tells which.
+			return nil, errNoBody
+		}
+		out[i] = f
+	}
+	return out, nil
+}
+
 // readAtMost reads r up to max bytes and reports whether it had more.
 func readAtMost(r io.Reader, max int64) ([]byte, bool, error) {
 	b, err := io.ReadAll(io.LimitReader(r, max+1))

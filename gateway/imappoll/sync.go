@@ -76,11 +76,17 @@ func (s *session) searchNew() ([]uint32, error) {
 	return uids, nil
 }
 
+// maxGroupBytes bounds the fetched bytes held in memory for one
+// delivery to a BatchDeliverer.
+const maxGroupBytes = 32 << 20
+
 // handleBatch delivers the messages of one batch in UID order, then
 // applies the after action to those committed, in one command, and saves
-// the position once. It stops at the first failure, or between messages
-// once ctx is done, and still finishes what it committed. It returns how
-// many messages it delivered.
+// the position once. Messages are fetched in groups (at most
+// maxGroupBytes) and each group is handed over at once where the
+// Deliverer takes batches. It stops at the first failure, or between
+// groups once ctx is done, and still finishes what it committed. It
+// returns how many messages it delivered.
 func (s *session) handleBatch(ctx, hand context.Context, uids []uint32) (int, error) {
 	sizes, err := s.fetchSizes(uids)
 	if err != nil {
@@ -90,18 +96,23 @@ func (s *session) handleBatch(ctx, hand context.Context, uids []uint32) (int, er
 		acted   []uint32 // committed; after action and position pending
 		through uint32   // every UID of the batch up to here is committed or gone
 	)
-	for _, uid := range uids {
+	for len(uids) > 0 && err == nil {
 		if err = ctx.Err(); err != nil {
 			break
 		}
-		var ok bool
-		if ok, err = s.deliverOne(hand, uid, sizes); err != nil {
-			break
+		var group []fetched
+		group, uids, err = s.fetchGroup(uids, sizes)
+		results := s.deliverGroup(hand, group)
+		for i, f := range group {
+			if results[i] != nil {
+				err = results[i]
+				break
+			}
+			if f.raw != nil {
+				acted = append(acted, f.uid)
+			}
+			through = f.uid
 		}
-		if ok {
-			acted = append(acted, uid)
-		}
-		through = uid
 	}
 	if ferr := s.finish(hand, acted, through); err == nil {
 		err = ferr
@@ -109,34 +120,108 @@ func (s *session) handleBatch(ctx, hand context.Context, uids []uint32) (int, er
 	return len(acted), err
 }
 
-// deliverOne fetches one message and hands it to the Deliverer. It reports
-// whether the Deliverer committed it; false with a nil error means the
-// message is gone (expunged meanwhile) or skipped as unreadable.
-func (s *session) deliverOne(ctx context.Context, uid uint32, sizes map[uint32]int64) (bool, error) {
-	start := time.Now()
+// fetched is one message of a group: raw is nil for a message that is
+// gone (expunged meanwhile) or skipped as unreadable.
+type fetched struct {
+	uid       uint32
+	raw       []byte
+	size      int64
+	truncated bool
+}
+
+// fetchGroup fetches messages from the front of uids until the group
+// holds maxGroupBytes (or one message, whatever its size; only one at a
+// time for a Deliverer without batches). Messages of ordinary size come
+// in one FETCH command; a very large one, or a group the server refuses
+// to return at once, one at a time. It returns the group, the UIDs left,
+// and the error that ended it early.
+func (s *session) fetchGroup(uids []uint32, sizes map[uint32]int64) (group []fetched, rest []uint32, err error) {
+	if _, batched := s.p.deliver.(BatchDeliverer); batched {
+		var held int64
+		n := 0
+		for n < len(uids) && held < maxGroupBytes && sizes[uids[n]] <= absurdFactor*s.p.cfg.MaxMessageBytes {
+			held += sizes[uids[n]]
+			n++
+		}
+		if n > 1 {
+			if group, err := s.fetchMany(uids[:n], sizes); err == nil {
+				return group, uids[n:], nil
+			} else if !isRefusal(err) {
+				return nil, uids, err
+			}
+			// A NO for the group: fetch one at a time, so that only the
+			// message the server refuses is counted against.
+		}
+	}
+	f, err := s.fetchOne(uids[0], sizes)
+	if err != nil {
+		return nil, uids, err
+	}
+	return []fetched{f}, uids[1:], nil
+}
+
+// isRefusal reports whether err is the server's NO or BAD answer (the
+// connection is fine).
+func isRefusal(err error) bool {
+	var refused *imap.Error
+	return errors.As(err, &refused) || errors.Is(err, errNoBody)
+}
+
+// fetchOne fetches one message; a nil raw with a nil error means it is
+// gone or skipped.
+func (s *session) fetchOne(uid uint32, sizes map[uint32]int64) (fetched, error) {
 	size, ok := sizes[uid]
 	if !ok {
 		s.log.Info("imap message expunged before it was fetched", "uid", uid)
-		return false, nil
+		return fetched{uid: uid}, nil
 	}
 	raw, truncated, err := s.fetchMessage(uid, size)
 	switch {
 	case errors.Is(err, errVanished):
 		s.log.Info("imap message expunged before it was fetched", "uid", uid)
-		return false, nil
+		return fetched{uid: uid}, nil
 	case err != nil:
-		return false, s.fetchFailed(uid, err)
+		return fetched{uid: uid}, s.fetchFailed(uid, err)
 	}
-	src := Source{
-		Mailbox: s.p.cfg.Name, Folder: s.p.cfg.Folder, Kind: s.p.cfg.Kind,
-		UIDValidity: s.uidValidity, UID: uid, Size: size, Truncated: truncated,
+	return fetched{uid: uid, raw: raw, size: size, truncated: truncated}, nil
+}
+
+// deliverGroup hands the fetched messages of a group to the Deliverer,
+// all at once where it takes batches; results[i] is group[i]'s error.
+func (s *session) deliverGroup(ctx context.Context, group []fetched) []error {
+	start := time.Now()
+	results := make([]error, len(group))
+	var msgs []Message
+	var idx []int
+	for i, f := range group {
+		if f.raw == nil {
+			continue
+		}
+		msgs = append(msgs, Message{Raw: f.raw, Src: Source{
+			Mailbox: s.p.cfg.Name, Folder: s.p.cfg.Folder, Kind: s.p.cfg.Kind,
+			UIDValidity: s.uidValidity, UID: f.uid, Size: f.size, Truncated: f.truncated,
+		}})
+		idx = append(idx, i)
 	}
-	if err := s.p.deliver.Deliver(ctx, raw, src); err != nil {
-		return false, fmt.Errorf("deliver uid %d: %w", uid, err)
+	if len(msgs) == 0 {
+		return results
 	}
-	s.log.Debug("imap message delivered", "uid", uid, "size", size, "truncated", truncated,
-		"duration", time.Since(start))
-	return true, nil
+	var errs []error
+	if bd, ok := s.p.deliver.(BatchDeliverer); ok {
+		errs = bd.DeliverBatch(ctx, msgs)
+	} else {
+		errs = make([]error, len(msgs))
+		for i, m := range msgs {
+			errs[i] = s.p.deliver.Deliver(ctx, m.Raw, m.Src)
+		}
+	}
+	for k, err := range errs {
+		if err != nil {
+			results[idx[k]] = fmt.Errorf("deliver uid %d: %w", msgs[k].Src.UID, err)
+		}
+	}
+	s.log.Debug("imap messages delivered", "count", len(msgs), "duration", time.Since(start))
+	return results
 }
 
 // finish applies the after action to the committed messages acted and then
