@@ -325,6 +325,9 @@ func (in *inbound) authStep() {
 	case v.TempError:
 		result = "temperror"
 		b.WriteString("; DNS failed: taken as unauthenticated")
+		if d := v.dnsError(); d != "" {
+			b.WriteString(" (" + d + ")")
+		}
 	case v.DMARC.Result == "none":
 		result = "none"
 		fmt.Fprintf(&b, "; %s publishes no DMARC policy: taken as before", orDash(v.FromDomain))
@@ -333,6 +336,19 @@ func (in *inbound) authStep() {
 	if v.Ignored > 0 {
 		in.step("auth_results", "ignored", fmt.Sprintf("%d Authentication-Results field(s) claiming our authserv-id were not added by a trusted relay", v.Ignored))
 	}
+}
+
+// dnsError is the first temporary failure's detail, for the trace.
+func (v *AuthVerdict) dnsError() string {
+	if v.DMARC.Result == "temperror" && v.DMARC.Domain != "" {
+		return v.DMARC.Detail
+	}
+	for _, c := range append([]Check{v.SPF}, v.DKIM...) {
+		if c.Result == "temperror" {
+			return c.Detail
+		}
+	}
+	return ""
 }
 
 func domainNote(c Check) string {

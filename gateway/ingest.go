@@ -165,7 +165,7 @@ func (g *Gateway) ingest(ctx context.Context, in *inbound, dry bool) (res Result
 	})
 	if dry && errors.Is(err, errDryRun) {
 		if res.Outcome != OutcomeDuplicate {
-			res.MessageID = 0 // the row it would have had was rolled back
+			res.MessageID, res.Quarantine = 0, 0 // the rows it would have had were rolled back
 		}
 		return res, nil
 	}

@@ -40,7 +40,7 @@ func NewResolver(addr string, timeout time.Duration) (Resolver, error) {
 			return d.DialContext(ctx, network, addr)
 		}
 	}
-	return &dnsResolver{r: r, timeout: timeout}, nil
+	return &dnsResolver{r: r, addr: addr, timeout: timeout}, nil
 }
 
 // dnsResolver bounds each question by a timeout, asks for absolute names
@@ -48,6 +48,7 @@ func NewResolver(addr string, timeout time.Duration) (Resolver, error) {
 // name" a temporary one, so a DNS outage is a temperror everywhere.
 type dnsResolver struct {
 	r       *net.Resolver
+	addr    string // the server asked, or "system"
 	timeout time.Duration
 }
 
@@ -63,7 +64,12 @@ func ask[T any](ctx context.Context, r *dnsResolver, name string, q func(context
 	ctx, cancel := context.WithTimeout(ctx, r.timeout)
 	defer cancel()
 	v, err := q(ctx, name)
-	return v, temporaryUnlessNotFound(err, name)
+	err = temporaryUnlessNotFound(err, name)
+	var de *net.DNSError
+	if r.addr != "system" && errors.As(err, &de) {
+		de.Server = r.addr // the Go resolver names the resolv.conf server it did not ask
+	}
+	return v, err
 }
 
 func (r *dnsResolver) LookupTXT(ctx context.Context, name string) ([]string, error) {
@@ -90,11 +96,8 @@ func temporaryUnlessNotFound(err error, name string) error {
 	}
 	var de *net.DNSError
 	if errors.As(err, &de) {
-		if de.IsNotFound {
-			return de
-		}
 		c := *de
-		c.IsTemporary = true
+		c.IsTemporary = c.IsTemporary || !c.IsNotFound
 		return &c
 	}
 	return &net.DNSError{Err: err.Error(), Name: name, IsTemporary: true}
