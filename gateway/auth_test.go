@@ -156,6 +156,14 @@ func TestForgedContactQuarantinedByPolicy(t *testing.T) {
 	if q, err := e.st.QuarantinedByID(context.Background(), res.Quarantine); err != nil || q.Reason != "dmarc_fail" {
 		t.Fatalf("quarantine row: %+v %v", q, err)
 	}
+	// An operator's replay takes it in, as the sender's own case.
+	rep, err := e.g.Replay(context.Background(), res.Quarantine)
+	if err != nil || rep.Outcome != store.OutcomeNewCase || rep.Case == c.Number {
+		t.Fatalf("replay: %+v %v", rep, err)
+	}
+	if after := e.caseOf(t, c.Number); after.State != store.StateResolved {
+		t.Fatalf("replayed forged accept moved the case to %s", after.State)
+	}
 }
 
 func TestDomainWithoutDMARCAsBefore(t *testing.T) {
