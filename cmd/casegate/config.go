@@ -32,6 +32,8 @@ type Config struct {
 	HTTP         HTTPConfig        `yaml:"http"`
 	Policy       PolicyConfig      `yaml:"policy"`
 	TemplatesDir string            `yaml:"templates_dir"`
+	Auth         AuthConfig        `yaml:"auth"` // sender authentication (trust.go)
+	DKIM         DKIMConfig        `yaml:"dkim"` // signing of outbound mail (trust.go)
 }
 
 // AddressConfig is one inbound address.
@@ -83,6 +85,7 @@ type OutboundConfig struct {
 	HardBounceLimit      int      `yaml:"hard_bounce_limit"`
 	BudgetPerRecipient   int      `yaml:"budget_per_recipient_per_hour"`
 	BudgetPerCase        int      `yaml:"budget_per_case_per_hour"`
+	BudgetPerSource      int      `yaml:"budget_per_source_per_hour"`
 	CircuitBreaker       int      `yaml:"circuit_breaker"`
 	CircuitBreakerWindow Duration `yaml:"circuit_breaker_window"`
 }
@@ -98,6 +101,10 @@ type PolicyConfig struct {
 	UnknownSender  string   `yaml:"unknown_sender"`
 	AutoCloseAfter Duration `yaml:"auto_close_after"`
 	Survey         bool     `yaml:"survey"`
+	// What sender authentication decides (trust.go).
+	DMARCFail     string `yaml:"dmarc_fail"`     // new_case | quarantine
+	AuthTempError string `yaml:"auth_temperror"` // unauthenticated | retry
+	Spam          string `yaml:"spam"`           // quarantine | store
 }
 
 // Duration is a time.Duration written as "168h" in YAML.
@@ -130,11 +137,13 @@ func defaultConfig() Config {
 		Outbound: OutboundConfig{
 			From: "Support <support@localhost>", TLS: "starttls", PasswordEnv: "CASEGATE_RELAY_PASSWORD",
 			RetryFirst: Duration(5 * time.Minute), RetryMax: Duration(time.Hour), Lifetime: Duration(5 * 24 * time.Hour),
-			HardBounceLimit: 3, BudgetPerRecipient: 20, BudgetPerCase: 50,
+			HardBounceLimit: 3, BudgetPerRecipient: 20, BudgetPerCase: 50, BudgetPerSource: 200,
 			CircuitBreaker: 1000, CircuitBreakerWindow: Duration(10 * time.Minute),
 		},
-		HTTP:   HTTPConfig{Listen: "127.0.0.1:8080", TokensEnv: "CASEGATE_API_TOKENS"},
-		Policy: PolicyConfig{UnknownSender: "new_case", AutoCloseAfter: Duration(168 * time.Hour), Survey: true},
+		HTTP: HTTPConfig{Listen: "127.0.0.1:8080", TokensEnv: "CASEGATE_API_TOKENS"},
+		Policy: PolicyConfig{UnknownSender: "new_case", AutoCloseAfter: Duration(168 * time.Hour), Survey: true,
+			DMARCFail: "new_case", AuthTempError: "unauthenticated", Spam: "quarantine"},
+		Auth: defaultAuthConfig(),
 	}
 }
 
@@ -154,6 +163,9 @@ func loadConfig(path string) (Config, error) {
 		}
 		if !filepath.IsAbs(cfg.DataDir) {
 			cfg.DataDir = filepath.Join(filepath.Dir(path), cfg.DataDir)
+		}
+		if cfg.DKIM.KeyFile != "" && !filepath.IsAbs(cfg.DKIM.KeyFile) {
+			cfg.DKIM.KeyFile = filepath.Join(filepath.Dir(path), cfg.DKIM.KeyFile)
 		}
 	}
 	cfg.fillIMAPDefaults()
@@ -229,6 +241,7 @@ func (c *Config) validate() error {
 	c.validateListeners(bad)
 	c.validateProtection(bad)
 	c.validateIMAP(bad)
+	c.validateTrust(bad)
 	switch c.Policy.UnknownSender {
 	case "new_case", "reject":
 	default:

@@ -62,7 +62,11 @@ func (m *Main) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if m.Gateway, err = gateway.New(m.gatewayConfig(), st, tpl, m.Log); err != nil {
+	gc := m.gatewayConfig()
+	if gc.DKIM, err = dkimConfig(cfg); err != nil {
+		return err
+	}
+	if m.Gateway, err = gateway.New(gc, st, tpl, m.Log); err != nil {
 		return err
 	}
 	sender, err := m.sender()
@@ -117,7 +121,7 @@ func (m *Main) gatewayConfig() gateway.Config {
 		MaxMessageBytes: cfg.SMTP.MaxMessageBytes, OutboxLifetime: time.Duration(cfg.Outbound.Lifetime),
 		APITokens: splitTokens(os.Getenv(cfg.HTTP.TokensEnv)),
 		Survey:    cfg.Policy.Survey, AutoCloseAfter: time.Duration(cfg.Policy.AutoCloseAfter),
-		Protection: protection(cfg),
+		Protection: protection(cfg), Auth: authConfig(cfg),
 	}
 	for _, a := range cfg.Addresses {
 		gc.Addresses = append(gc.Addresses, gateway.Address{Address: a.Address, Kind: a.Kind})
