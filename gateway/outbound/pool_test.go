@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/emersion/go-smtp"
+	gomail "github.com/wneessen/go-mail"
 
 	"github.com/casegate/casegate/gateway/gatewaytest"
 	"github.com/casegate/casegate/gateway/outbound"
@@ -221,5 +222,50 @@ func TestBreakerAskedOncePerBatch(t *testing.T) {
 	}
 	if got := len(relay.Mails()); got != 23 {
 		t.Fatalf("relay got %d mails, want 23", got)
+	}
+}
+
+// panickyComposer panics for one recipient.
+type panickyComposer struct {
+	outbound.Composer
+	rcpt string
+}
+
+func (c panickyComposer) Compose(ctx context.Context, m store.OutboxMail) (*gomail.Msg, error) {
+	if m.Recipient == c.rcpt {
+		panic("injected")
+	}
+	return c.Composer.Compose(ctx, m)
+}
+
+// A panic while composing one mail is recovered and reported; that mail
+// is a temporary failure and the pool goes on with the others.
+func TestPanicWhileSendingIsTemporary(t *testing.T) {
+	e := newEnv(t)
+	relay := gatewaytest.StartRelay(t)
+	bad := e.queue(t, "bad@customer.example", 1)[0]
+	for i := range 5 {
+		e.queue(t, fmt.Sprintf("r%d@customer.example", i), 1)
+	}
+	var mu sync.Mutex
+	var panics []string
+	p, err := outbound.New(outbound.Config{Concurrency: 2, Log: newLogger(e), Panicked: func(where string, v any) {
+		mu.Lock()
+		defer mu.Unlock()
+		panics = append(panics, fmt.Sprint(where, ": ", v))
+	}}, e.box, panickyComposer{e.box, "bad@customer.example"}, e.box, relaySender(t, relay))
+	if err != nil {
+		t.Fatal(err)
+	}
+	start(t, p)
+	e.waitSent(t, 6)
+	waitFor(t, "the failed attempt to be recorded", func() bool { return e.outbox(t, bad).Attempts == 1 && e.outbox(t, bad).LastError != "" })
+	if m := e.outbox(t, bad); m.Status != store.OutboxPending || !strings.Contains(m.LastError, "internal error") {
+		t.Fatalf("the mail that panicked: %s, %q", m.Status, m.LastError)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(panics) != 1 || !strings.Contains(panics[0], "injected") {
+		t.Fatalf("panics reported: %v", panics)
 	}
 }

@@ -12,11 +12,16 @@ import (
 // transaction for what arrives within ResultWindow of the first, or for
 // Batch outcomes, or at once when every mail in flight has its outcome.
 // Only once a batch is committed are its rows out of flight, so they
-// cannot be claimed again before their result is known. It returns when
-// results is closed and everything is recorded.
-func (r *run) record(done chan<- struct{}) {
-	defer close(done)
-	defer r.recovered("outbound results")
+// cannot be claimed again before their result is known. It returns true
+// when results is closed and everything is recorded, and false after a
+// panic (the outcomes it held stay unrecorded, their rows in flight until
+// the next start).
+func (r *run) record() (closed bool) {
+	defer func() {
+		if v := recover(); v != nil {
+			r.p.cfg.Panicked("outbound results", v)
+		}
+	}()
 	var batch []store.AttemptOutcome
 	window := time.NewTimer(time.Hour)
 	window.Stop()
@@ -26,7 +31,7 @@ func (r *run) record(done chan<- struct{}) {
 		case o, ok := <-r.results:
 			if !ok {
 				r.commit(batch)
-				return
+				return true
 			}
 			if len(batch) == 0 {
 				window.Reset(r.p.cfg.ResultWindow)

@@ -2,6 +2,7 @@ package outbound
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -38,10 +39,17 @@ func (p *Pool) Run(ctx context.Context) error {
 	defer stopGrace()
 
 	recorded := make(chan struct{})
-	go r.record(recorded)
+	go func() {
+		defer close(recorded)
+		for !r.record() { // a recorder that panicked is replaced
+		}
+	}()
 	var workers sync.WaitGroup
 	for range p.cfg.Concurrency {
-		workers.Go(r.work)
+		workers.Go(func() {
+			for !r.work() { // a worker that panicked is replaced
+			}
+		})
 	}
 	r.claimLoop()
 	close(r.jobs)
@@ -64,13 +72,6 @@ type run struct {
 	freed    chan struct{}      // results were recorded
 }
 
-// recovered logs and reports a panic of the goroutine where.
-func (r *run) recovered(where string) {
-	if v := recover(); v != nil {
-		r.p.cfg.Panicked(where, v)
-	}
-}
-
 func (r *run) inflightIDs() []int64 {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -90,9 +91,8 @@ func (r *run) inflightCount() int {
 
 // claimLoop claims and dispatches due mail until ctx is done.
 func (r *run) claimLoop() {
-	defer r.recovered("outbound claim")
 	for r.ctx.Err() == nil {
-		wait, err := r.claimOnce()
+		wait, err := r.safeClaim()
 		if err != nil && r.ctx.Err() == nil {
 			r.p.log.Error("outbox", "err", err)
 			wait = time.Second
@@ -101,6 +101,17 @@ func (r *run) claimLoop() {
 			r.sleep(wait)
 		}
 	}
+}
+
+// safeClaim is claimOnce, turning a panic into an error.
+func (r *run) safeClaim() (wait time.Duration, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			r.p.cfg.Panicked("outbound claim", v)
+			err = errors.New("internal error while claiming mail")
+		}
+	}()
+	return r.claimOnce()
 }
 
 // claimOnce claims one batch into the free room and dispatches it. It
@@ -163,11 +174,18 @@ func (r *run) sleep(d time.Duration) {
 // work is one sender worker: it sends the jobs it takes over its own
 // session, flushing whenever no job waits, and closes the connection
 // when idle. Once ctx is done it sends nothing more: the jobs still
-// queued are handed back as interrupted.
-func (r *run) work() {
-	defer r.recovered("outbound worker")
+// queued are handed back as interrupted. It returns true when jobs is
+// closed, and false after a panic, once the mails it had in hand are
+// handed back as temporary failures.
+func (r *run) work() (closed bool) {
 	w := r.p.newWorker(r.results)
 	defer w.close()
+	defer func() {
+		if v := recover(); v != nil {
+			r.p.cfg.Panicked("outbound worker", v)
+			w.abandon(errors.New("internal error while sending"))
+		}
+	}()
 	idle := time.NewTimer(r.p.cfg.SessionIdle)
 	defer idle.Stop()
 	for {
@@ -175,7 +193,7 @@ func (r *run) work() {
 		case j, ok := <-r.jobs:
 			if !ok {
 				w.flush(r.sendCtx)
-				return
+				return true
 			}
 			if r.ctx.Err() != nil {
 				w.interrupted(j)

@@ -17,6 +17,7 @@ type worker struct {
 	sess    Session
 	out     chan<- store.AttemptOutcome
 	held    []held // accepted, waiting for Flush
+	current *job   // the job in hand, until its outcome is out or held
 	session int    // mails sent since the connection was last closed
 }
 
@@ -38,15 +39,18 @@ func (w *worker) logFor(m store.OutboxMail) *slog.Logger {
 // started. A mail past its lifetime is not sent: it becomes a dead letter.
 func (w *worker) handle(ctx context.Context, j job) {
 	m := j.mail
+	w.current = &j
 	now := w.p.queue.Now()
 	o := store.AttemptOutcome{Outbox: m.ID, Attempt: j.attempt}
 	if now.After(m.ExpiresAt) {
 		w.logFor(m).Warn("outbox mail expired", "attempts", m.Attempts)
 		o.AttemptResult = store.AttemptResult{Result: store.AttemptExpired, Error: "lifetime exceeded: " + m.LastError}
+		w.current = nil
 		w.out <- o
 		return
 	}
 	err := w.send(ctx, m)
+	w.current = nil
 	if err == nil {
 		w.held = append(w.held, held{outcome: o, mail: m})
 		if w.session++; w.session >= w.p.cfg.SessionMails {
@@ -57,6 +61,19 @@ func (w *worker) handle(ctx context.Context, j job) {
 	}
 	o.AttemptResult = w.failure(m, err)
 	w.out <- o
+}
+
+// abandon hands back the job in hand and the held mails as temporary
+// failures with err: the worker cannot go on.
+func (w *worker) abandon(err error) {
+	if j := w.current; j != nil {
+		w.current = nil
+		w.out <- store.AttemptOutcome{Outbox: j.mail.ID, Attempt: j.attempt, AttemptResult: w.failure(j.mail, err)}
+	}
+	for _, h := range w.held {
+		w.out <- store.AttemptOutcome{Outbox: h.outcome.Outbox, Attempt: h.outcome.Attempt, AttemptResult: w.failure(h.mail, err)}
+	}
+	w.held = nil
 }
 
 // failure turns a send error into the attempt's result and logs it.
