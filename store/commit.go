@@ -316,3 +316,34 @@ func (q *txConn) QueryRowContext(ctx context.Context, query string, args ...any)
 	}
 	return q.tx.QueryRowContext(context.WithoutCancel(ctx), query, args...)
 }
+
+// PrepareContext prepares a statement to run several times in the
+// transaction, with the same rules as ExecContext.
+func (q *txConn) PrepareContext(ctx context.Context, query string) (*txStmt, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	st, err := q.tx.PrepareContext(context.WithoutCancel(ctx), query)
+	if err != nil {
+		return nil, err
+	}
+	return &txStmt{q: q, st: st}, nil
+}
+
+// txStmt is a prepared statement of a shared transaction.
+type txStmt struct {
+	q  *txConn
+	st *sql.Stmt
+}
+
+// ExecContext runs the statement.
+func (s *txStmt) ExecContext(ctx context.Context, args ...any) (sql.Result, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	s.q.count(args)
+	return s.st.ExecContext(context.WithoutCancel(ctx), args...)
+}
+
+// Close releases the statement.
+func (s *txStmt) Close() error { return s.st.Close() }

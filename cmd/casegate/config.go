@@ -76,8 +76,10 @@ type OutboundConfig struct {
 	From        string   `yaml:"from"`
 	Relay       string   `yaml:"relay"`
 	TLS         string   `yaml:"tls"`
+	TLSCAFile   string   `yaml:"tls_ca_file"`
 	Username    string   `yaml:"username"`
 	PasswordEnv string   `yaml:"password_env"`
+	Concurrency int      `yaml:"concurrency"`
 	RetryFirst  Duration `yaml:"retry_first"`
 	RetryMax    Duration `yaml:"retry_max"`
 	Lifetime    Duration `yaml:"lifetime"`
@@ -135,7 +137,7 @@ func defaultConfig() Config {
 			MaxConnections: 100, MaxConnectionsPerIPPerMinute: 60, MaxLineBytes: 64 << 10, MaxHeaderBytes: 256 << 10,
 			ReadTimeout: Duration(5 * time.Minute), WriteTimeout: Duration(time.Minute), MaxReceivedHops: 50},
 		Outbound: OutboundConfig{
-			From: "Support <support@localhost>", TLS: "starttls", PasswordEnv: "CASEGATE_RELAY_PASSWORD",
+			From: "Support <support@localhost>", TLS: "starttls", PasswordEnv: "CASEGATE_RELAY_PASSWORD", Concurrency: 8,
 			RetryFirst: Duration(5 * time.Minute), RetryMax: Duration(time.Hour), Lifetime: Duration(5 * 24 * time.Hour),
 			HardBounceLimit: 3, BudgetPerRecipient: 20, BudgetPerCase: 50, BudgetPerSource: 200,
 			CircuitBreaker: 1000, CircuitBreakerWindow: Duration(10 * time.Minute),
@@ -166,6 +168,9 @@ func loadConfig(path string) (Config, error) {
 		}
 		if cfg.DKIM.KeyFile != "" && !filepath.IsAbs(cfg.DKIM.KeyFile) {
 			cfg.DKIM.KeyFile = filepath.Join(filepath.Dir(path), cfg.DKIM.KeyFile)
+		}
+		if f := cfg.Outbound.TLSCAFile; f != "" && !filepath.IsAbs(f) {
+			cfg.Outbound.TLSCAFile = filepath.Join(filepath.Dir(path), f)
 		}
 	}
 	cfg.fillIMAPDefaults()
@@ -278,6 +283,16 @@ func (c *Config) validateListeners(bad func(key, format string, args ...any)) {
 	case "starttls", "implicit", "none":
 	default:
 		bad("outbound.tls", "%q must be starttls, implicit or none", c.Outbound.TLS)
+	}
+	if f := c.Outbound.TLSCAFile; f != "" {
+		if c.Outbound.Relay == "" || c.Outbound.TLS == "none" {
+			bad("outbound.tls_ca_file", "is for a relay with tls starttls or implicit")
+		} else if _, err := os.Stat(f); err != nil {
+			bad("outbound.tls_ca_file", "%v", err)
+		}
+	}
+	if c.Outbound.Concurrency < 1 || c.Outbound.Concurrency > 256 {
+		bad("outbound.concurrency", "%d must be between 1 and 256", c.Outbound.Concurrency)
 	}
 	if c.Outbound.RetryFirst <= 0 || c.Outbound.RetryMax < c.Outbound.RetryFirst || c.Outbound.Lifetime <= 0 {
 		bad("outbound.retry_first", "retry_first, retry_max and lifetime must be positive, retry_max >= retry_first")
