@@ -64,6 +64,12 @@ type inbound struct {
 	// quiet: store the message without a public "inbound" activity entry
 	// (agent mail, whose text becomes a comment of its own).
 	quiet bool
+	// The sender-authentication verdict, decided before classification.
+	// The zero value is "not known", which amplify.go treats cautiously:
+	// authenticated is an aligned pass for the From: domain; authFailed
+	// a failure the sender's domain asks to enforce.
+	authenticated bool
+	authFailed    bool
 }
 
 func newInbound(raw []byte, env Envelope) *inbound {

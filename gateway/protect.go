@@ -27,6 +27,13 @@ type Protection struct {
 	// MaxReceivedHops: a mail with more Received headers is quarantined
 	// as "too_many_hops" (RFC 5321 §6.3).
 	MaxReceivedHops int
+	// MaxWatchersPerMail Cc addresses of one mail become watchers at most
+	// (amplify.go).
+	MaxWatchersPerMail int
+	// UnauthenticatedNotices says which watchers added by a mail not known
+	// to be authenticated are told: NoticesSameDomain (default),
+	// NoticesNone or NoticesAll.
+	UnauthenticatedNotices string
 }
 
 func (p Protection) withDefaults() Protection {
@@ -47,6 +54,12 @@ func (p Protection) withDefaults() Protection {
 	}
 	if p.MaxReceivedHops <= 0 {
 		p.MaxReceivedHops = 50
+	}
+	if p.MaxWatchersPerMail <= 0 {
+		p.MaxWatchersPerMail = 10
+	}
+	if p.UnauthenticatedNotices == "" {
+		p.UnauthenticatedNotices = NoticesSameDomain
 	}
 	return p
 }

@@ -98,6 +98,9 @@ type PolicyConfig struct {
 	UnknownSender  string   `yaml:"unknown_sender"`
 	AutoCloseAfter Duration `yaml:"auto_close_after"`
 	Survey         bool     `yaml:"survey"`
+	// Amplification limits (gateway/amplify.go).
+	MaxWatchersPerMail            int    `yaml:"max_watchers_per_mail"`
+	UnauthenticatedWatcherNotices string `yaml:"unauthenticated_watcher_notices"`
 }
 
 // Duration is a time.Duration written as "168h" in YAML.
@@ -133,8 +136,9 @@ func defaultConfig() Config {
 			HardBounceLimit: 3, BudgetPerRecipient: 20, BudgetPerCase: 50,
 			CircuitBreaker: 1000, CircuitBreakerWindow: Duration(10 * time.Minute),
 		},
-		HTTP:   HTTPConfig{Listen: "127.0.0.1:8080", TokensEnv: "CASEGATE_API_TOKENS"},
-		Policy: PolicyConfig{UnknownSender: "new_case", AutoCloseAfter: Duration(168 * time.Hour), Survey: true},
+		HTTP: HTTPConfig{Listen: "127.0.0.1:8080", TokensEnv: "CASEGATE_API_TOKENS"},
+		Policy: PolicyConfig{UnknownSender: "new_case", AutoCloseAfter: Duration(168 * time.Hour), Survey: true,
+			MaxWatchersPerMail: 10, UnauthenticatedWatcherNotices: "same_domain"},
 	}
 }
 
@@ -236,6 +240,14 @@ func (c *Config) validate() error {
 	}
 	if c.Policy.AutoCloseAfter <= 0 {
 		bad("policy.auto_close_after", "must be positive")
+	}
+	if c.Policy.MaxWatchersPerMail < 1 {
+		bad("policy.max_watchers_per_mail", "%d must be at least 1", c.Policy.MaxWatchersPerMail)
+	}
+	switch c.Policy.UnauthenticatedWatcherNotices {
+	case "all", "same_domain", "none":
+	default:
+		bad("policy.unauthenticated_watcher_notices", "%q must be all, same_domain or none", c.Policy.UnauthenticatedWatcherNotices)
 	}
 	return errors.Join(errs...)
 }

@@ -16,6 +16,9 @@ func protection(cfg Config) gateway.Protection {
 		BreakerLimit:       cfg.Outbound.CircuitBreaker,
 		BreakerWindow:      time.Duration(cfg.Outbound.CircuitBreakerWindow),
 		MaxReceivedHops:    cfg.SMTP.MaxReceivedHops,
+
+		MaxWatchersPerMail:     cfg.Policy.MaxWatchersPerMail,
+		UnauthenticatedNotices: cfg.Policy.UnauthenticatedWatcherNotices,
 	}
 }
 
