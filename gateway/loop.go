@@ -66,6 +66,7 @@ const (
 	SuppressUndeliverable   = "undeliverable"
 	SuppressBudgetRecipient = "budget_recipient"
 	SuppressBudgetCase      = "budget_case"
+	SuppressBreaker         = "circuit_breaker" // no room for the domain within the mail's lifetime
 )
 
 // suppressed says why a notification to r about c must not be sent ("" when

@@ -80,11 +80,12 @@ type OutboundConfig struct {
 	RetryMax    Duration `yaml:"retry_max"`
 	Lifetime    Duration `yaml:"lifetime"`
 	// Bounces and loop protection (gateway/protect.go).
-	HardBounceLimit      int      `yaml:"hard_bounce_limit"`
-	BudgetPerRecipient   int      `yaml:"budget_per_recipient_per_hour"`
-	BudgetPerCase        int      `yaml:"budget_per_case_per_hour"`
-	CircuitBreaker       int      `yaml:"circuit_breaker"`
-	CircuitBreakerWindow Duration `yaml:"circuit_breaker_window"`
+	HardBounceLimit         int      `yaml:"hard_bounce_limit"`
+	BudgetPerRecipient      int      `yaml:"budget_per_recipient_per_hour"`
+	BudgetPerCase           int      `yaml:"budget_per_case_per_hour"`
+	CircuitBreaker          int      `yaml:"circuit_breaker"`
+	CircuitBreakerPerDomain int      `yaml:"circuit_breaker_per_domain"`
+	CircuitBreakerWindow    Duration `yaml:"circuit_breaker_window"`
 }
 
 // HTTPConfig is the API listener.
@@ -134,7 +135,7 @@ func defaultConfig() Config {
 			From: "Support <support@localhost>", TLS: "starttls", PasswordEnv: "CASEGATE_RELAY_PASSWORD",
 			RetryFirst: Duration(5 * time.Minute), RetryMax: Duration(time.Hour), Lifetime: Duration(5 * 24 * time.Hour),
 			HardBounceLimit: 3, BudgetPerRecipient: 20, BudgetPerCase: 50,
-			CircuitBreaker: 1000, CircuitBreakerWindow: Duration(10 * time.Minute),
+			CircuitBreaker: 500000, CircuitBreakerPerDomain: 50000, CircuitBreakerWindow: Duration(10 * time.Minute),
 		},
 		HTTP: HTTPConfig{Listen: "127.0.0.1:8080", TokensEnv: "CASEGATE_API_TOKENS"},
 		Policy: PolicyConfig{UnknownSender: "new_case", AutoCloseAfter: Duration(168 * time.Hour), Survey: true,
@@ -302,6 +303,11 @@ func (c *Config) validateProtection(bad func(key, format string, args ...any)) {
 	atLeast("outbound.budget_per_recipient_per_hour", c.Outbound.BudgetPerRecipient, 1)
 	atLeast("outbound.budget_per_case_per_hour", c.Outbound.BudgetPerCase, 1)
 	atLeast("outbound.circuit_breaker", c.Outbound.CircuitBreaker, 1)
+	atLeast("outbound.circuit_breaker_per_domain", c.Outbound.CircuitBreakerPerDomain, 1)
+	if c.Outbound.CircuitBreakerPerDomain > c.Outbound.CircuitBreaker {
+		bad("outbound.circuit_breaker_per_domain", "%d must not be above outbound.circuit_breaker (%d): one domain must never stop all mail",
+			c.Outbound.CircuitBreakerPerDomain, c.Outbound.CircuitBreaker)
+	}
 	if c.SMTP.ReadTimeout <= 0 {
 		bad("smtp.read_timeout", "must be positive")
 	}

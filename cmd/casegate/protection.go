@@ -14,6 +14,7 @@ func protection(cfg Config) gateway.Protection {
 		BudgetPerRecipient: cfg.Outbound.BudgetPerRecipient,
 		BudgetPerCase:      cfg.Outbound.BudgetPerCase,
 		BreakerLimit:       cfg.Outbound.CircuitBreaker,
+		BreakerPerDomain:   cfg.Outbound.CircuitBreakerPerDomain,
 		BreakerWindow:      time.Duration(cfg.Outbound.CircuitBreakerWindow),
 		MaxReceivedHops:    cfg.SMTP.MaxReceivedHops,
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
@@ -196,5 +197,55 @@ func TestCcFloodIsNotAmplified(t *testing.T) {
 		if ws, _ := m.Store.Watchers(ctx, c.ID); len(ws) > 10 {
 			t.Fatalf("%s has %d watchers, want at most 10", c.Number, len(ws))
 		}
+	}
+}
+
+// A flood from one domain is held at that domain's limit and cannot open
+// the global breaker: another customer's confirmation goes out at once, and
+// /healthz names the held domain while the status stays ok.
+func TestOneDomainCannotTripTheBreaker(t *testing.T) {
+	relay := gatewaytest.StartRelay(t)
+	m := startMain(t, relay, func(c *Config) {
+		c.Outbound.CircuitBreaker, c.Outbound.CircuitBreakerPerDomain = 10, 5
+	})
+	const floods = 30
+	for i := 0; i < floods; i++ {
+		from := fmt.Sprintf("someone%d@evil.example", i)
+		mustSend(t, m.SMTPAddr, from, []string{"support@localhost"}, fmt.Sprintf(
+			"From: %s\nTo: support@localhost\nSubject: Flood %d\nMessage-ID: <dom.%d@evil.example>\n\nHello.\n", from, i, i))
+	}
+	start := time.Now()
+	mustSend(t, m.SMTPAddr, "alice@customer.example", []string{"support@localhost"},
+		"From: Alice <alice@customer.example>\nTo: support@localhost\nSubject: Printer\nMessage-ID: <dom.legit@customer.example>\n\nError E42.\n")
+	for len(mailsTo(relay, "alice@customer.example")) == 0 {
+		if time.Since(start) > 10*time.Second {
+			t.Fatalf("the customer's confirmation was not sent within 10s")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	quiet(t, relay, 6)
+	resp, err := http.Get("http://" + m.HTTPAddr + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var h struct {
+		Status         string `json:"status"`
+		CircuitBreaker string `json:"circuit_breaker"`
+		HeldDomains    []struct {
+			Domain string `json:"domain"`
+			Held   int    `json:"held"`
+		} `json:"held_domains"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&h); err != nil {
+		t.Fatal(err)
+	}
+	if h.Status != "ok" || h.CircuitBreaker != "closed" || len(h.HeldDomains) != 1 ||
+		h.HeldDomains[0].Domain != "evil.example" || h.HeldDomains[0].Held != floods-5 {
+		t.Fatalf("healthz = %+v", h)
+	}
+	pending, err := m.Store.ListOutbox(context.Background(), store.OutboxPending, 0)
+	if err != nil || len(pending) != floods-5 {
+		t.Fatalf("%d pending, want the %d held (%v): nothing is lost", len(pending), floods-5, err)
 	}
 }
