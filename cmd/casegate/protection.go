@@ -27,10 +27,28 @@ func protection(cfg Config) gateway.Protection {
 func (m *Main) limitSMTP(ln net.Listener) net.Listener {
 	log := m.Log.With("component", "smtp")
 	return gateway.LimitListener(ln, gateway.ConnLimits{
-		MaxConnections:    m.Config.SMTP.MaxConnections,
-		MaxPerIPPerMinute: m.Config.SMTP.MaxConnectionsPerIPPerMinute,
+		MaxConnections:             m.Config.SMTP.MaxConnections,
+		MaxPerIP:                   m.Config.SMTP.MaxConnectionsPerIP,
+		MaxPerIPPerMinute:          m.Config.SMTP.MaxConnectionsPerIPPerMinute,
+		SessionLifetime:            time.Duration(m.Config.SMTP.SessionLifetime),
+		MaxCommandsWithoutProgress: m.Config.SMTP.MaxCommandsWithoutProgress,
 		OnRefuse: func(remote, why string) {
-			log.Warn("smtp: connection refused", "remote", remote, "reason", why)
+			log.Warn("smtp: connection refused or cut", "remote", remote, "reason", why)
 		},
 	})
+}
+
+// httpLimits are the HTTP listener's timeouts, sizes and connection caps.
+func (m *Main) httpLimits() gateway.HTTPLimits {
+	h := m.Config.HTTP
+	log := m.Log.With("component", "http")
+	return gateway.HTTPLimits{
+		ReadHeaderTimeout: time.Duration(h.ReadHeaderTimeout), ReadTimeout: time.Duration(h.ReadTimeout),
+		WriteTimeout: time.Duration(h.WriteTimeout), IdleTimeout: time.Duration(h.IdleTimeout),
+		MaxHeaderBytes: h.MaxHeaderBytes, MaxBodyBytes: h.MaxBodyBytes,
+		MaxConnections: h.MaxConnections, MaxPerIP: h.MaxConnectionsPerIP,
+		OnRefuse: func(remote, why string) {
+			log.Warn("http: connection refused", "remote", remote, "reason", why)
+		},
+	}
 }
