@@ -3,7 +3,6 @@ package gateway
 import (
 	"context"
 	"fmt"
-	"net/mail"
 	"strings"
 
 	"github.com/casegate/casegate/store"
@@ -113,6 +112,18 @@ func (g *Gateway) Update(ctx context.Context, number string, p store.CasePatch, 
 	if p.Priority != nil && !validPriority(*p.Priority) {
 		return store.Case{}, fmt.Errorf("%w: priority %q must be low, normal, high or urgent", ErrInvalid, *p.Priority)
 	}
+	if p.Assignee != nil && strings.TrimSpace(*p.Assignee) != "" {
+		// The assignee is mailed about the case: an address, never
+		// anything else.
+		_, addr, err := g.suppliedAddress("assignee", *p.Assignee)
+		if err != nil {
+			return store.Case{}, err
+		}
+		p.Assignee = &addr
+	} else if p.Assignee != nil {
+		empty := ""
+		p.Assignee = &empty
+	}
 	return g.onCase(ctx, number, func(tx *store.Tx, c *store.Case) error {
 		if c.State == store.StateClosed {
 			return &IllegalTransitionError{From: c.State, To: c.State, By: byAgent}
@@ -156,15 +167,12 @@ func validPriority(p string) bool {
 
 // AddWatcher puts email on a case's watch list.
 func (g *Gateway) AddWatcher(ctx context.Context, number, email string, actor Actor) (store.Case, error) {
-	addr, err := mail.ParseAddress(email)
+	name, addr, err := g.suppliedAddress("watcher", email)
 	if err != nil {
-		return store.Case{}, fmt.Errorf("%w: %q is not an address", ErrInvalid, email)
-	}
-	if g.isOwn(addr.Address) {
-		return store.Case{}, fmt.Errorf("%w: support's own addresses never watch a case", ErrInvalid)
+		return store.Case{}, err
 	}
 	return g.onCase(ctx, number, func(tx *store.Tx, c *store.Case) error {
-		_, err := g.addWatcher(ctx, tx, c, recipient{Email: addr.Address, Name: addr.Name, Role: "watcher"}, actor, "", nil)
+		_, err := g.addWatcher(ctx, tx, c, recipient{Email: addr, Name: name, Role: "watcher"}, actor, "", nil)
 		return err
 	})
 }

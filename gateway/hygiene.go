@@ -1,6 +1,8 @@
 package gateway
 
 import (
+	"fmt"
+	"net/mail"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -63,4 +65,63 @@ func SafeFilename(name string) string {
 		out = out[:len(out)-size]
 	}
 	return out
+}
+
+// EscapeControls makes text from mail safe to print on an operator's
+// terminal: control characters (C0, DEL, C1), bidirectional formatting
+// characters and invalid UTF-8 are written as escapes (\x1b, \u202e,
+// \xe9), so the text can neither move the cursor, set colours or the
+// window title, nor make a line read in another order than it is stored.
+// With multiline, newlines and tabs are kept as they are.
+func EscapeControls(s string, multiline bool) string {
+	if !needsEscape(s, multiline) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			fmt.Fprintf(&b, `\x%02x`, s[i])
+		case multiline && (r == '\n' || r == '\t'):
+			b.WriteRune(r)
+		case r < 0x20 || r == 0x7f:
+			fmt.Fprintf(&b, `\x%02x`, r)
+		case unicode.IsControl(r) || isBidiControl(r):
+			fmt.Fprintf(&b, `\u%04x`, r)
+		default:
+			b.WriteString(s[i : i+size])
+		}
+		i += size
+	}
+	return b.String()
+}
+
+func needsEscape(s string, multiline bool) bool {
+	if !utf8.ValidString(s) {
+		return true
+	}
+	for _, r := range s {
+		if (unicode.IsControl(r) && !(multiline && (r == '\n' || r == '\t'))) || isBidiControl(r) {
+			return true
+		}
+	}
+	return false
+}
+
+// suppliedAddress checks an address an agent or the API supplies (an
+// assignee, a watcher), named what in the error: one address (RFC 5322,
+// with or without a display name), clean, of a sane length, and not one of
+// ours (we never mail ourselves). It returns the display name and the
+// bare address, lower-cased; an error wraps ErrInvalid.
+func (g *Gateway) suppliedAddress(what, s string) (name, addr string, err error) {
+	s = strings.TrimSpace(s)
+	a, perr := mail.ParseAddress(s)
+	switch {
+	case len(s) > 320 || perr != nil || !cleanAddress(s) || !strings.Contains(a.Address, "@"):
+		return "", "", fmt.Errorf("%w: %s %q is not an address", ErrInvalid, what, s)
+	case g.isOwn(a.Address) || g.isBounceAddress(a.Address):
+		return "", "", fmt.Errorf("%w: %s %s is one of support's own addresses", ErrInvalid, what, a.Address)
+	}
+	return sanitizeLine(a.Name), strings.ToLower(a.Address), nil
 }
