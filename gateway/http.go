@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"context"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/json"
@@ -65,11 +66,15 @@ func (g *Gateway) validToken(token string) bool {
 
 func (g *Gateway) handleHealth(w http.ResponseWriter, r *http.Request) {
 	status, code := "ok", http.StatusOK
-	if err := g.store.Ping(r.Context()); err != nil {
+	// The answer must not depend on whether the client is still there: a
+	// probe that half-closed its connection would read "unavailable".
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 5*time.Second)
+	defer cancel()
+	if err := g.store.Ping(ctx); err != nil {
 		status, code = "database unavailable", http.StatusServiceUnavailable
 	}
 	body := map[string]any{"status": status, "time": g.store.Now().Format(time.RFC3339)}
-	g.breakerHealth(r.Context(), body) // circuit_breaker; status "degraded" while open
+	g.breakerHealth(ctx, body) // circuit_breaker; status "degraded" while open
 	writeJSON(w, code, body)
 }
 

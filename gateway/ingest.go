@@ -80,6 +80,11 @@ type inbound struct {
 	// agent: the From is an agent address and the mail is authenticated;
 	// only then do agent identity and commands apply.
 	agent bool
+	// The verdict as amplify.go reads it. The zero value is "not known",
+	// treated cautiously: authenticated is an aligned pass for the From:
+	// domain; authFailed a failure the sender's domain asks to enforce.
+	authenticated bool
+	authFailed    bool
 }
 
 func newInbound(raw []byte, env Envelope) *inbound {
@@ -277,6 +282,7 @@ func (g *Gateway) checkSender(ctx context.Context, in *inbound, dry bool) error 
 	in.auth = g.authenticate(ctx, in)
 	in.spam = g.spamVerdict(in)
 	in.agent = in.auth.Authenticated && g.isAgent(in.msg.From.Email)
+	in.authenticated, in.authFailed = in.auth.Authenticated, in.auth.Enforced()
 	if in.auth.TempError && !dry && g.cfg.Auth.withDefaults().TempError == "retry" {
 		return &TemporaryError{Err: fmt.Errorf("sender authentication: DNS failure (%s)", in.auth.DMARC.Detail)}
 	}

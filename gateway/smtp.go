@@ -43,7 +43,11 @@ func (g *Gateway) NewSMTPServer(cfg SMTPConfig) *smtp.Server {
 		cfg.MaxHeaderBytes = 256 << 10
 	}
 	s := smtp.NewServer(smtp.BackendFunc(func(c *smtp.Conn) (smtp.Session, error) {
-		return &smtpSession{g: g, cfg: cfg, remote: remoteIP(c.Conn()), helo: c.Hostname()}, nil
+		lc := limitedOf(c)
+		if _, isTLS := c.TLSConnectionState(); isTLS && lc != nil {
+			lc.SetTLS()
+		}
+		return &smtpSession{g: g, cfg: cfg, remote: remoteIP(c.Conn()), helo: c.Hostname(), conn: lc}, nil
 	}))
 	s.Domain = g.cfg.Hostname
 	s.MaxMessageBytes = cfg.MaxMessageBytes
@@ -67,11 +71,23 @@ func remoteIP(c net.Conn) string {
 	return host
 }
 
+// limitedOf is the limit listener's connection under c (limits.go), nil
+// when the server was not given a LimitListener.
+func limitedOf(c *smtp.Conn) *limitedConn {
+	nc := c.Conn()
+	if t, ok := nc.(*tls.Conn); ok {
+		nc = t.NetConn()
+	}
+	lc, _ := nc.(*limitedConn)
+	return lc
+}
+
 type smtpSession struct {
 	g      *Gateway
 	cfg    SMTPConfig
 	remote string
-	helo   string // the client's HELO/EHLO name
+	helo   string       // the client's HELO/EHLO name
+	conn   *limitedConn // nil without a LimitListener
 	from   string
 	to     []string
 }
@@ -79,7 +95,12 @@ type smtpSession struct {
 func (s *smtpSession) Reset()        { s.from, s.to = "", nil }
 func (s *smtpSession) Logout() error { return nil }
 
+// Mail takes the envelope sender; one with control characters or invalid
+// UTF-8 would reach logs and operators' terminals, and is refused.
 func (s *smtpSession) Mail(from string, _ *smtp.MailOptions) error {
+	if !cleanAddress(from) {
+		return smtpReply(errBadSender)
+	}
 	s.from, s.to = from, nil
 	return nil
 }
@@ -112,6 +133,7 @@ func (s *smtpSession) validBounceAddress(to string) bool {
 var (
 	errUnknownRecipient = errors.New("unknown recipient")
 	errHeaderTooLarge   = errors.New("header too large")
+	errBadSender        = errors.New("bad sender address")
 )
 
 // Data reads the message and stores it; the 250 go-smtp sends when Data
@@ -123,6 +145,10 @@ func (s *smtpSession) Data(r io.Reader) (err error) {
 			err = smtpReply(errors.New("internal error"))
 		}
 	}()
+	if s.conn != nil {
+		s.conn.Progress() // a message is progress: the command count starts again
+		defer s.conn.Progress()
+	}
 	raw, err := io.ReadAll(r)
 	if err != nil {
 		return smtpReply(err)
@@ -153,6 +179,8 @@ func smtpReply(err error) *smtp.SMTPError {
 		return se // go-smtp's own answers, e.g. 552 5.3.4 for size
 	case errors.Is(err, errUnknownRecipient):
 		return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "No such mailbox here"}
+	case errors.Is(err, errBadSender):
+		return &smtp.SMTPError{Code: 553, EnhancedCode: smtp.EnhancedCode{5, 1, 7}, Message: "Bad sender address syntax"}
 	case errors.Is(err, errHeaderTooLarge):
 		return &smtp.SMTPError{Code: 552, EnhancedCode: smtp.EnhancedCode{5, 3, 4}, Message: "Message header too large"}
 	case errors.Is(err, smtp.ErrTooLongLine):

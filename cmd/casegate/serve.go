@@ -97,12 +97,12 @@ func (m *Main) Run(ctx context.Context) error {
 		return fmt.Errorf("http.listen: %w", err)
 	}
 	m.SMTPAddr, m.HTTPAddr = smtpLn.Addr().String(), httpLn.Addr().String()
-	m.http = &http.Server{Handler: m.Gateway.HTTPHandler(), ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog: slog.NewLogLogger(m.Log.Handler(), slog.LevelWarn)}
+	httpLimits := m.httpLimits()
+	m.http = m.Gateway.NewHTTPServer(httpLimits)
 
 	ctx, m.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	m.goSafe("smtp", func() error { return ignoreClosed(m.smtp.Serve(m.limitSMTP(smtpLn))) })
-	m.goSafe("http", func() error { return ignoreClosed(m.http.Serve(httpLn)) })
+	m.goSafe("http", func() error { return ignoreClosed(m.http.Serve(gateway.HTTPLimitListener(httpLn, httpLimits))) })
 	m.goSafe("outbound", func() error { return pool.Run(ctx) })
 	m.goSafe("scheduler", func() error { return m.Gateway.RunScheduler(ctx, time.Minute) })
 	for _, p := range pollers {
