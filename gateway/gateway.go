@@ -71,6 +71,7 @@ type Gateway struct {
 	wake      chan struct{} // tells the outbound worker that mail was queued
 	ops       opsState      // VERP key and circuit breaker (protect.go)
 	linkKey   []byte        // signs the links in mails
+	disk      storageState  // the last full-disk failure (storage.go)
 }
 
 // New checks cfg and builds a gateway.

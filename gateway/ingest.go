@@ -16,9 +16,13 @@ import (
 // Envelope is what the transport knows of a message besides its bytes.
 type Envelope struct {
 	Source string   // smtp | imap | pipe | replay
-	From   string   // envelope sender (MAIL FROM / Return-Path); "" for the null sender
+	From   string   // envelope sender (MAIL FROM / Return-Path); "" for the null sender or none known
 	To     []string // envelope recipients
 	Kind   string   // case kind when the transport decides it (IMAP mailbox); "" = from the recipients
+	// NullSender: the transport saw the null reverse-path (IsNullSender),
+	// so the message is a delivery report. A transport with no envelope
+	// (IMAP) leaves it false.
+	NullSender bool
 }
 
 // Outcomes beyond the stored ones of package store.
@@ -150,8 +154,9 @@ func (g *Gateway) ingest(ctx context.Context, in *inbound, dry bool) (res Result
 		return res, nil
 	}
 	if err != nil {
-		return Result{}, &TemporaryError{Err: err}
+		return Result{}, g.temporary("ingest", err)
 	}
+	g.storageOK()
 	g.kick()
 	return res, nil
 }
@@ -210,8 +215,9 @@ func (g *Gateway) quarantine(ctx context.Context, in *inbound, reason, detail st
 		return err
 	})
 	if err != nil {
-		return Result{}, &TemporaryError{Err: err}
+		return Result{}, g.temporary("quarantine", err)
 	}
+	g.storageOK()
 	g.log.Warn("message quarantined", "reason", reason, "detail", detail, "quarantine_id", id, "source", in.env.Source)
 	return Result{Outcome: OutcomeQuarantined, Quarantine: id, Reason: reason,
 		Trace: []Step{{Step: "parse", Result: "quarantined", Detail: reason}}}, nil

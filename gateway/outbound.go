@@ -65,7 +65,7 @@ func (o *Outbound) Run(ctx context.Context) error {
 	}
 	for {
 		n, err := o.SendDue(ctx)
-		if err != nil && ctx.Err() == nil {
+		if err != nil && ctx.Err() == nil && !o.g.noteStorage("outbox", err) {
 			o.g.log.Error("outbox", "err", err)
 		}
 		if n > 0 {

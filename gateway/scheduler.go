@@ -44,7 +44,7 @@ func (g *Gateway) RunScheduler(ctx context.Context, interval time.Duration) erro
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
-		if _, err := g.AutoClose(ctx); err != nil && ctx.Err() == nil {
+		if _, err := g.AutoClose(ctx); err != nil && ctx.Err() == nil && !g.noteStorage("auto-close", err) {
 			g.log.Error("auto-close", "err", err)
 		}
 		select {

@@ -31,7 +31,7 @@ Usage:
                                           change a case's watch list
   casegate classify [--json] < message.eml
                                           dry run: what was parsed, what would happen
-  casegate ingest [--from S] [--to R]... < message.eml
+  casegate ingest [--from S] [--to R...] < message.eml
                                           pipe mode: exit 0 stored, 75 try again, 65 never
   casegate outbox list [--status dead]    list the outbox (--limit N, --json)
   casegate outbox retry ID                queue a dead letter again
@@ -49,8 +49,10 @@ func main() {
 
 // exitError carries a process exit code.
 type exitError struct {
-	code int
-	err  error
+	code  int
+	err   error
+	bare  bool // print the message without the "casegate:" prefix
+	quiet bool // already logged: print nothing
 }
 
 func (e *exitError) Error() string { return e.err.Error() }
@@ -91,12 +93,19 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
 	}
-	fmt.Fprintln(stderr, "casegate:", err)
 	var ee *exitError
-	if errors.As(err, &ee) {
-		return ee.code
+	if !errors.As(err, &ee) {
+		fmt.Fprintln(stderr, "casegate:", err)
+		return 1
 	}
-	return 1
+	switch {
+	case ee.quiet:
+	case ee.bare:
+		fmt.Fprintln(stderr, err)
+	default:
+		fmt.Fprintln(stderr, "casegate:", err)
+	}
+	return ee.code
 }
 
 // newLogger logs text on a terminal and JSON otherwise.

@@ -98,7 +98,7 @@ func (m *Main) Run(ctx context.Context) error {
 	ctx, m.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	out := m.Gateway.NewOutbound(sender, gateway.RetryPolicy{
 		First: time.Duration(cfg.Outbound.RetryFirst), Max: time.Duration(cfg.Outbound.RetryMax)})
-	m.goSafe("smtp", func() error { return ignoreClosed(m.smtp.Serve(m.limitSMTP(smtpLn))) })
+	m.goSafe("smtp", func() error { return ignoreClosed(m.smtp.Serve(m.Gateway.SMTPListener(m.limitSMTP(smtpLn)))) })
 	m.goSafe("http", func() error { return ignoreClosed(m.http.Serve(httpLn)) })
 	m.goSafe("outbound", func() error { return out.Run(ctx) })
 	m.goSafe("scheduler", func() error { return m.Gateway.RunScheduler(ctx, time.Minute) })
