@@ -155,6 +155,9 @@ func loadConfig(path string) (Config, error) {
 		if !filepath.IsAbs(cfg.DataDir) {
 			cfg.DataDir = filepath.Join(filepath.Dir(path), cfg.DataDir)
 		}
+		if cfg.TemplatesDir != "" && !filepath.IsAbs(cfg.TemplatesDir) {
+			cfg.TemplatesDir = filepath.Join(filepath.Dir(path), cfg.TemplatesDir)
+		}
 	}
 	cfg.fillIMAPDefaults()
 	if err := cfg.validate(); err != nil {
@@ -224,6 +227,11 @@ func (c *Config) validate() error {
 	for i, a := range c.Agents {
 		if !strings.Contains(a, "@") {
 			bad(fmt.Sprintf("agents[%d]", i), "%q must be an address or @domain", a)
+		}
+	}
+	if c.TemplatesDir != "" {
+		if fi, err := os.Stat(c.TemplatesDir); err != nil || !fi.IsDir() {
+			bad("templates_dir", "%q is not a directory", c.TemplatesDir)
 		}
 	}
 	c.validateListeners(bad)

@@ -38,6 +38,9 @@ Usage:
   casegate quarantine list|show|replay ID list, print raw, or replay quarantined mail
   casegate addresses list [--undeliverable]  addresses with bounces
   casegate addresses clear ADDRESS        make an undeliverable address deliverable again
+  casegate backup FILE                    a consistent copy of the database, while serve runs
+  casegate reload                         make the running serve read its config file again
+                                          (or send it SIGHUP)
   casegate version                        print the version
 
 Every command takes --config FILE (default: embedded defaults).
@@ -79,6 +82,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		err = cmdQuarantine(ctx, args[1:], stdout, stderr)
 	case "addresses":
 		err = cmdAddresses(ctx, args[1:], stdout, stderr)
+	case "backup":
+		err = cmdBackup(ctx, args[1:], stdout, stderr)
+	case "reload":
+		err = cmdReload(ctx, args[1:], stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "casegate", version)
 	case "help", "-h", "--help":
@@ -131,12 +138,29 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	m := &Main{Config: cfg, Log: newLogger(stderr)}
+	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
+		return fmt.Errorf("data_dir: %w", err)
+	}
+	pid, err := lockPIDFile(cfg.DataDir) // one serve per data_dir; `casegate reload` finds it here
+	if err != nil {
+		return err
+	}
+	defer pid.Close()
+	m := &Main{Config: cfg, ConfigPath: *configPath, Log: newLogger(stderr)}
 	if err := m.Run(ctx); err != nil {
 		m.Close()
 		return err
 	}
-	<-ctx.Done()
-	m.Log.Info("shutting down")
-	return m.Close()
+	hup := make(chan os.Signal, 1)
+	notifyReload(hup)
+	defer signal.Stop(hup)
+	for {
+		select {
+		case <-hup:
+			_ = m.Reload() // logged; a refused file leaves the running config
+		case <-ctx.Done():
+			m.Log.Info("shutting down")
+			return m.Close()
+		}
+	}
 }

@@ -27,7 +27,10 @@ import (
 // temporary directory.
 type Main struct {
 	Config Config
-	Log    *slog.Logger
+	// ConfigPath is the file Config came from ("" = embedded defaults);
+	// Reload reads it again.
+	ConfigPath string
+	Log        *slog.Logger
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
 	// Sender overrides the outbound sender chosen from the config (tests).
@@ -44,6 +47,7 @@ type Main struct {
 	wg     sync.WaitGroup
 	close  sync.Once
 	closed error
+	reload reloadState
 }
 
 // Run opens everything and starts serving; it returns once the listeners
@@ -109,8 +113,10 @@ func (m *Main) Run(ctx context.Context) error {
 	return nil
 }
 
-func (m *Main) gatewayConfig() gateway.Config {
-	cfg := m.Config
+func (m *Main) gatewayConfig() gateway.Config { return gatewayConfig(m.Config) }
+
+// gatewayConfig is what the gateway needs of cfg.
+func gatewayConfig(cfg Config) gateway.Config {
 	gc := gateway.Config{
 		Hostname: cfg.Hostname, CasePrefix: cfg.CasePrefix, Agents: cfg.Agents, Accounts: cfg.Accounts,
 		From: cfg.Outbound.From, PublicURL: cfg.PublicURL, UnknownSender: cfg.Policy.UnknownSender,
