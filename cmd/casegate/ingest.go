@@ -85,8 +85,22 @@ func (l *stringList) Set(v string) error { *l = append(*l, v); return nil }
 //
 // A failure's message on stderr starts with its enhanced status code
 // (RFC 3463), which Postfix's pipe uses for the delivery status notice.
+//
+// The log lines of the run are held back until the end, so that the failure
+// line comes first.
 func cmdIngest(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	log := newLogger(stderr)
+	var logs bytes.Buffer
+	err := ingestOnce(ctx, args, stdin, stdout, stderr, slog.New(logHandler(stderr, &logs)))
+	var ee *exitError
+	if errors.As(err, &ee) && ee.bare {
+		fmt.Fprintln(stderr, err)
+		ee.quiet = true
+	}
+	_, _ = stderr.Write(logs.Bytes())
+	return err
+}
+
+func ingestOnce(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, log *slog.Logger) error {
 	a, err := parseIngestArgs(args)
 	if errors.Is(err, flag.ErrHelp) {
 		fmt.Fprint(stderr, ingestUsage)

@@ -116,13 +116,17 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 }
 
 // newLogger logs text on a terminal and JSON otherwise.
-func newLogger(w io.Writer) *slog.Logger {
+func newLogger(w io.Writer) *slog.Logger { return slog.New(logHandler(w, w)) }
+
+// logHandler writes to out, as text when w is a terminal and as JSON
+// otherwise.
+func logHandler(w, out io.Writer) slog.Handler {
 	if f, ok := w.(*os.File); ok {
 		if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
-			return slog.New(slog.NewTextHandler(w, nil))
+			return slog.NewTextHandler(out, nil)
 		}
 	}
-	return slog.New(slog.NewJSONHandler(w, nil))
+	return slog.NewJSONHandler(out, nil)
 }
 
 func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
