@@ -39,8 +39,8 @@ Usage:
   casegate addresses list [--undeliverable]  addresses with bounces
   casegate addresses clear ADDRESS        make an undeliverable address deliverable again
   casegate backup FILE                    a consistent copy of the database, while serve runs
-  casegate reload                         make the running serve read its config file again
-                                          (or send it SIGHUP)
+  casegate reload [--check]               make the running serve read its config file again
+                                          (or send it SIGHUP); --check only checks the file
   casegate version                        print the version
 
 Every command takes --config FILE (default: embedded defaults).

@@ -106,11 +106,12 @@ func flatKeys(c Config) map[string]string {
 
 // cmdReload checks the config file and asks the serve running on its
 // data_dir to reload it: a file that does not load is refused here,
-// before the running gateway is disturbed.
+// before the running gateway is disturbed. With --check it only checks.
 func cmdReload(_ context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("reload", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	configPath := fs.String("config", "", "config file (YAML): the one serve was started with")
+	check := fs.Bool("check", false, "only check the file, signal nobody")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -122,7 +123,14 @@ func cmdReload(_ context.Context, args []string, stdout, stderr io.Writer) error
 		_, err = templates.New(cfg.TemplatesDir)
 	}
 	if err != nil {
+		if *check {
+			return err
+		}
 		return fmt.Errorf("reload refused, the running configuration stays: %w", err)
+	}
+	if *check {
+		fmt.Fprintf(stdout, "%s is a valid configuration\n", describePath(*configPath))
+		return nil
 	}
 	pid, err := signalReload(cfg.DataDir)
 	if err != nil {

@@ -183,7 +183,13 @@ func TestReloadAndBackupOfRunningServe(t *testing.T) {
 		return sendMail(t, smtpAddr, "frank@customer.example", []string{"helpdesk@localhost"}, helpdeskMail(1)) == nil
 	})
 
+	if code, out := runCLI(t, "reload", "--check", "--config", config); code != 0 || !strings.Contains(out, "is a valid configuration") {
+		t.Errorf("reload --check of a good file: exit %d\n%s", code, out)
+	}
 	writeConfig(t, dir, base+"addresses:\n  - {address: nobody, kind: case}\n")
+	if code, out := runCLI(t, "reload", "--check", "--config", config); code != 1 || !strings.Contains(out, "addresses[0].address") {
+		t.Errorf("reload --check of a bad file: exit %d, want 1 naming the key\n%s", code, out)
+	}
 	if code, out := runCLI(t, "reload", "--config", config); code != 1 || !strings.Contains(out, "addresses[0].address") {
 		t.Errorf("reload of a bad file: exit %d, want 1 naming the key\n%s", code, out)
 	}
