@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -265,4 +266,35 @@ func openTestStore(t *testing.T, dataDir string) *store.Store {
 	}
 	t.Cleanup(func() { st.Close() })
 	return st
+}
+
+// classify takes the same null-sender decision as pipe mode: --from ''
+// is a delivery report, no --from is an unknown sender.
+func TestClassifyNullSender(t *testing.T) {
+	conf := writeConfig(t, t.TempDir(), "data_dir: data\n")
+	raw := "From: carol@customer.example\nTo: support@localhost\nSubject: Undelivered\nMessage-ID: <n1@customer.example>\n\nx\n"
+	outcome := func(args ...string) string {
+		t.Helper()
+		var out, errOut bytes.Buffer
+		if code := run(context.Background(), append([]string{"classify", "--config", conf, "--json"}, args...), strings.NewReader(raw), &out, &errOut); code != 0 {
+			t.Fatalf("classify %v: exit %d\n%s", args, code, errOut.String())
+		}
+		var v struct {
+			Decision struct {
+				Outcome string `json:"outcome"`
+			} `json:"decision"`
+		}
+		if err := json.Unmarshal(out.Bytes(), &v); err != nil {
+			t.Fatal(err)
+		}
+		return v.Decision.Outcome
+	}
+	for _, from := range []string{"", "<>", "MAILER-DAEMON"} {
+		if got := outcome("--from", from); got != "bounce" {
+			t.Errorf("classify --from %q: %s, want bounce", from, got)
+		}
+	}
+	if got := outcome(); got != "new_case" {
+		t.Errorf("classify without --from: %s, want new_case", got)
+	}
 }
