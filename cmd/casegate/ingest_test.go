@@ -268,7 +268,7 @@ func openTestStore(t *testing.T, dataDir string) *store.Store {
 	return st
 }
 
-// classify takes the same null-sender decision as pipe mode: --from ”
+// classify takes the same null-sender decision as pipe mode: an empty --from
 // is a delivery report, no --from is an unknown sender.
 func TestClassifyNullSender(t *testing.T) {
 	conf := writeConfig(t, t.TempDir(), "data_dir: data\n")
