@@ -37,6 +37,10 @@ type SMTPConfig struct {
 // the code and reason, "smtp: recipient refused" for each refused RCPT,
 // and "smtp: transaction abandoned" when accepted recipients never got
 // their DATA (an address verification probe, a client that gave up).
+// go-smtp answers two refusals itself, before the session sees them, so
+// they have no line: a SIZE= at MAIL over the limit (552 5.3.4; an MTA
+// that read our SIZE never sends one) and a recipient over
+// MaxRecipients (452 4.5.3, which the client sends again later).
 func (g *Gateway) NewSMTPServer(cfg SMTPConfig) *smtp.Server {
 	if cfg.ReadTimeout <= 0 {
 		cfg.ReadTimeout = 5 * time.Minute

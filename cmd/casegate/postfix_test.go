@@ -161,6 +161,16 @@ func TestPostfixRelayMode(t *testing.T) {
 		return err == nil
 	}, all...)
 
+	// A reply to the plus address passes the MX's check and threads.
+	if err := mxSend(t, mx, "alice@customer.example", []string{"support+CS0000001@help.example.com"},
+		"Re: offline", "relay.3@customer.example", "Still offline."); err != nil {
+		t.Fatalf("the MX refused the plus address: %v\n%s", err, mx.Log())
+	}
+	waitFor(t, "the reply to support+CS0000001@ to thread", func() bool {
+		n, err := m.Store.CountMessages(ctx, store.OutcomeReply)
+		return err == nil && n == 1
+	}, all...)
+
 	err = mxSend(t, mx, "alice@customer.example", []string{"nobody@help.example.com"}, "Hello", "relay.2@customer.example", "x")
 	wantRefused(t, err, 550, "an unknown recipient at the MX")
 	if !strings.Contains(err.Error(), "5.1.1") {
