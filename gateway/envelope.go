@@ -12,3 +12,10 @@ func IsNullSender(from string) bool {
 	from = strings.TrimSpace(from)
 	return from == "" || from == "<>" || strings.EqualFold(from, "MAILER-DAEMON")
 }
+
+// nullSender reports whether the envelope has the null sender. Over SMTP
+// the sender is always known, so an empty one is <> even when the caller
+// did not say so.
+func (e Envelope) nullSender() bool {
+	return e.NullSender || e.Source == "smtp" && e.From == ""
+}
