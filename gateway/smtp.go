@@ -179,7 +179,7 @@ func (s *smtpSession) Data(r io.Reader) (err error) {
 	if err != nil {
 		reply, cause := smtpReply(err), err
 		var se *smtp.SMTPError
-		if !errors.As(err, &se) {
+		if !errors.As(err, &se) && !errors.Is(err, smtp.ErrTooLongLine) {
 			cause = fmt.Errorf("connection lost during DATA: %w", err)
 		}
 		s.logRefused(len(raw), reply, cause)
