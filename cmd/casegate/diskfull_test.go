@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -66,7 +67,7 @@ func bigMail(n int) string {
 		"Message-ID: <plotter.%d@customer.example>\n\n%s", n, n, n, strings.Repeat("The plotter prints only stripes.\n", 10000))
 }
 
-// A full file system (ENOSPC under SQLite) on every path: SMTP 452 4.3.1,
+// A full file system (ENOSPC under SQLite; a 32 MiB tmpfs filled up) on every path: SMTP 452 4.3.1,
 // pipe 75 with 4.3.1, API 503 insufficient_storage, /healthz degraded, one
 // ERROR line; once space is freed the same mail is taken and the database
 // is intact.
@@ -74,7 +75,7 @@ func TestFullDisk(t *testing.T) {
 	if testing.Short() {
 		t.Skip("mounts a file system and runs the binary")
 	}
-	small := smallFilesystem(t, 8<<20)
+	small := smallFilesystem(t, 32<<20)
 	t.Setenv("CASEGATE_API_TOKENS", "disk-token")
 	cfg := defaultConfig()
 	cfg.DataDir = filepath.Join(small, "data")
@@ -118,7 +119,9 @@ func TestFullDisk(t *testing.T) {
 	}
 	mustSend(t, m.SMTPAddr, "gina2@customer.example", []string{"support@localhost"}, bigMail(2))
 	if h := health(t, m); h["status"] != "ok" || h["storage"] != "ok" {
-		t.Errorf("/healthz after space was freed: %v", h)
+		out, _ := exec.Command("df", small).CombinedOutput()
+		ls, _ := exec.Command("ls", "-la", cfg.DataDir).CombinedOutput()
+		t.Errorf("/healthz after space was freed: %v\n%s\n%s\n%s", h, out, ls, logs)
 	}
 	if err := m.Store.Exec(context.Background(), `PRAGMA integrity_check`); err != nil {
 		t.Fatal(err)
