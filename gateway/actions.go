@@ -223,7 +223,7 @@ func (g *Gateway) removeWatcher(ctx context.Context, tx *store.Tx, c *store.Case
 // sendSurvey opens the satisfaction survey of a closed case and mails it
 // to the contact, when the policy asks for surveys.
 func (g *Gateway) sendSurvey(ctx context.Context, tx *store.Tx, c store.Case, inReplyTo string) error {
-	if !g.cfg.Survey {
+	if !g.rules().Survey {
 		return nil
 	}
 	if _, err := tx.Survey(ctx, c.ID); err == nil {

@@ -21,7 +21,9 @@ import (
 // The case API of SPEC §5. Every route but /metrics needs a bearer token.
 // Errors are {"error": {"code", "message"}} with the stable codes
 // unauthorized (401), not_found (404), illegal_transition (409), invalid
-// (400), too_large (413) and internal (500, details only in the log).
+// (400), too_large (413), insufficient_storage (503: the disk is full,
+// nothing changed), temporary (503) and internal (500, details only in
+// the log).
 
 const (
 	maxRequestBody   = 1 << 20
@@ -540,6 +542,9 @@ func (g *Gateway) apiError(w http.ResponseWriter, r *http.Request, err error) {
 		writeJSONError(w, http.StatusBadRequest, "invalid", strings.TrimPrefix(err.Error(), ErrInvalid.Error()+": "))
 	case errors.Is(err, store.ErrNotFound):
 		writeJSONError(w, http.StatusNotFound, "not_found", err.Error())
+	case g.noteStorage("api "+r.Method+" "+r.URL.Path, err):
+		writeJSONError(w, http.StatusServiceUnavailable, "insufficient_storage",
+			"the server's disk is full; nothing was changed, try again once space is freed")
 	case errors.As(err, &te):
 		g.log.Warn("api request failed, temporary", "method", r.Method, "path", r.URL.Path, "err", err)
 		writeJSONError(w, http.StatusServiceUnavailable, "temporary", "temporary failure, try again")

@@ -44,7 +44,7 @@ func (g *Gateway) bounceOf(in *inbound) *mailparse.Bounce {
 	if b := in.msg.Signals.Bounce; b != nil {
 		return b
 	}
-	if in.env.Source == "smtp" && in.env.From == "" {
+	if in.env.nullSender() {
 		return &mailparse.Bounce{Reason: "null_sender"}
 	}
 	for _, rcpt := range in.env.To {

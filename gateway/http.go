@@ -75,6 +75,7 @@ func (g *Gateway) handleHealth(w http.ResponseWriter, r *http.Request) {
 	}
 	body := map[string]any{"status": status, "time": g.store.Now().Format(time.RFC3339)}
 	g.breakerHealth(ctx, body) // circuit_breaker; status "degraded" while open
+	g.storageHealth(body)      // storage; status "degraded" while the disk is full
 	writeJSON(w, code, body)
 }
 

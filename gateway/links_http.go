@@ -192,7 +192,9 @@ func (g *Gateway) linkError(w http.ResponseWriter, err error) {
 	case errors.Is(err, store.ErrAlreadyRated):
 		g.writeLinkPage(w, http.StatusConflict, linkView{Title: "Already rated", Message: "This case was already rated. Thank you!"})
 	default:
-		g.log.Error("link action failed", "err", err)
+		if !g.noteStorage("link action", err) {
+			g.log.Error("link action failed", "err", err)
+		}
 		g.writeLinkPage(w, http.StatusServiceUnavailable, linkView{Title: "Please try again", Message: "Something went wrong on our side; please try the link again in a few minutes."})
 	}
 }

@@ -79,7 +79,7 @@ func (p Protection) withDefaults() Protection {
 }
 
 // protection is the configured protection with defaults filled in.
-func (g *Gateway) protection() Protection { return g.cfg.Protection.withDefaults() }
+func (g *Gateway) protection() Protection { return g.rules().Protection.withDefaults() }
 
 // opsState is the gateway's operational state: the VERP key once loaded,
 // the circuit breaker's last count and whether it was last seen open.

@@ -21,7 +21,7 @@ func (g *Gateway) ingestReply(ctx context.Context, tx *store.Tx, in *inbound, c 
 	}
 	if !ok {
 		in.step("sender", "unknown", sender+" is not a participant of "+c.Number)
-		if g.cfg.UnknownSender == "reject" {
+		if g.rules().UnknownSender == "reject" {
 			return g.storeOnly(ctx, tx, in, store.OutcomeIgnored, nil)
 		}
 		// A case of their own: linked for the agents, but nothing of the

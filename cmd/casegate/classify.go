@@ -19,7 +19,7 @@ func cmdClassify(ctx context.Context, args []string, stdin io.Reader, stdout, st
 	fs.SetOutput(stderr)
 	configPath := fs.String("config", "", "config file (YAML)")
 	asJSON := fs.Bool("json", false, "print JSON (see README: classify JSON)")
-	from := fs.String("from", "", "envelope sender to assume")
+	from := fs.String("from", "", "envelope sender to assume ('', '<>' or MAILER-DAEMON: the null sender)")
 	var to stringList
 	fs.Var(&to, "to", "envelope recipient to assume (repeatable; default: the first support address)")
 	clientIP := fs.String("client-ip", "", "connecting client's address to assume (enables SPF and trusted relays)")
@@ -46,8 +46,13 @@ func cmdClassify(ctx context.Context, args []string, stdin io.Reader, stdout, st
 		return err
 	}
 	defer st.Close()
-	c, err := g.Classify(ctx, raw, gateway.Envelope{Source: "pipe", From: *from, To: to,
-		ClientIP: *clientIP, HELO: *helo})
+	env := gateway.Envelope{Source: "pipe", From: *from, To: to, ClientIP: *clientIP, HELO: *helo}
+	fs.Visit(func(f *flag.Flag) {
+		if f.Name == "from" && gateway.IsNullSender(*from) { // as in pipe mode
+			env.From, env.NullSender = "", true
+		}
+	})
+	c, err := g.Classify(ctx, raw, env)
 	if err != nil {
 		return err
 	}

@@ -193,6 +193,9 @@ func loadConfig(path string) (Config, error) {
 		if f := cfg.Outbound.TLSCAFile; f != "" && !filepath.IsAbs(f) {
 			cfg.Outbound.TLSCAFile = filepath.Join(filepath.Dir(path), f)
 		}
+		if cfg.TemplatesDir != "" && !filepath.IsAbs(cfg.TemplatesDir) {
+			cfg.TemplatesDir = filepath.Join(filepath.Dir(path), cfg.TemplatesDir)
+		}
 	}
 	cfg.fillIMAPDefaults()
 	if err := cfg.validate(); err != nil {
@@ -262,6 +265,11 @@ func (c *Config) validate() error {
 	for i, a := range c.Agents {
 		if !strings.Contains(a, "@") {
 			bad(fmt.Sprintf("agents[%d]", i), "%q must be an address or @domain", a)
+		}
+	}
+	if c.TemplatesDir != "" {
+		if fi, err := os.Stat(c.TemplatesDir); err != nil || !fi.IsDir() {
+			bad("templates_dir", "%q is not a directory", c.TemplatesDir)
 		}
 	}
 	c.validateListeners(bad)
