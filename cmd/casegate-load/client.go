@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"strconv"
 	"strings"
@@ -64,9 +65,13 @@ func (s *sessions) dialSMTP() (*smtp.Client, error) {
 
 // send waits for a free session, then delivers one mail on it; started is
 // when the session was in hand. A session that failed is closed, not
-// reused.
-func (s *sessions) send(from, to, msg string) (started time.Time, err error) {
-	s.slots <- struct{}{}
+// reused. When ctx ends first, the mail is not sent.
+func (s *sessions) send(ctx context.Context, from, to, msg string) (started time.Time, err error) {
+	select {
+	case s.slots <- struct{}{}:
+	case <-ctx.Done():
+		return time.Time{}, fmt.Errorf("not sent: %w", context.Cause(ctx))
+	}
 	defer func() { <-s.slots }()
 	started = time.Now()
 	var c *smtp.Client

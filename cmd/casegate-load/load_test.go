@@ -148,6 +148,20 @@ func TestOpenLoopShortfall(t *testing.T) {
 	wantLines(t, out, "intake: 96 accepted, 4 failed", "first error: ", "confirmations at the relay: 88 of 96")
 }
 
+// -timeout ends a run however long -duration is.
+func TestOpenLoopStopsAtTimeout(t *testing.T) {
+	relay, _ := freeAddr()
+	g := startFakeGateway(t, relay)
+	code, out := runLoad(t, "-addr", g.addr, "-relay", relay, "-rate", "100", "-duration", "1h", "-timeout", "500ms")
+	if code != 1 {
+		t.Errorf("exit %d, want 1", code)
+	}
+	wantLines(t, out, "offered: 100 mails/s for 1h0m0s (360000 mails)", "stopped early: context deadline exceeded")
+	if n := g.n.Load(); n < 1 || n > 100 {
+		t.Errorf("the gateway got %d mails in half a second at 100/s", n)
+	}
+}
+
 func TestClosedLoop(t *testing.T) {
 	g := startFakeGateway(t, "")
 	g.confirm = func(int64) bool { return false }

@@ -33,7 +33,7 @@ func closedLoop(ctx context.Context, s *sessions, m *mailer, conc, total int) []
 				if i >= total || ctx.Err() != nil {
 					return
 				}
-				recs[i] = sendOne(s, m, i, time.Now())
+				recs[i] = sendOne(ctx, s, m, i, time.Now())
 			}
 		}()
 	}
@@ -69,7 +69,7 @@ dispatch:
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			recs[i] = sendOne(s, m, i, due)
+			recs[i] = sendOne(ctx, s, m, i, due)
 		}()
 	}
 	wg.Wait()
@@ -78,14 +78,14 @@ dispatch:
 
 // sendOne sends mail i, due at due, and records what happened; a panic
 // becomes the mail's error.
-func sendOne(s *sessions, m *mailer, i int, due time.Time) (r record) {
+func sendOne(ctx context.Context, s *sessions, m *mailer, i int, due time.Time) (r record) {
 	r = record{i: i, due: due}
 	defer func() {
 		if v := recover(); v != nil {
 			r.err, r.done = fmt.Errorf("panic: %v", v), time.Now()
 		}
 	}()
-	r.started, r.err = s.send(m.sender(i), m.rcpt, m.message(i, due))
+	r.started, r.err = s.send(ctx, m.sender(i), m.rcpt, m.message(i, due))
 	r.done = time.Now()
 	return r
 }
