@@ -81,35 +81,80 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
+# Ports are taken below the kernel's ephemeral range, where the mail
+# clients' own connections would collide with them.
+EPHEMERAL_LOW=32768
+read -r EPHEMERAL_LOW _ </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || true
+((EPHEMERAL_LOW > 11000)) || EPHEMERAL_LOW=32768
+
 # free_port prints a loopback TCP port nobody listens on at the moment.
 free_port() {
 	local p
 	for _ in $(seq 100); do
-		p=$((20000 + RANDOM % 40000))
+		p=$((10000 + RANDOM % (EPHEMERAL_LOW - 10000)))
 		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then echo "$p"; return 0; fi
 	done
 	die "no free loopback port found"
 }
 
-# wait_port waits until 127.0.0.1:$1 takes connections, while process $2 lives.
+# wait_port waits until 127.0.0.1:$1 takes connections, while process $2
+# lives; it fails when the process ended (reaping it) or after a minute.
 wait_port() {
 	for _ in $(seq 600); do
-		kill -0 "$2" 2>/dev/null || return 1
+		if ! kill -0 "$2" 2>/dev/null; then
+			wait "$2" 2>/dev/null || true
+			return 1
+		fi
 		if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
 		sleep 0.1
 	done
 	return 1
 }
 
-# start_sink starts an smtp-sink on a free port and sets PORT to it.
+# start_sink starts an smtp-sink on a free port and sets PORT to it; a
+# port taken in the meantime means another try.
 start_sink() {
 	local port user=() log=$WORK/$1.log
-	port=$(free_port)
 	[[ $EUID == 0 ]] && user=(-u nobody) # smtp-sink refuses to run as root without -u
-	"$SINK" "${user[@]}" "127.0.0.1:$port" 256 >"$log" 2>&1 &
-	PIDS+=($!)
-	wait_port "$port" $! || die "smtp-sink did not start on port $port: $(cat "$log")"
-	PORT=$port
+	for _ in 1 2 3 4 5; do
+		port=$(free_port)
+		"$SINK" "${user[@]}" "127.0.0.1:$port" 256 >"$log" 2>&1 &
+		PIDS+=($!)
+		if wait_port "$port" $!; then PORT=$port; return 0; fi
+	done
+	die "smtp-sink did not start: $(cat "$log")"
+}
+
+# start_casegate writes the config and starts casegate serve on free ports,
+# relaying to 127.0.0.1:$1; it sets SMTP_PORT.
+start_casegate() {
+	local http_port maxconn=$((SESSIONS + 10 > 100 ? SESSIONS + 10 : 100)) # 100 is the default
+	for _ in 1 2 3 4 5; do
+		SMTP_PORT=$(free_port)
+		http_port=$(free_port)
+		[[ $http_port != "$SMTP_PORT" ]] || continue
+		cat >"$WORK/casegate.yaml" <<-EOF
+		# Embedded defaults, but for the listeners, the data directory, the relay,
+		# and the limits that would refuse a load test from one address (every
+		# mail comes from 127.0.0.1 here, from many servers in production).
+		data_dir: $WORK/data
+		smtp:
+		  listen: 127.0.0.1:$SMTP_PORT
+		  max_connections: $maxconn
+		  max_connections_per_ip_per_minute: 1000000
+		http:
+		  listen: 127.0.0.1:$http_port
+		outbound:
+		  relay: 127.0.0.1:$1
+		  tls: none
+		EOF
+		if [[ -n ${BENCH_EXTRA_CONFIG:-} ]]; then printf '%s\n' "$BENCH_EXTRA_CONFIG" >>"$WORK/casegate.yaml"; fi
+		"$WORK/casegate" serve --config "$WORK/casegate.yaml" >"$WORK/casegate.log" 2>&1 &
+		PIDS+=($!)
+		if wait_port "$SMTP_PORT" $!; then return 0; fi
+		grep -q "address already in use" "$WORK/casegate.log" || break
+	done
+	die "casegate serve did not start; its log ends with: $(tail -n 5 "$WORK/casegate.log")"
 }
 
 # source_rate runs smtp-source against 127.0.0.1:$1 and sets ELAPSED and RATE.
@@ -143,30 +188,7 @@ echo "smtp-sink:      $N mails in ${SINK_ELAPSED}s: $SINK_RATE mails/s"
 
 # 2. casegate serve, its notifications going to another smtp-sink
 start_sink relay
-RELAY_PORT=$PORT
-SMTP_PORT=$(free_port)
-HTTP_PORT=$(free_port)
-while [[ $HTTP_PORT == "$SMTP_PORT" ]]; do HTTP_PORT=$(free_port); done
-MAXCONN=$((SESSIONS + 10 > 100 ? SESSIONS + 10 : 100)) # 100 is the default
-cat >"$WORK/casegate.yaml" <<EOF
-# Embedded defaults, but for the listeners, the data directory, the relay,
-# and the limits that would refuse a load test from one address (every
-# mail comes from 127.0.0.1 here, from many servers in production).
-data_dir: $WORK/data
-smtp:
-  listen: 127.0.0.1:$SMTP_PORT
-  max_connections: $MAXCONN
-  max_connections_per_ip_per_minute: 1000000
-http:
-  listen: 127.0.0.1:$HTTP_PORT
-outbound:
-  relay: 127.0.0.1:$RELAY_PORT
-  tls: none
-${BENCH_EXTRA_CONFIG:-}
-EOF
-"$WORK/casegate" serve --config "$WORK/casegate.yaml" >"$WORK/casegate.log" 2>&1 &
-PIDS+=($!)
-wait_port "$SMTP_PORT" $! || die "casegate serve did not start; its log: $(tail -n 20 "$WORK/casegate.log")"
+start_casegate "$PORT"
 source_rate "$SMTP_PORT"
 CG_RATE=$RATE CG_ELAPSED=$ELAPSED
 
