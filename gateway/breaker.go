@@ -18,7 +18,7 @@ import (
 // BreakerState is what /healthz and the operators see of the breaker.
 type BreakerState struct {
 	Open   bool          `json:"open"`
-	Sent   int           `json:"sent"`   // mails sent within the window
+	Sent   int           `json:"sent"`   // mails sent within the window, counted up to Limit
 	Limit  int           `json:"limit"`  // the count that opens it
 	Window time.Duration `json:"window"` // nanoseconds
 }
@@ -26,7 +26,7 @@ type BreakerState struct {
 // Breaker reads the circuit breaker's state, logging a change.
 func (g *Gateway) Breaker(ctx context.Context) (BreakerState, error) {
 	p := g.protection()
-	n, err := g.store.SentSince(ctx, g.store.Now().Add(-p.BreakerWindow))
+	n, err := g.store.SentSince(ctx, g.store.Now().Add(-p.BreakerWindow), p.BreakerLimit)
 	if err != nil {
 		return BreakerState{}, err
 	}

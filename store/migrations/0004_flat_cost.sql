@@ -1,0 +1,20 @@
+-- Indexes for the statements every mail and every notification runs, so
+-- their cost stays flat however much history the database holds, and for
+-- the gauges /metrics reads at each scrape.
+
+-- The case's Message-IDs, for the References of its notifications.
+CREATE INDEX thread_ids_case ON thread_ids (case_id);
+
+-- Attempts a stopped process left open, closed at the next start.
+CREATE INDEX outbox_attempts_open ON outbox_attempts (result) WHERE result = 'started';
+
+-- The circuit breaker counts recent sent attempts from the index alone;
+-- it replaces the index on started_at, which nothing else reads.
+CREATE INDEX outbox_attempts_result_started ON outbox_attempts (result, started_at);
+DROP INDEX outbox_attempts_started;
+
+-- Outbox depth and the age of the oldest pending mail, by status.
+CREATE INDEX outbox_status_created ON outbox (status, created_at);
+
+-- Quarantined messages not yet replayed.
+CREATE INDEX quarantine_replayed ON quarantine (replayed_at);
