@@ -71,6 +71,7 @@ type Gateway struct {
 	wake      chan struct{} // tells the outbound worker that mail was queued
 	ops       opsState      // VERP key and circuit breaker (protect.go)
 	linkKey   []byte        // signs the links in mails
+	metrics   *metrics      // this gateway's Prometheus registry (metrics.go)
 }
 
 // New checks cfg and builds a gateway.
@@ -98,10 +99,12 @@ func New(cfg Config, st *store.Store, tpl *templates.Set, log *slog.Logger) (*Ga
 	if err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)
 	}
-	return &Gateway{linkKey: key,
+	g := &Gateway{linkKey: key,
 		cfg: cfg, store: st, templates: tpl, log: log, from: from, wake: make(chan struct{}, 1),
 		parseOpts: mailparse.Options{CasePrefix: cfg.CasePrefix, Hostname: cfg.Hostname, LoopHeader: LoopHeader},
-	}, nil
+	}
+	g.metrics = newMetrics(g)
+	return g, nil
 }
 
 // Panics reports how many panics the gateway recovered from; tests fail

@@ -123,7 +123,11 @@ func (o *Outbound) deliver(ctx context.Context, m store.OutboxMail) (err error) 
 	now := o.g.store.Now()
 	if now.After(m.ExpiresAt) {
 		log.Warn("outbox mail expired", "attempts", m.Attempts)
-		return o.g.store.FinishAttempt(ctx, m.ID, attempt, store.AttemptResult{Result: store.AttemptExpired, Error: "lifetime exceeded: " + m.LastError})
+		err := o.g.store.FinishAttempt(ctx, m.ID, attempt, store.AttemptResult{Result: store.AttemptExpired, Error: "lifetime exceeded: " + m.LastError})
+		if err == nil {
+			o.g.RecordNotification(m, store.AttemptExpired)
+		}
+		return err
 	}
 	sendErr := o.send(ctx, m)
 	r := store.AttemptResult{Result: store.AttemptSent}
@@ -139,7 +143,11 @@ func (o *Outbound) deliver(ctx context.Context, m store.OutboxMail) (err error) 
 		log.Warn("mail failed, will retry", "to", m.Recipient, "err", sendErr, "next_attempt_at", r.Next)
 	}
 	// Record the result even if ctx was cancelled meanwhile.
-	return o.g.store.FinishAttempt(context.WithoutCancel(ctx), m.ID, attempt, r)
+	if err := o.g.store.FinishAttempt(context.WithoutCancel(ctx), m.ID, attempt, r); err != nil {
+		return err
+	}
+	o.g.RecordNotification(m, r.Result)
+	return nil
 }
 
 // send composes and sends, turning a panic into a temporary error.

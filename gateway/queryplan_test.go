@@ -68,7 +68,7 @@ func isFullScan(detail string) bool {
 // table: every one runs EXPLAIN QUERY PLAN against a database with a few
 // thousand cases of history, and a plan step that scans a table fails the
 // test. The scenario drives every ingestion outcome, the outbound worker,
-// the bounce path, the scheduler and the /healthz endpoint,
+// the bounce path, the scheduler and the /metrics and /healthz endpoints,
 // so a query added to any of them later is checked too.
 func TestNoFullScanOnMailPaths(t *testing.T) {
 	ctx := context.Background()
@@ -284,7 +284,7 @@ func (e *queryPlanEnv) run(t *testing.T) {
 	if _, err := e.st.MarkInterrupted(ctx); err != nil {
 		t.Fatal(err)
 	}
-	for _, path := range []string{"/healthz"} {
+	for _, path := range []string{"/metrics", "/healthz"} {
 		rec := httptest.NewRecorder()
 		e.g.HTTPHandler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
 		if rec.Code != http.StatusOK {

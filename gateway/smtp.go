@@ -88,7 +88,7 @@ func (s *smtpSession) Mail(from string, _ *smtp.MailOptions) error {
 // relay.
 func (s *smtpSession) Rcpt(to string, _ *smtp.RcptOptions) error {
 	if _, _, ok := s.g.inbound(to); !ok && !s.validBounceAddress(to) {
-		return smtpReply(errUnknownRecipient)
+		return s.reply(errUnknownRecipient)
 	}
 	s.to = append(s.to, to)
 	return nil
@@ -119,26 +119,34 @@ func (s *smtpSession) Data(r io.Reader) (err error) {
 	defer func() {
 		if v := recover(); v != nil {
 			s.g.notePanic("smtp data", v)
-			err = smtpReply(errors.New("internal error"))
+			err = s.reply(errors.New("internal error"))
 		}
 	}()
 	raw, err := io.ReadAll(r)
 	if err != nil {
-		return smtpReply(err)
+		return s.reply(err)
 	}
 	if headerSize(raw) > s.cfg.MaxHeaderBytes {
-		return smtpReply(errHeaderTooLarge)
+		return s.reply(errHeaderTooLarge)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.IngestTimeout)
 	defer cancel()
 	res, err := s.g.Ingest(ctx, raw, Envelope{Source: "smtp", From: s.from, To: s.to})
 	if err != nil {
 		s.g.log.Error("smtp: message not stored, asked sender to retry", "remote", s.remote, "from", s.from, "err", err)
-		return smtpReply(err)
+		return s.reply(err)
 	}
 	s.g.log.Info("smtp: message stored", "remote", s.remote, "from", s.from, "outcome", res.Outcome,
 		"case", res.Case, "message_id", res.MessageID)
+	s.g.metrics.smtpReply(250)
 	return nil
+}
+
+// reply is smtpReply, counted.
+func (s *smtpSession) reply(err error) *smtp.SMTPError {
+	r := smtpReply(err)
+	s.g.metrics.smtpReply(r.Code)
+	return r
 }
 
 // smtpReply is the one place an error becomes an SMTP answer. A client never
