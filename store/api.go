@@ -83,7 +83,8 @@ func (s *Store) AttachmentByID(ctx context.Context, id int64) (Attachment, error
 
 // Backlog is what waits: the gauges /metrics reports. Each figure is read
 // through an index and costs in proportion to what it counts (active
-// cases, pending and dead mail, quarantine), never to the history.
+// cases, pending and dead mail, quarantine), never to the history. Ids
+// grow with time, so the pending row with the smallest id is the oldest.
 type Backlog struct {
 	ActiveCases   map[string]int // every state but closed, 0 when none
 	OutboxPending int
@@ -118,7 +119,7 @@ func (s *Store) Backlog(ctx context.Context) (Backlog, error) {
 	var oldest sql.NullInt64
 	err = s.r.QueryRowContext(ctx, `SELECT
 		(SELECT count(*) FROM outbox WHERE status = 'pending'),
-		(SELECT min(created_at) FROM outbox WHERE status = 'pending'),
+		(SELECT created_at FROM outbox WHERE id = (SELECT min(id) FROM outbox WHERE status = 'pending')),
 		(SELECT count(*) FROM outbox WHERE status = 'dead'),
 		(SELECT count(*) FROM quarantine WHERE replayed_at IS NULL)`).
 		Scan(&b.OutboxPending, &oldest, &b.OutboxDead, &b.Quarantined)
