@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/casegate/casegate/gateway/gatewaytest"
+	"github.com/casegate/casegate/gateway/imappoll"
 	"github.com/casegate/casegate/store"
 	"github.com/casegate/casegate/store/storetest"
 	"github.com/casegate/casegate/templates"
@@ -67,9 +68,10 @@ func isFullScan(detail string) bool {
 // No statement on the path of a mail or a notification reads a whole
 // table: every one runs EXPLAIN QUERY PLAN against a database with a few
 // thousand cases of history, and a plan step that scans a table fails the
-// test. The scenario drives every ingestion outcome, the outbound worker,
-// the bounce path, the scheduler and the /metrics and /healthz endpoints,
-// so a query added to any of them later is checked too.
+// test. The scenario drives every ingestion outcome (over SMTP and IMAP,
+// and a replay from quarantine), the outbound worker, the bounce path, the
+// scheduler and the /metrics and /healthz endpoints, so a query added to
+// any of them later is checked too.
 func TestNoFullScanOnMailPaths(t *testing.T) {
 	ctx := context.Background()
 	log := &statementLog{}
@@ -254,7 +256,21 @@ func (e *queryPlanEnv) run(t *testing.T) {
 	e.ingest(t, carol, "support@support.test",
 		mail(carol, "Auto-Submitted: auto-replied\n", "Out of office: ["+num+"]", "Back Monday."), store.OutcomeAutoReply)
 	hops := strings.Repeat("Received: from a by b; Mon, 23 Nov 2026 09:00:00 +0000\n", 60)
-	e.ingest(t, "frank@customer.example", "support@support.test", hops+mail("frank@customer.example", "", "Hi", "x"), OutcomeQuarantined)
+	q := e.ingest(t, "frank@customer.example", "support@support.test", hops+mail("frank@customer.example", "", "Hi", "x"), OutcomeQuarantined)
+	if res, err := e.g.Replay(ctx, q.Quarantine); err != nil || res.Outcome != store.OutcomeNewCase {
+		t.Fatalf("replay: %+v %v", res, err)
+	}
+	imap := e.g.IMAPSink()
+	if err := imap.Deliver(ctx, []byte(strings.ReplaceAll(mail("grace@customer.example", "", "From IMAP", "Hello"), "\n", "\r\n")),
+		imappoll.Source{Mailbox: "inbox", UID: 7, Kind: "case"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := imap.Save(ctx, "inbox", 1, 7); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := imap.Load(ctx, "inbox"); err != nil {
+		t.Fatal(err)
+	}
 	e.ingest(t, "mallory@elsewhere.example", "support@support.test", mail("mallory@elsewhere.example", "", "Re: ["+num+"]", "Me too"),
 		store.OutcomeNewCase)
 	e.ingest(t, agent, "support@support.test",
