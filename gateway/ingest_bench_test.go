@@ -94,7 +94,8 @@ func prefillTemplate(b *testing.B, n int) string {
 
 // reportCost, deferred with a call before the loop, reports per operation
 // the process's CPU time (user and system, all threads) as cpu-ns/op, the
-// work a mail costs apart from waiting for fsync, and the pages of the
+// work a mail costs, its system calls included, without the time spent
+// waiting for the disk, and the pages of the
 // database the writer read from the file system (misses of its page
 // cache) and wrote: counts that timings on a busy machine cannot blur.
 func reportCost(b *testing.B, st *store.Store) func() {
