@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/casegate/casegate/mailparse"
 	"github.com/casegate/casegate/store"
@@ -105,7 +106,12 @@ func (in *inbound) step(step, result, detail string) {
 // is durably stored (or was already, or is quarantined); a non-nil error is
 // a *TemporaryError and nothing was stored.
 func (g *Gateway) Ingest(ctx context.Context, raw []byte, env Envelope) (Result, error) {
-	return g.ingest(ctx, newInbound(raw, env), false)
+	start := time.Now()
+	res, err := g.ingest(ctx, newInbound(raw, env), false)
+	if err == nil {
+		g.metrics.ingested(env.Source, res.Outcome, start)
+	}
+	return res, err
 }
 
 // errDryRun rolls back a dry run's transaction.

@@ -20,8 +20,17 @@ import (
 // newTestGateway builds a gateway on a fresh database with a controlled clock.
 func newTestGateway(t testing.TB) (*Gateway, *store.Store) {
 	t.Helper()
-	clock := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
-	st, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "db"), store.Options{Now: func() time.Time { return clock }})
+	return newTestGatewayAt(t, filepath.Join(t.TempDir(), "db"))
+}
+
+// testTime is the test gateways' clock reading.
+var testTime = time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
+
+// newTestGatewayAt is newTestGateway on the database at path.
+func newTestGatewayAt(t testing.TB, path string) (*Gateway, *store.Store) {
+	t.Helper()
+	clock := testTime
+	st, err := store.Open(context.Background(), path, store.Options{Now: func() time.Time { return clock }})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -96,17 +96,14 @@ func scanCase(row scanner) (Case, error) {
 // UpsertContact returns the contact for email, creating it, and filling in
 // a missing name or account.
 func (tx *Tx) UpsertContact(ctx context.Context, email, name, account string) (Contact, error) {
-	_, err := tx.tx.ExecContext(ctx, `INSERT INTO contacts (email, name, account, created_at) VALUES (?, ?, ?, ?)
-		ON CONFLICT (email) DO UPDATE SET
-			name = CASE WHEN contacts.name = '' THEN excluded.name ELSE contacts.name END,
-			account = CASE WHEN contacts.account = '' THEN excluded.account ELSE contacts.account END`,
-		email, name, account, ms(tx.Now))
-	if err != nil {
-		return Contact{}, fmt.Errorf("upsert contact: %w", err)
-	}
 	var c Contact
 	var created int64
-	err = tx.tx.QueryRowContext(ctx, `SELECT id, email, name, account, undeliverable, created_at FROM contacts WHERE email = ?`, email).
+	err := tx.tx.QueryRowContext(ctx, `INSERT INTO contacts (email, name, account, created_at) VALUES (?, ?, ?, ?)
+		ON CONFLICT (email) DO UPDATE SET
+			name = CASE WHEN contacts.name = '' THEN excluded.name ELSE contacts.name END,
+			account = CASE WHEN contacts.account = '' THEN excluded.account ELSE contacts.account END
+		RETURNING id, email, name, account, undeliverable, created_at`,
+		email, name, account, ms(tx.Now)).
 		Scan(&c.ID, &c.Email, &c.Name, &c.Account, &c.Undeliverable, &created)
 	if err != nil {
 		return Contact{}, fmt.Errorf("upsert contact: %w", err)

@@ -43,13 +43,13 @@ type Bounce struct {
 func (tx *Tx) RecordBounce(ctx context.Context, b Bounce, hardLimit int) (AddressStatus, bool, error) {
 	counted := b.Counts && b.Recipient != ""
 	if counted && b.Permanent && b.OutboxID != 0 {
-		var n int
-		err := tx.tx.QueryRowContext(ctx, `SELECT count(*) FROM bounces WHERE outbox_id = ? AND permanent = 1 AND counted = 1`,
-			b.OutboxID).Scan(&n)
+		var seen bool
+		err := tx.tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM bounces WHERE outbox_id = ? AND permanent = 1 AND counted = 1)`,
+			b.OutboxID).Scan(&seen)
 		if err != nil {
 			return AddressStatus{}, false, fmt.Errorf("record bounce: %w", err)
 		}
-		counted = n == 0
+		counted = !seen
 	}
 	_, err := tx.tx.ExecContext(ctx, `INSERT INTO bounces (outbox_id, message_id, recipient, status, permanent, via, counted, created_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, nullID(b.OutboxID), nullID(b.MessageID), b.Recipient, b.Status, b.Permanent, b.Via,
@@ -231,11 +231,16 @@ func (tx *Tx) QueuedSince(ctx context.Context, recipient string, caseID int64, t
 	return n, nil
 }
 
-// SentSince counts the mails handed to the relay since t: what the circuit
-// breaker counts.
-func (s *Store) SentSince(ctx context.Context, t time.Time) (int, error) {
+// SentSince counts the mails handed to the relay since t, up to atMost
+// (no bound when atMost <= 0): what the circuit breaker counts. The bound
+// keeps the count's cost to the breaker's limit however busy the window.
+func (s *Store) SentSince(ctx context.Context, t time.Time, atMost int) (int, error) {
+	if atMost <= 0 {
+		atMost = -1
+	}
 	var n int
-	err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM outbox_attempts WHERE started_at >= ? AND result = 'sent'`, ms(t)).Scan(&n)
+	err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM (SELECT 1 FROM outbox_attempts
+		WHERE result = 'sent' AND started_at >= ? LIMIT ?)`, ms(t), atMost).Scan(&n)
 	if err != nil {
 		return 0, fmt.Errorf("sent since: %w", err)
 	}

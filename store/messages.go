@@ -54,10 +54,15 @@ type Attachment struct {
 // FindDuplicate returns the id of an already stored inbound message with
 // the same Message-ID (when messageID is not empty) or the same content
 // hash; ErrNotFound when there is none.
+//
+// Both halves are index look-ups. The second names its column in the
+// condition that excludes empty Message-IDs, so the partial index on
+// message_id applies; the same condition on the parameter does not let
+// SQLite use it, and made this statement read every stored message.
 func (tx *Tx) FindDuplicate(ctx context.Context, messageID, sha string) (int64, error) {
 	var id int64
 	err := tx.tx.QueryRowContext(ctx, `SELECT id FROM messages WHERE content_sha256 = ?
-		UNION ALL SELECT id FROM messages WHERE message_id = ? AND ? <> '' LIMIT 1`, sha, messageID, messageID).Scan(&id)
+		UNION ALL SELECT id FROM messages WHERE message_id = ? AND message_id <> '' LIMIT 1`, sha, messageID).Scan(&id)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, ErrNotFound
 	}

@@ -252,6 +252,9 @@ type AttemptOutcome struct {
 	Outbox  int64
 	Attempt int64
 	AttemptResult
+	// Queued is when the row was queued, for the caller's metrics; the
+	// store does not read it.
+	Queued time.Time
 }
 
 // status is the outbox status a result moves the mail to.

@@ -68,6 +68,9 @@ type Options struct {
 	// 32 MiB).
 	MaxBatch      int
 	MaxBatchBytes int64
+	// Trace, when set, is called with every statement and its arguments
+	// before it runs (trace.go); for tests.
+	Trace func(query string, args []any)
 }
 
 // Open opens (creating if needed) the database at path and applies the
@@ -85,11 +88,11 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	if busy <= 0 {
 		busy = 10 * time.Second
 	}
-	if s.r, err = sql.Open("sqlite", dsn(path, false, busy)); err != nil {
+	if s.r, err = openPool(dsn(path, false, busy), opts.Trace); err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
 	s.r.SetMaxOpenConns(8)
-	if s.w, err = sql.Open("sqlite", dsn(path, true, busy)); err != nil {
+	if s.w, err = openPool(dsn(path, true, busy), opts.Trace); err != nil {
 		s.r.Close()
 		return nil, fmt.Errorf("open store: %w", err)
 	}

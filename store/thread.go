@@ -154,26 +154,24 @@ func caseByThreadIDs(ctx context.Context, q querier, ids []string) (Case, string
 
 // ThreadRefs returns the Message-IDs a notification about the case should
 // name in References: the case's first message and its latest ones, at
-// most max in all, oldest first.
+// most max in all (every one when max < 2), oldest first. It reads those
+// rows only, from the index on case_id, however long the thread.
 func (tx *Tx) ThreadRefs(ctx context.Context, caseID int64, max int) ([]string, error) {
-	rows, err := tx.tx.QueryContext(ctx, `SELECT message_id FROM thread_ids WHERE case_id = ? ORDER BY rowid`, caseID)
+	latest := -1
+	if max > 1 {
+		latest = max - 1
+	}
+	ids, err := queryAll(ctx, tx.tx, func(row scanner) (string, error) {
+		var id string
+		err := row.Scan(&id)
+		return id, err
+	}, `SELECT message_id FROM (
+			SELECT * FROM (SELECT rowid AS n, message_id FROM thread_ids WHERE case_id = ?1 ORDER BY rowid LIMIT 1)
+			UNION
+			SELECT * FROM (SELECT rowid AS n, message_id FROM thread_ids WHERE case_id = ?1 ORDER BY rowid DESC LIMIT ?2)
+		) ORDER BY n`, caseID, latest)
 	if err != nil {
 		return nil, fmt.Errorf("thread refs: %w", err)
-	}
-	defer rows.Close()
-	var ids []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, fmt.Errorf("thread refs: %w", err)
-		}
-		ids = append(ids, id)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("thread refs: %w", err)
-	}
-	if max > 1 && len(ids) > max {
-		ids = append(ids[:1], ids[len(ids)-max+1:]...)
 	}
 	return ids, nil
 }
