@@ -39,7 +39,7 @@ func (tx *Tx) RecordBounce(ctx context.Context, b Bounce, hardLimit int) (Addres
 	counted := true
 	if b.Permanent && b.OutboxID != 0 {
 		var n int
-		err := tx.tx.QueryRowContext(ctx, `SELECT count(*) FROM bounces WHERE outbox_id = ? AND permanent = 1`, b.OutboxID).Scan(&n)
+		err := tx.tx.QueryRowContext(ctx, `SELECT count(*) FROM bounces WHERE outbox_id = ? AND permanent`, b.OutboxID).Scan(&n)
 		if err != nil {
 			return AddressStatus{}, false, fmt.Errorf("record bounce: %w", err)
 		}
@@ -130,8 +130,12 @@ func scanAddress(row scanner) (AddressStatus, error) {
 // ListAddresses lists addresses with bounces, undeliverable ones only when
 // onlyUndeliverable is set, most recently bounced first.
 func (s *Store) ListAddresses(ctx context.Context, onlyUndeliverable bool) ([]AddressStatus, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT `+addressColumns+` FROM addresses
-		WHERE ? = 0 OR undeliverable = 1 ORDER BY last_bounce_at DESC, email`, onlyUndeliverable)
+	where := ""
+	if onlyUndeliverable {
+		where = ` WHERE undeliverable`
+	}
+	rows, err := s.r.QueryContext(ctx, `SELECT `+addressColumns+` FROM addresses`+where+
+		` ORDER BY last_bounce_at DESC, email`)
 	if err != nil {
 		return nil, fmt.Errorf("list addresses: %w", err)
 	}
@@ -151,7 +155,7 @@ func (s *Store) ListAddresses(ctx context.Context, onlyUndeliverable bool) ([]Ad
 // by names who did it. ErrNotFound when nothing was recorded for email.
 func (s *Store) ClearAddress(ctx context.Context, email, by string) error {
 	return s.Write(ctx, func(tx *Tx) error {
-		res, err := tx.tx.ExecContext(ctx, `UPDATE addresses SET undeliverable = 0, hard_bounces = 0, soft_bounces = 0,
+		res, err := tx.tx.ExecContext(ctx, `UPDATE addresses SET undeliverable = FALSE, hard_bounces = 0, soft_bounces = 0,
 			cleared_at = ?, cleared_by = ?, updated_at = ? WHERE email = ?`, ms(tx.Now), by, ms(tx.Now), email)
 		if err != nil {
 			return fmt.Errorf("clear address %s: %w", email, err)
@@ -159,7 +163,7 @@ func (s *Store) ClearAddress(ctx context.Context, email, by string) error {
 		if n, _ := res.RowsAffected(); n == 0 {
 			return fmt.Errorf("clear address %s: %w", email, ErrNotFound)
 		}
-		_, err = tx.tx.ExecContext(ctx, `UPDATE contacts SET undeliverable = 0, hard_bounces = 0 WHERE email = ?`, email)
+		_, err = tx.tx.ExecContext(ctx, `UPDATE contacts SET undeliverable = FALSE, hard_bounces = 0 WHERE email = ?`, email)
 		return err
 	})
 }
@@ -185,11 +189,8 @@ type Suppression struct {
 
 // Suppressions lists the suppressed notifications, newest first.
 func (s *Store) Suppressions(ctx context.Context, limit int) ([]Suppression, error) {
-	if limit <= 0 {
-		limit = -1
-	}
 	rows, err := s.r.QueryContext(ctx, `SELECT COALESCE(case_id, 0), template, recipient, reason, created_at
-		FROM suppressions ORDER BY id DESC LIMIT ?`, limit)
+		FROM suppressions ORDER BY id DESC`+limitClause(limit))
 	if err != nil {
 		return nil, fmt.Errorf("suppressions: %w", err)
 	}

@@ -54,7 +54,7 @@ func (tx *Tx) Enqueue(ctx context.Context, m OutboxMail, lifetime time.Duration)
 	if m.CaseID != 0 {
 		caseID = m.CaseID
 	}
-	res, err := tx.tx.ExecContext(ctx, `INSERT INTO outbox (case_id, template, recipient, recipient_name, role,
+	id, err := tx.tx.insertID(ctx, `INSERT INTO outbox (case_id, template, recipient, recipient_name, role,
 		message_id, in_reply_to, refs, data, next_attempt_at, expires_at, created_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		caseID, m.Template, m.Recipient, m.RecipientName, m.Role, m.MessageID, m.InReplyTo,
@@ -67,7 +67,7 @@ func (tx *Tx) Enqueue(ctx context.Context, m OutboxMail, lifetime time.Duration)
 			return 0, err
 		}
 	}
-	return res.LastInsertId()
+	return id, nil
 }
 
 const outboxColumns = `o.id, COALESCE(o.case_id, 0), COALESCE(c.number, ''), o.template, o.recipient, o.recipient_name,
@@ -113,10 +113,7 @@ func (s *Store) NextDue(ctx context.Context) (t time.Time, ok bool, err error) {
 
 // ListOutbox lists outbox rows with status ("" = all), newest first.
 func (s *Store) ListOutbox(ctx context.Context, status string, limit int) ([]OutboxMail, error) {
-	if limit <= 0 {
-		limit = -1
-	}
-	return s.listOutbox(ctx, `WHERE ? = '' OR o.status = ? ORDER BY o.id DESC LIMIT ?`, status, status, limit)
+	return s.listOutbox(ctx, `WHERE ? = '' OR o.status = ? ORDER BY o.id DESC`+limitClause(limit), status, status)
 }
 
 // OutboxByID reads one outbox row.
@@ -144,11 +141,8 @@ func (s *Store) StartAttempt(ctx context.Context, id int64) (int64, error) {
 		if _, err := tx.tx.ExecContext(ctx, `UPDATE outbox SET attempts = attempts + 1 WHERE id = ?`, id); err != nil {
 			return err
 		}
-		res, err := tx.tx.ExecContext(ctx, `INSERT INTO outbox_attempts (outbox_id, started_at) VALUES (?, ?)`, id, ms(tx.Now))
-		if err != nil {
-			return err
-		}
-		attempt, err = res.LastInsertId()
+		var err error
+		attempt, err = tx.tx.insertID(ctx, `INSERT INTO outbox_attempts (outbox_id, started_at) VALUES (?, ?)`, id, ms(tx.Now))
 		return err
 	})
 	if err != nil {
