@@ -64,11 +64,14 @@ func (tx *Tx) RecordBounce(ctx context.Context, b Bounce, hardLimit int) (Addres
 			hard = 0
 		}
 	}
+	limit := max(hardLimit, 1)
 	_, err = tx.tx.ExecContext(ctx, `INSERT INTO addresses (email, hard_bounces, soft_bounces, undeliverable, last_bounce_at, last_status, updated_at)
-		VALUES (?1, ?2, ?3, ?2 >= ?4, ?5, ?6, ?5)
-		ON CONFLICT (email) DO UPDATE SET hard_bounces = hard_bounces + ?2, soft_bounces = soft_bounces + ?3,
-			undeliverable = undeliverable OR hard_bounces + ?2 >= ?4, last_bounce_at = ?5, last_status = ?6, updated_at = ?5`,
-		b.Recipient, hard, soft, max(hardLimit, 1), ms(tx.Now), b.Status)
+		VALUES (?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (email) DO UPDATE SET hard_bounces = addresses.hard_bounces + excluded.hard_bounces,
+			soft_bounces = addresses.soft_bounces + excluded.soft_bounces,
+			undeliverable = addresses.undeliverable OR addresses.hard_bounces + excluded.hard_bounces >= ?,
+			last_bounce_at = excluded.last_bounce_at, last_status = excluded.last_status, updated_at = excluded.updated_at`,
+		b.Recipient, hard, soft, hard >= limit, ms(tx.Now), b.Status, ms(tx.Now), limit)
 	if err != nil {
 		return AddressStatus{}, false, fmt.Errorf("record bounce: %w", err)
 	}

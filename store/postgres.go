@@ -124,6 +124,9 @@ func (d dialect) lockMigrations(ctx context.Context, q *txConn) error {
 // of the named keys: PostgreSQL's constraint or index name, or SQLite's
 // "table.column".
 func isUniqueViolation(err error, keys ...string) bool {
+	if err == nil {
+		return false
+	}
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) {
 		if pe.Code != "23505" {

@@ -32,6 +32,14 @@ type Config struct {
 	HTTP         HTTPConfig        `yaml:"http"`
 	Policy       PolicyConfig      `yaml:"policy"`
 	TemplatesDir string            `yaml:"templates_dir"`
+	Database     DatabaseConfig    `yaml:"database"`
+}
+
+// DatabaseConfig chooses the database: SQLite under data_dir (one
+// instance), or PostgreSQL, which several instances share.
+type DatabaseConfig struct {
+	Driver string `yaml:"driver"`  // sqlite | postgres
+	URLEnv string `yaml:"url_env"` // postgres: the variable holding the connection URL
 }
 
 // AddressConfig is one inbound address.
@@ -133,8 +141,9 @@ func defaultConfig() Config {
 			HardBounceLimit: 3, BudgetPerRecipient: 20, BudgetPerCase: 50,
 			CircuitBreaker: 1000, CircuitBreakerWindow: Duration(10 * time.Minute),
 		},
-		HTTP:   HTTPConfig{Listen: "127.0.0.1:8080", TokensEnv: "CASEGATE_API_TOKENS"},
-		Policy: PolicyConfig{UnknownSender: "new_case", AutoCloseAfter: Duration(168 * time.Hour), Survey: true},
+		HTTP:     HTTPConfig{Listen: "127.0.0.1:8080", TokensEnv: "CASEGATE_API_TOKENS"},
+		Policy:   PolicyConfig{UnknownSender: "new_case", AutoCloseAfter: Duration(168 * time.Hour), Survey: true},
+		Database: DatabaseConfig{Driver: "sqlite", URLEnv: "CASEGATE_DATABASE_URL"},
 	}
 }
 
@@ -192,6 +201,8 @@ var envName = regexp.MustCompile(`[^A-Za-z0-9]+`)
 
 var prefixRE = regexp.MustCompile(`^[A-Z]{1,8}$`)
 
+var envVarRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
 // validate checks every value, naming the key of the first bad one.
 func (c *Config) validate() error {
 	var errs []error
@@ -236,6 +247,14 @@ func (c *Config) validate() error {
 	}
 	if c.Policy.AutoCloseAfter <= 0 {
 		bad("policy.auto_close_after", "must be positive")
+	}
+	switch c.Database.Driver {
+	case "sqlite", "postgres":
+	default:
+		bad("database.driver", "%q must be sqlite or postgres", c.Database.Driver)
+	}
+	if c.Database.Driver == "postgres" && !envVarRE.MatchString(c.Database.URLEnv) {
+		bad("database.url_env", "%q must name an environment variable", c.Database.URLEnv)
 	}
 	return errors.Join(errs...)
 }
