@@ -14,6 +14,7 @@ import (
 
 // compose renders an outbox row into a mail with the headers of SPEC §4.
 // The envelope sender, the row's bounce address, is set by the worker.
+// With a DKIM key configured the mail leaves compose signed (dkim.go).
 func (g *Gateway) compose(m store.OutboxMail) (*gomail.Msg, error) {
 	var d templates.Data
 	if err := json.Unmarshal([]byte(m.Data), &d); err != nil {
@@ -58,6 +59,9 @@ func (g *Gateway) compose(m store.OutboxMail) (*gomail.Msg, error) {
 	}
 	msg.SetBodyString(gomail.TypeTextPlain, r.Text)
 	msg.AddAlternativeString(gomail.TypeTextHTML, r.HTML)
+	if err := g.signDKIM(msg); err != nil {
+		return nil, fmt.Errorf("compose %d: %w", m.ID, err)
+	}
 	return msg, nil
 }
 

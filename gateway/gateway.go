@@ -57,6 +57,8 @@ type Config struct {
 	Protection      Protection // loop protection, budgets, bounces (protect.go)
 	Survey          bool       // send a satisfaction survey after a case is closed
 	AutoCloseAfter  time.Duration
+	Auth            AuthConfig // sender authentication and what it decides (auth.go)
+	DKIM            DKIMConfig // signing of our notifications (dkim.go); no key = unsigned
 }
 
 // Gateway holds the wiring every part of the gateway shares.

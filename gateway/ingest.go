@@ -19,6 +19,11 @@ type Envelope struct {
 	From   string   // envelope sender (MAIL FROM / Return-Path); "" for the null sender
 	To     []string // envelope recipients
 	Kind   string   // case kind when the transport decides it (IMAP mailbox); "" = from the recipients
+	// ClientIP and HELO are the connecting client's address and HELO
+	// name, where the transport knows them (SMTP; a pipe told by its MTA);
+	// without them SPF is skipped and no relay is trusted (auth.go).
+	ClientIP string
+	HELO     string
 }
 
 // Outcomes beyond the stored ones of package store.
@@ -36,6 +41,9 @@ type Result struct {
 	Quarantine int64  `json:"quarantine_id,omitempty"`
 	Reason     string `json:"reason,omitempty"` // quarantine reason
 	Trace      []Step `json:"trace"`
+	// Auth is the sender authentication verdict (auth.go); nil when the
+	// message was quarantined before it could be read.
+	Auth *AuthVerdict `json:"auth,omitempty"`
 }
 
 // Step is one entry of the decision trace (SPEC §3 classification).
@@ -64,6 +72,14 @@ type inbound struct {
 	// quiet: store the message without a public "inbound" activity entry
 	// (agent mail, whose text becomes a comment of its own).
 	quiet bool
+	// What sender authentication found (auth.go), before the transaction.
+	fields []headerField
+	path   mailPath
+	auth   *AuthVerdict
+	spam   SpamVerdict
+	// agent: the From is an agent address and the mail is authenticated;
+	// only then do agent identity and commands apply.
+	agent bool
 }
 
 func newInbound(raw []byte, env Envelope) *inbound {
@@ -179,7 +195,7 @@ func (g *Gateway) prepare(ctx context.Context, in *inbound, dry bool) (j *ingest
 		j.quarantine, j.detail = true, detail
 		j.write = g.safeWrite(func(tx *store.Tx) error {
 			var err error
-			j.res, err = g.quarantineTx(ctx, tx, in, reason, detail)
+			j.res, err = g.quarantineRaw(ctx, tx, in, reason, detail)
 			return err
 		})
 		return j
@@ -205,12 +221,17 @@ func (g *Gateway) prepare(ctx context.Context, in *inbound, dry bool) (j *ingest
 	if reason, detail := g.overLimit(in); reason != "" {
 		return quarantine(reason, detail)
 	}
+	if err := g.checkSender(ctx, in, dry); err != nil {
+		j.err = err
+		return j
+	}
+	ctx = withSource(ctx, in.sourceKey())
 	j.write = g.safeWrite(func(tx *store.Tx) error {
 		var err error
 		if j.res, err = g.classify(ctx, tx, in); err != nil {
 			return err
 		}
-		j.res.Trace = in.trace
+		j.res.Trace, j.res.Auth = in.trace, in.auth
 		if dry {
 			return errDryRun
 		}
@@ -246,7 +267,7 @@ func (g *Gateway) finish(j *ingestJob, err error) (Result, error) {
 	res := j.res
 	if j.dry && errors.Is(err, errDryRun) {
 		if res.Outcome != OutcomeDuplicate {
-			res.MessageID = 0 // the row it would have had was rolled back
+			res.MessageID, res.Quarantine = 0, 0 // the rows it would have had were rolled back
 		}
 		return res, nil
 	}
@@ -260,6 +281,22 @@ func (g *Gateway) finish(j *ingestJob, err error) (Result, error) {
 	}
 	g.kick()
 	return res, nil
+}
+
+// checkSender authenticates the sender and reads the spam verdict of the
+// filter in front. It asks DNS, so it runs before the write transaction.
+// A DNS failure is taken as unauthenticated, or, with policy
+// auth_temperror retry, is a temporary error so the sender tries again.
+func (g *Gateway) checkSender(ctx context.Context, in *inbound, dry bool) error {
+	in.fields = headerFields(in.raw)
+	in.path = g.pathOf(in.env, in.fields)
+	in.auth = g.authenticate(ctx, in)
+	in.spam = g.spamVerdict(in)
+	in.agent = in.auth.Authenticated && g.isAgent(in.msg.From.Email)
+	if in.auth.TempError && !dry && g.cfg.Auth.withDefaults().TempError == "retry" {
+		return &TemporaryError{Err: fmt.Errorf("sender authentication: DNS failure (%s)", in.auth.DMARC.Detail)}
+	}
+	return nil
 }
 
 // headerRecipients are the To and Cc addresses that are ours: inbound
@@ -310,13 +347,14 @@ func (g *Gateway) quarantine(ctx context.Context, in *inbound, reason, detail st
 	j := &ingestJob{in: in, quarantine: true, detail: detail}
 	return g.finish(j, g.store.Write(ctx, func(tx *store.Tx) error {
 		var err error
-		j.res, err = g.quarantineTx(ctx, tx, in, reason, detail)
+		j.res, err = g.quarantineRaw(ctx, tx, in, reason, detail)
 		return err
 	}))
 }
 
-// quarantineTx keeps a message raw with the reason it was not taken in.
-func (g *Gateway) quarantineTx(ctx context.Context, tx *store.Tx, in *inbound, reason, detail string) (Result, error) {
+// quarantineRaw keeps a message that could not be read (too big,
+// unparseable, over a limit) raw, with the reason.
+func (g *Gateway) quarantineRaw(ctx context.Context, tx *store.Tx, in *inbound, reason, detail string) (Result, error) {
 	id, err := tx.Quarantine(ctx, store.Quarantined{
 		Source: in.env.Source, EnvelopeFrom: in.env.From, EnvelopeTo: in.env.To,
 		Reason: reason, Detail: detail, ContentSHA256: in.sha, Raw: in.raw,
@@ -338,6 +376,11 @@ func (g *Gateway) classify(ctx context.Context, tx *store.Tx, in *inbound) (Resu
 		return Result{}, err
 	}
 	in.step("duplicate", "no", "")
+	in.authStep()
+	in.spamStep()
+	if in.spam.Spam {
+		return g.ingestSpam(ctx, tx, in)
+	}
 	if m.Signals.Loop || g.isOwn(m.From.Email) {
 		in.step("loop", "yes", "our loop header or our own address")
 		return g.storeOnly(ctx, tx, in, store.OutcomeIgnored, nil)
@@ -354,13 +397,37 @@ func (g *Gateway) classify(ctx context.Context, tx *store.Tx, in *inbound) (Resu
 	if !found {
 		return g.openCase(ctx, tx, in, nil)
 	}
+	if in.auth.Enforced() {
+		return g.unauthenticatedReply(ctx, tx, in, c)
+	}
+	if g.isAgent(m.From.Email) && !in.agent {
+		in.step("agent_mail", "unauthenticated", m.From.Email+" is an agent address, but the mail is not authenticated: taken as a customer's mail, its commands ignored")
+	}
 	return g.ingestReply(ctx, tx, in, c)
 }
 
+// unauthenticatedReply handles a mail that threads to case c but fails
+// DMARC for a domain that asks for enforcement: it acts on no existing
+// case. By policy.dmarc_fail it becomes its sender's own new case, linked
+// to nothing and disclosing nothing of c, or is quarantined.
+func (g *Gateway) unauthenticatedReply(ctx context.Context, tx *store.Tx, in *inbound, c store.Case) (Result, error) {
+	v := in.auth
+	why := fmt.Sprintf("fails DMARC of %s (p=%s): may not act on %s", v.DMARC.Domain, v.DMARC.Policy, c.Number)
+	if g.cfg.Auth.withDefaults().DMARCFail == "quarantine" && in.env.Source != "replay" {
+		in.step("sender", "unauthenticated", why+"; quarantined")
+		return g.quarantineTx(ctx, tx, in, "dmarc_fail", why)
+	}
+	in.step("sender", "unauthenticated", why+"; a case of its own")
+	return g.openCase(ctx, tx, in, nil)
+}
+
 // mayWrite is the sender check of SPEC §3 step 5: the contact, a watcher or
-// an agent may write into a case.
-func (g *Gateway) mayWrite(ctx context.Context, tx *store.Tx, c store.Case, sender string) (bool, error) {
-	if strings.EqualFold(sender, c.Contact.Email) || g.isAgent(sender) {
+// an agent may write into a case. An agent is one only by an authenticated
+// mail (auth.go); an unauthenticated mail from an agent address is a
+// customer's mail from that address.
+func (g *Gateway) mayWrite(ctx context.Context, tx *store.Tx, in *inbound, c store.Case) (bool, error) {
+	sender := in.msg.From.Email
+	if strings.EqualFold(sender, c.Contact.Email) || in.agent {
 		return true, nil
 	}
 	ws, err := tx.Watchers(ctx, c.ID)
@@ -400,7 +467,7 @@ func (g *Gateway) insertMessage(ctx context.Context, tx *store.Tx, in *inbound, 
 		CaseID: caseID, Source: in.env.Source, EnvelopeFrom: in.env.From, EnvelopeTo: in.env.To,
 		MessageID: m.MessageID, ContentSHA256: in.sha, From: m.From.Email, Subject: m.Subject,
 		Outcome: outcome, Raw: in.raw, FullText: m.Text, Visible: m.Visible,
-		Headers: headersOfInterest(m), Decision: string(trace),
+		Headers: headersOfInterest(m, in.auth), Decision: string(trace),
 	})
 	if err != nil {
 		return 0, err
@@ -430,11 +497,14 @@ func (g *Gateway) insertMessage(ctx context.Context, tx *store.Tx, in *inbound, 
 }
 
 // headersOfInterest is the JSON kept beside the raw bytes for quick reading.
-func headersOfInterest(m *mailparse.Message) string {
+func headersOfInterest(m *mailparse.Message, auth *AuthVerdict) string {
 	h := map[string]any{
 		"from": m.From, "to": m.To, "cc": m.Cc, "subject": m.Subject,
 		"message_id": m.MessageID, "in_reply_to": m.InReplyTo, "references": m.References,
 		"signals": m.Signals,
+	}
+	if auth != nil {
+		h["auth"] = auth
 	}
 	if !m.Date.IsZero() {
 		h["date"] = m.Date

@@ -325,11 +325,17 @@ func TestUnsubscribeRemovesWatcher(t *testing.T) {
 }
 
 func TestSurveyByReplyAndAgentMail(t *testing.T) {
-	g, st := newTestGateway(t)
+	e := newAuthEnv(t) // agent mail acts only when authenticated: DKIM-signed here
+	e.publishKey(t, "agents.test")
+	g, st := e.g, e.st
 	g.cfg.Survey = true
 	ctx := context.Background()
 	c := openTestCase(t, g)
-	res := reply(t, g, agent, c.Number, "a1@agents.test", "#assign me\n#state resolved\nReplaced the VPN client.")
+	agentReply := func(from, number, id, body string) Result {
+		return e.ingest(t, "", from, e.sign(t, "agents.test",
+			fmt.Sprintf("From: %s\nTo: support@support.test\nSubject: Re: [%s] VPN drops every hour\nMessage-ID: <%s>\n\n%s\n", from, number, id, body)))
+	}
+	res := agentReply(agent, c.Number, "a1@agents.test", "#assign me\n#state resolved\nReplaced the VPN client.")
 	if res.Outcome != store.OutcomeReply {
 		t.Fatalf("agent mail: %+v", res)
 	}
@@ -337,14 +343,14 @@ func TestSurveyByReplyAndAgentMail(t *testing.T) {
 	if c.State != store.StateResolved || c.Assignee != agent {
 		t.Fatalf("agent mail: state %s assignee %q", c.State, c.Assignee)
 	}
-	reply(t, g, agent, c.Number, "a2@agents.test", "#internal\nCustomer seems happy.")
+	agentReply(agent, c.Number, "a2@agents.test", "#internal\nCustomer seems happy.")
 	acts, _ := st.Activities(ctx, c.ID)
 	last := acts[len(acts)-1]
 	if last.Kind != "comment" || last.Public || last.Body != "Customer seems happy." {
 		t.Fatalf("internal agent comment: %+v", last)
 	}
 	// An illegal command never refuses the mail; it is noted on the case.
-	if res := reply(t, g, agent, c.Number, "a3@agents.test", "#state awaiting_info\nMore?"); res.Outcome != store.OutcomeReply {
+	if res := agentReply(agent, c.Number, "a3@agents.test", "#state awaiting_info\nMore?"); res.Outcome != store.OutcomeReply {
 		t.Fatalf("illegal command: %+v", res)
 	}
 	reply(t, g, contact, c.Number, "c1@customer.example", "close")

@@ -27,8 +27,11 @@ import (
 type ConnLimits struct {
 	MaxConnections    int // at once; 0 = no limit
 	MaxPerIPPerMinute int // new connections per remote IP per minute; 0 = no limit
-	Now               func() time.Time
-	OnRefuse          func(remote, why string) // called for each refused connection
+	// Exempt reports an address the per-IP limit does not apply to: a
+	// trusted relay carries many clients' mail and is not one client.
+	Exempt   func(ip string) bool
+	Now      func() time.Time
+	OnRefuse func(remote, why string) // called for each refused connection
 }
 
 // refusalTimeout bounds writing the 421 to a refused client.
@@ -76,7 +79,7 @@ func (l *limitListener) admit(ip string) string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	now := l.lim.Now()
-	if l.lim.MaxPerIPPerMinute > 0 {
+	if l.lim.MaxPerIPPerMinute > 0 && (l.lim.Exempt == nil || !l.lim.Exempt(ip)) {
 		w := l.perIP[ip]
 		if w == nil || now.Sub(w.start) >= time.Minute {
 			if len(l.perIP) > 10000 {

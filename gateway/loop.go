@@ -15,7 +15,8 @@ import (
 // case it threads to without changing its state, or as a new case without
 // a confirmation. Outbound, suppressed keeps every notification from
 // addresses that cannot or must not get one, and from recipients and cases
-// over their hourly budget. The circuit breaker (breaker.go) is the last
+// over their hourly budget, and the mails of one source over its
+// (budget.go). The circuit breaker (breaker.go) is the last
 // line: it stops all sending when the whole gateway mails too much.
 
 // markAutomatic flags as automatic, beside what the parser found
@@ -66,6 +67,7 @@ const (
 	SuppressUndeliverable   = "undeliverable"
 	SuppressBudgetRecipient = "budget_recipient"
 	SuppressBudgetCase      = "budget_case"
+	SuppressBudgetSource    = "budget_source"
 )
 
 // suppressed says why a notification to r about c must not be sent ("" when
@@ -103,6 +105,12 @@ func (g *Gateway) suppressReason(ctx context.Context, tx *store.Tx, c store.Case
 		n, err := tx.QueuedSince(ctx, "", c.ID, since)
 		if err != nil || n >= p.BudgetPerCase {
 			return ifTrue(err == nil, SuppressBudgetCase), err
+		}
+	}
+	if src := sourceOf(ctx); src != "" {
+		n, err := tx.QueuedForSource(ctx, src, since)
+		if err != nil || n >= p.BudgetPerSource {
+			return ifTrue(err == nil, SuppressBudgetSource), err
 		}
 	}
 	return "", nil

@@ -59,12 +59,17 @@ func (g *Gateway) enqueue(ctx context.Context, tx *store.Tx, c store.Case, tpl s
 		if err != nil {
 			return err
 		}
-		_, err = tx.Enqueue(ctx, store.OutboxMail{
+		id, err := tx.Enqueue(ctx, store.OutboxMail{
 			CaseID: c.ID, Template: tpl, Recipient: r.Email, RecipientName: r.Name, Role: r.Role,
 			MessageID: g.newMessageID(), InReplyTo: inReplyTo, References: refs, Data: string(snapshot),
 		}, g.cfg.OutboxLifetime)
 		if err != nil {
 			return err
+		}
+		if src := sourceOf(ctx); src != "" {
+			if err := tx.NoteSource(ctx, id, src); err != nil {
+				return err
+			}
 		}
 	}
 	return nil

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/casegate/casegate/gateway/gatewaytest"
+	"github.com/casegate/casegate/gateway/outbound"
 	"github.com/casegate/casegate/store"
 	"github.com/casegate/casegate/templates"
 )
@@ -59,7 +60,7 @@ type opsEnv struct {
 	st    *store.Store
 	clock *testClock
 	relay *gatewaytest.Relay
-	out   *Outbound
+	out   *outbound.Pool
 	logs  *syncBuffer
 }
 
@@ -88,11 +89,16 @@ func newOpsEnv(t *testing.T, prot Protection) *opsEnv {
 		}
 	})
 	relay := gatewaytest.StartRelay(t)
-	sender, err := NewRelaySender(RelayConfig{Address: relay.Addr, TLS: "none", HELO: "support.test", Timeout: 500 * time.Millisecond})
+	sender, err := outbound.NewRelaySender(outbound.RelayConfig{Address: relay.Addr, TLS: "none", HELO: "support.test", Timeout: 500 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := g.NewOutbound(sender, RetryPolicy{First: 5 * time.Minute, Max: time.Hour})
+	box := g.Outbox()
+	out, err := outbound.New(outbound.Config{Retry: outbound.RetryPolicy{First: 5 * time.Minute, Max: time.Hour},
+		Log: g.log, Panicked: box.NotePanic}, box, box, box, sender)
+	if err != nil {
+		t.Fatal(err)
+	}
 	return &opsEnv{g: g, st: st, clock: clock, relay: relay, out: out, logs: logs}
 }
 

@@ -19,6 +19,11 @@ type Protection struct {
 	BudgetPerRecipient int
 	// BudgetPerCase is how many notifications one case may cause per hour.
 	BudgetPerCase int
+	// BudgetPerSource is how many notifications the mails of one source
+	// (budget.go: authenticated domain, else original client) may cause
+	// per hour. It stays well below BreakerLimit, so no one source can
+	// open the circuit breaker and hold everybody's mail.
+	BudgetPerSource int
 	// BreakerLimit mails sent within BreakerWindow open the circuit
 	// breaker: the worker stops sending (rows stay pending, nothing is
 	// lost) until the count within the window drops below the limit.
@@ -38,6 +43,9 @@ func (p Protection) withDefaults() Protection {
 	}
 	if p.BudgetPerCase <= 0 {
 		p.BudgetPerCase = 50
+	}
+	if p.BudgetPerSource <= 0 {
+		p.BudgetPerSource = 200
 	}
 	if p.BreakerLimit <= 0 {
 		p.BreakerLimit = 1000

@@ -15,7 +15,7 @@ import (
 // (step 5), the state rules (step 6) and auto-replies (step 7).
 func (g *Gateway) ingestReply(ctx context.Context, tx *store.Tx, in *inbound, c store.Case) (Result, error) {
 	sender := in.msg.From.Email
-	ok, err := g.mayWrite(ctx, tx, c, sender)
+	ok, err := g.mayWrite(ctx, tx, in, c)
 	if err != nil {
 		return Result{}, err
 	}
@@ -37,7 +37,7 @@ func (g *Gateway) ingestReply(ctx context.Context, tx *store.Tx, in *inbound, c 
 	if c.State == store.StateClosed {
 		return g.replyToClosed(ctx, tx, in, c)
 	}
-	if g.isAgent(sender) && !strings.EqualFold(sender, c.Contact.Email) {
+	if in.agent && !strings.EqualFold(sender, c.Contact.Email) {
 		return g.agentMail(ctx, tx, in, c)
 	}
 	res, err := g.storeOnly(ctx, tx, in, store.OutcomeReply, &c)

@@ -43,7 +43,7 @@ func (g *Gateway) NewSMTPServer(cfg SMTPConfig) *smtp.Server {
 		cfg.MaxHeaderBytes = 256 << 10
 	}
 	s := smtp.NewServer(smtp.BackendFunc(func(c *smtp.Conn) (smtp.Session, error) {
-		return &smtpSession{g: g, cfg: cfg, remote: remoteIP(c.Conn())}, nil
+		return &smtpSession{g: g, cfg: cfg, remote: remoteIP(c.Conn()), helo: c.Hostname()}, nil
 	}))
 	s.Domain = g.cfg.Hostname
 	s.MaxMessageBytes = cfg.MaxMessageBytes
@@ -71,6 +71,7 @@ type smtpSession struct {
 	g      *Gateway
 	cfg    SMTPConfig
 	remote string
+	helo   string // the client's HELO/EHLO name
 	from   string
 	to     []string
 }
@@ -131,7 +132,8 @@ func (s *smtpSession) Data(r io.Reader) (err error) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.IngestTimeout)
 	defer cancel()
-	res, err := s.g.Ingest(ctx, raw, Envelope{Source: "smtp", From: s.from, To: s.to})
+	res, err := s.g.Ingest(ctx, raw, Envelope{Source: "smtp", From: s.from, To: s.to,
+		ClientIP: s.remote, HELO: s.helo})
 	if err != nil {
 		s.g.log.Error("smtp: message not stored, asked sender to retry", "remote", s.remote, "from", s.from, "err", err)
 		return smtpReply(err)

@@ -19,13 +19,9 @@ func (g *Gateway) threadLookup(ctx context.Context, tx *store.Tx, in *inbound) (
 	for i := len(m.References) - 1; i >= 0; i-- {
 		ids = append(ids, m.References[i])
 	}
-	c, id, err := tx.CaseByThreadIDs(ctx, ids)
-	switch {
-	case err == nil:
-		in.step("thread", "message_id", id+" → "+c.Number)
-		return c, true, nil
-	case !errors.Is(err, store.ErrNotFound):
-		return c, false, err
+	c, found, err := g.threadByMessageID(ctx, tx, in, ids)
+	if err != nil || found {
+		return c, found, err
 	}
 	for _, cand := range []struct{ how, number string }{
 		{"plus_address", in.plusTag},
@@ -47,6 +43,53 @@ func (g *Gateway) threadLookup(ctx context.Context, tx *store.Tx, in *inbound) (
 		return c, true, nil
 	}
 	in.step("thread", "none", "")
+	return store.Case{}, false, nil
+}
+
+// threadByMessageID finds the case by the Message-IDs a message names.
+// Our own Message-IDs come first: nobody outside can guess them. A
+// Message-ID we received is the choice of whoever sent it, and anyone can
+// name it again: it threads only a sender who may write into its case
+// (the contact, a watcher, an authenticated agent), so a mail naming a
+// third party's Message-ID that an earlier case happened to carry does
+// not pull its sender into that case.
+func (g *Gateway) threadByMessageID(ctx context.Context, tx *store.Tx, in *inbound, ids []string) (store.Case, bool, error) {
+	known, err := tx.ThreadIDs(ctx, ids)
+	if err != nil || len(known) == 0 {
+		return store.Case{}, false, err
+	}
+	for _, t := range known {
+		if t.Direction != "out" {
+			continue
+		}
+		c, err := tx.CaseByID(ctx, t.CaseID)
+		if err != nil {
+			return c, false, err
+		}
+		in.step("thread", "message_id", t.MessageID+" (ours) → "+c.Number)
+		return c, true, nil
+	}
+	seen := map[int64]bool{}
+	for _, t := range known {
+		if seen[t.CaseID] {
+			continue
+		}
+		seen[t.CaseID] = true
+		c, err := tx.CaseByID(ctx, t.CaseID)
+		if err != nil {
+			return c, false, err
+		}
+		ok, err := g.mayWrite(ctx, tx, in, c)
+		if err != nil {
+			return c, false, err
+		}
+		if ok {
+			in.step("thread", "message_id", t.MessageID+" → "+c.Number)
+			return c, true, nil
+		}
+		in.step("thread", "foreign_message_id", t.MessageID+" came in on "+c.Number+
+			", whose participants do not include "+in.msg.From.Email+": not threaded by it")
+	}
 	return store.Case{}, false, nil
 }
 

@@ -341,3 +341,44 @@ func (q *txConn) QueryRowContext(ctx context.Context, query string, args ...any)
 	q.count(args)
 	return q.tx.QueryRowContext(q.stmtCtx(ctx), q.d.query(query), q.d.args(args)...)
 }
+
+// PrepareContext prepares a statement to run several times in the
+// transaction, with the same rules as ExecContext.
+func (q *txConn) PrepareContext(ctx context.Context, query string) (*txStmt, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	st, err := q.tx.PrepareContext(q.stmtCtx(ctx), q.d.query(query))
+	if err != nil {
+		return nil, err
+	}
+	return &txStmt{q: q, st: st}, nil
+}
+
+// txStmt is a prepared statement of a shared transaction.
+type txStmt struct {
+	q  *txConn
+	st *sql.Stmt
+}
+
+// ExecContext runs the statement.
+func (s *txStmt) ExecContext(ctx context.Context, args ...any) (sql.Result, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	s.q.count(args)
+	return s.st.ExecContext(s.q.stmtCtx(ctx), s.q.d.args(args)...)
+}
+
+// QueryRowContext runs the statement for one row; a cancelled context
+// shows as the row's error.
+func (s *txStmt) QueryRowContext(ctx context.Context, args ...any) *sql.Row {
+	if ctx.Err() != nil {
+		return s.st.QueryRowContext(ctx, args...) // fails before reaching the database
+	}
+	s.q.count(args)
+	return s.st.QueryRowContext(s.q.stmtCtx(ctx), s.q.d.args(args)...)
+}
+
+// Close releases the statement.
+func (s *txStmt) Close() error { return s.st.Close() }

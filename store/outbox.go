@@ -94,21 +94,68 @@ func scanOutbox(row scanner) (OutboxMail, error) {
 	return m, err
 }
 
-// DueMail returns pending mail whose next attempt is due, oldest first.
-func (s *Store) DueMail(ctx context.Context, limit int) ([]OutboxMail, error) {
-	return s.listOutbox(ctx, `WHERE o.status = 'pending' AND o.next_attempt_at <= ? ORDER BY o.next_attempt_at, o.id LIMIT ?`,
-		ms(s.now()), limit)
+// dueOrder is the condition that makes a pending row the next of its
+// case and recipient: no older row of the same case and recipient is
+// pending (index outbox_pending_order). Rows without a case are not
+// ordered.
+const dueOrder = ` AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.case_id = o.case_id
+	AND p.recipient COLLATE NOCASE = o.recipient AND p.status = 'pending' AND p.id < o.id)`
+
+// dueMailSQL selects the due rows; notIn adds the exclusion list.
+func dueMailSQL(exclude int) string {
+	return `SELECT ` + outboxColumns + outboxFrom + `WHERE o.status = 'pending' AND o.next_attempt_at <= ?` +
+		notIn(exclude) + dueOrder + ` ORDER BY o.next_attempt_at, o.id LIMIT ?`
 }
 
-// NextDue returns when the earliest pending mail is due; ok is false when
-// nothing is pending.
-func (s *Store) NextDue(ctx context.Context) (t time.Time, ok bool, err error) {
-	var v sql.NullInt64
-	err = s.r.QueryRowContext(ctx, `SELECT min(next_attempt_at) FROM outbox WHERE status = 'pending'`).Scan(&v)
-	if err != nil || !v.Valid {
-		return time.Time{}, false, err
+// nextDueSQL selects when the next row that DueMail could return is due.
+func nextDueSQL(exclude int) string {
+	return `SELECT o.next_attempt_at FROM outbox o WHERE o.status = 'pending'` + notIn(exclude) + dueOrder +
+		` ORDER BY o.next_attempt_at LIMIT 1`
+}
+
+// notIn is "AND o.id NOT IN (?, ...)" for n ids, or nothing.
+func notIn(n int) string {
+	if n == 0 {
+		return ""
 	}
-	return fromMS(v.Int64), true, nil
+	return ` AND o.id NOT IN (?` + strings.Repeat(`, ?`, n-1) + `)`
+}
+
+// DueMail returns up to limit pending rows whose next attempt is due,
+// the earliest due first. It leaves out the rows in exclude (mail being
+// sent) and every row behind an older pending row of the same case and
+// recipient, so that a case's mails to one recipient go one at a time and
+// in the order they were queued: a row waiting for its retry holds back
+// the newer ones until it is sent or dead.
+func (s *Store) DueMail(ctx context.Context, limit int, exclude ...int64) ([]OutboxMail, error) {
+	args := make([]any, 0, len(exclude)+2)
+	args = append(args, ms(s.now()))
+	for _, id := range exclude {
+		args = append(args, id)
+	}
+	out, err := queryAll(ctx, s.r, scanOutbox, dueMailSQL(len(exclude)), append(args, limit)...)
+	if err != nil {
+		return nil, fmt.Errorf("due mail: %w", err)
+	}
+	return out, nil
+}
+
+// NextDue returns when the earliest row that DueMail could return becomes
+// due, leaving out the rows in exclude; ok is false when there is none.
+func (s *Store) NextDue(ctx context.Context, exclude ...int64) (t time.Time, ok bool, err error) {
+	args := make([]any, 0, len(exclude))
+	for _, id := range exclude {
+		args = append(args, id)
+	}
+	var v int64
+	err = s.r.QueryRowContext(ctx, nextDueSQL(len(exclude)), args...).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return time.Time{}, false, nil
+	}
+	if err != nil {
+		return time.Time{}, false, fmt.Errorf("next due: %w", err)
+	}
+	return fromMS(v), true, nil
 }
 
 // ListOutbox lists outbox rows with status ("" = all), newest first.
@@ -133,56 +180,121 @@ func (s *Store) listOutbox(ctx context.Context, where string, args ...any) ([]Ou
 	return out, nil
 }
 
+// The statements of an attempt's bookkeeping, each by primary key.
+const (
+	startAttemptSQL  = `UPDATE outbox SET attempts = attempts + 1 WHERE id = ?`
+	insertAttemptSQL = `INSERT INTO outbox_attempts (outbox_id, started_at) VALUES (?, ?) RETURNING id`
+	finishAttemptSQL = `UPDATE outbox_attempts SET finished_at = ?, result = ?, error = ? WHERE id = ?`
+	finishOutboxSQL  = `UPDATE outbox SET status = ?, last_error = ?, next_attempt_at = ?, sent_at = ? WHERE id = ?`
+)
+
 // StartAttempt records, before the relay is dialled, that a send of mail
 // id begins; it returns the attempt's id.
 func (s *Store) StartAttempt(ctx context.Context, id int64) (int64, error) {
-	var attempt int64
-	err := s.Write(ctx, func(tx *Tx) error {
-		if _, err := tx.tx.ExecContext(ctx, `UPDATE outbox SET attempts = attempts + 1 WHERE id = ?`, id); err != nil {
+	attempts, err := s.StartAttempts(ctx, []int64{id})
+	if err != nil {
+		return 0, err
+	}
+	return attempts[0], nil
+}
+
+// StartAttempts records, in one transaction, that a send of each of the
+// mails ids begins; attempts[i] is the attempt of ids[i]. It returns once
+// the records are committed, so a sender calls it before dialling: a crash
+// afterwards leaves the attempts "started" for MarkInterrupted.
+func (s *Store) StartAttempts(ctx context.Context, ids []int64) (attempts []int64, err error) {
+	err = s.Write(ctx, func(tx *Tx) error {
+		attempts = make([]int64, 0, len(ids))
+		up, err := tx.tx.PrepareContext(ctx, startAttemptSQL)
+		if err != nil {
 			return err
 		}
-		var err error
-		attempt, err = tx.tx.insertID(ctx, `INSERT INTO outbox_attempts (outbox_id, started_at) VALUES (?, ?)`, id, ms(tx.Now))
-		return err
+		defer up.Close()
+		ins, err := tx.tx.PrepareContext(ctx, insertAttemptSQL)
+		if err != nil {
+			return err
+		}
+		defer ins.Close()
+		for _, id := range ids {
+			if _, err := up.ExecContext(ctx, id); err != nil {
+				return fmt.Errorf("outbox %d: %w", id, err)
+			}
+			var a int64
+			if err := ins.QueryRowContext(ctx, id, ms(tx.Now)).Scan(&a); err != nil {
+				return fmt.Errorf("outbox %d: %w", id, err)
+			}
+			attempts = append(attempts, a)
+		}
+		return nil
 	})
 	if err != nil {
-		return 0, fmt.Errorf("start attempt %d: %w", id, err)
+		return nil, fmt.Errorf("start attempts: %w", err)
 	}
-	return attempt, nil
+	return attempts, nil
 }
 
 // AttemptResult is how one send attempt ended.
 type AttemptResult struct {
-	Result string    // AttemptSent, AttemptTemporary, AttemptPermanent, AttemptExpired
+	Result string    // AttemptSent, AttemptTemporary, AttemptPermanent, AttemptExpired, AttemptInterrupted
 	Error  string    // what the relay or the network said
-	Next   time.Time // for AttemptTemporary: when to try again
+	Next   time.Time // for AttemptTemporary and AttemptInterrupted: when to try again
+}
+
+// AttemptOutcome is the result of attempt Attempt of outbox row Outbox.
+type AttemptOutcome struct {
+	Outbox  int64
+	Attempt int64
+	AttemptResult
+}
+
+// status is the outbox status a result moves the mail to.
+func (r AttemptResult) status() string {
+	switch r.Result {
+	case AttemptSent:
+		return OutboxSent
+	case AttemptPermanent, AttemptExpired:
+		return OutboxDead
+	}
+	return OutboxPending
 }
 
 // FinishAttempt records an attempt's result and moves the mail to sent,
 // dead, or back to pending for its next attempt.
 func (s *Store) FinishAttempt(ctx context.Context, id, attempt int64, r AttemptResult) error {
-	status := OutboxPending
-	switch r.Result {
-	case AttemptSent:
-		status = OutboxSent
-	case AttemptPermanent, AttemptExpired:
-		status = OutboxDead
-	}
+	return s.FinishAttempts(ctx, []AttemptOutcome{{Outbox: id, Attempt: attempt, AttemptResult: r}})
+}
+
+// FinishAttempts records the results of several attempts in one
+// transaction, each as FinishAttempt does: all of them or none.
+func (s *Store) FinishAttempts(ctx context.Context, outcomes []AttemptOutcome) error {
 	err := s.Write(ctx, func(tx *Tx) error {
-		if _, err := tx.tx.ExecContext(ctx, `UPDATE outbox_attempts SET finished_at = ?, result = ?, error = ? WHERE id = ?`,
-			ms(tx.Now), r.Result, r.Error, attempt); err != nil {
+		att, err := tx.tx.PrepareContext(ctx, finishAttemptSQL)
+		if err != nil {
 			return err
 		}
-		var sent any
-		if status == OutboxSent {
-			sent = ms(tx.Now)
+		defer att.Close()
+		out, err := tx.tx.PrepareContext(ctx, finishOutboxSQL)
+		if err != nil {
+			return err
 		}
-		_, err := tx.tx.ExecContext(ctx, `UPDATE outbox SET status = ?, last_error = ?, next_attempt_at = ?, sent_at = ?
-			WHERE id = ?`, status, r.Error, ms(r.Next), sent, id)
-		return err
+		defer out.Close()
+		for _, o := range outcomes {
+			if _, err := att.ExecContext(ctx, ms(tx.Now), o.Result, o.Error, o.Attempt); err != nil {
+				return fmt.Errorf("attempt %d: %w", o.Attempt, err)
+			}
+			status := o.status()
+			var sent any
+			if status == OutboxSent {
+				sent = ms(tx.Now)
+			}
+			if _, err := out.ExecContext(ctx, status, o.Error, ms(o.Next), sent, o.Outbox); err != nil {
+				return fmt.Errorf("outbox %d: %w", o.Outbox, err)
+			}
+		}
+		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("finish attempt %d: %w", id, err)
+		return fmt.Errorf("finish attempts: %w", err)
 	}
 	return nil
 }
@@ -278,13 +390,15 @@ func (s *Store) CountOutbox(ctx context.Context) (map[string]int, error) {
 // same Message-ID.
 const AttemptInterrupted = "interrupted"
 
+const markInterruptedSQL = `UPDATE outbox_attempts SET result = 'interrupted', finished_at = ?,
+	error = 'the process stopped during this attempt' WHERE result = 'started'`
+
 // MarkInterrupted closes the attempts a previous process left started; it
 // reports how many there were. Call it at start-up, before the worker runs.
 func (s *Store) MarkInterrupted(ctx context.Context) (int64, error) {
 	var n int64
 	err := s.Write(ctx, func(tx *Tx) error {
-		res, err := tx.tx.ExecContext(ctx, `UPDATE outbox_attempts SET result = 'interrupted', finished_at = ?,
-			error = 'the process stopped during this attempt' WHERE result = 'started'`, ms(tx.Now))
+		res, err := tx.tx.ExecContext(ctx, markInterruptedSQL, ms(tx.Now))
 		if err != nil {
 			return err
 		}

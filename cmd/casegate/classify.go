@@ -22,6 +22,8 @@ func cmdClassify(ctx context.Context, args []string, stdin io.Reader, stdout, st
 	from := fs.String("from", "", "envelope sender to assume")
 	var to stringList
 	fs.Var(&to, "to", "envelope recipient to assume (repeatable; default: the first support address)")
+	clientIP := fs.String("client-ip", "", "connecting client's address to assume (enables SPF and trusted relays)")
+	helo := fs.String("helo", "", "client's HELO name to assume")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
@@ -44,7 +46,8 @@ func cmdClassify(ctx context.Context, args []string, stdin io.Reader, stdout, st
 		return err
 	}
 	defer st.Close()
-	c, err := g.Classify(ctx, raw, gateway.Envelope{Source: "pipe", From: *from, To: to})
+	c, err := g.Classify(ctx, raw, gateway.Envelope{Source: "pipe", From: *from, To: to,
+		ClientIP: *clientIP, HELO: *helo})
 	if err != nil {
 		return err
 	}

@@ -32,6 +32,8 @@ type Config struct {
 	HTTP         HTTPConfig        `yaml:"http"`
 	Policy       PolicyConfig      `yaml:"policy"`
 	TemplatesDir string            `yaml:"templates_dir"`
+	Auth         AuthConfig        `yaml:"auth"` // sender authentication (trust.go)
+	DKIM         DKIMConfig        `yaml:"dkim"` // signing of outbound mail (trust.go)
 	Database     DatabaseConfig    `yaml:"database"`
 }
 
@@ -82,8 +84,10 @@ type OutboundConfig struct {
 	From        string   `yaml:"from"`
 	Relay       string   `yaml:"relay"`
 	TLS         string   `yaml:"tls"`
+	TLSCAFile   string   `yaml:"tls_ca_file"`
 	Username    string   `yaml:"username"`
 	PasswordEnv string   `yaml:"password_env"`
+	Concurrency int      `yaml:"concurrency"`
 	RetryFirst  Duration `yaml:"retry_first"`
 	RetryMax    Duration `yaml:"retry_max"`
 	Lifetime    Duration `yaml:"lifetime"`
@@ -91,6 +95,7 @@ type OutboundConfig struct {
 	HardBounceLimit      int      `yaml:"hard_bounce_limit"`
 	BudgetPerRecipient   int      `yaml:"budget_per_recipient_per_hour"`
 	BudgetPerCase        int      `yaml:"budget_per_case_per_hour"`
+	BudgetPerSource      int      `yaml:"budget_per_source_per_hour"`
 	CircuitBreaker       int      `yaml:"circuit_breaker"`
 	CircuitBreakerWindow Duration `yaml:"circuit_breaker_window"`
 }
@@ -106,6 +111,10 @@ type PolicyConfig struct {
 	UnknownSender  string   `yaml:"unknown_sender"`
 	AutoCloseAfter Duration `yaml:"auto_close_after"`
 	Survey         bool     `yaml:"survey"`
+	// What sender authentication decides (trust.go).
+	DMARCFail     string `yaml:"dmarc_fail"`     // new_case | quarantine
+	AuthTempError string `yaml:"auth_temperror"` // unauthenticated | retry
+	Spam          string `yaml:"spam"`           // quarantine | store
 }
 
 // Duration is a time.Duration written as "168h" in YAML.
@@ -136,13 +145,15 @@ func defaultConfig() Config {
 			MaxConnections: 100, MaxConnectionsPerIPPerMinute: 60, MaxLineBytes: 64 << 10, MaxHeaderBytes: 256 << 10,
 			ReadTimeout: Duration(5 * time.Minute), WriteTimeout: Duration(time.Minute), MaxReceivedHops: 50},
 		Outbound: OutboundConfig{
-			From: "Support <support@localhost>", TLS: "starttls", PasswordEnv: "CASEGATE_RELAY_PASSWORD",
+			From: "Support <support@localhost>", TLS: "starttls", PasswordEnv: "CASEGATE_RELAY_PASSWORD", Concurrency: 8,
 			RetryFirst: Duration(5 * time.Minute), RetryMax: Duration(time.Hour), Lifetime: Duration(5 * 24 * time.Hour),
-			HardBounceLimit: 3, BudgetPerRecipient: 20, BudgetPerCase: 50,
+			HardBounceLimit: 3, BudgetPerRecipient: 20, BudgetPerCase: 50, BudgetPerSource: 200,
 			CircuitBreaker: 1000, CircuitBreakerWindow: Duration(10 * time.Minute),
 		},
-		HTTP:     HTTPConfig{Listen: "127.0.0.1:8080", TokensEnv: "CASEGATE_API_TOKENS"},
-		Policy:   PolicyConfig{UnknownSender: "new_case", AutoCloseAfter: Duration(168 * time.Hour), Survey: true},
+		HTTP: HTTPConfig{Listen: "127.0.0.1:8080", TokensEnv: "CASEGATE_API_TOKENS"},
+		Policy: PolicyConfig{UnknownSender: "new_case", AutoCloseAfter: Duration(168 * time.Hour), Survey: true,
+			DMARCFail: "new_case", AuthTempError: "unauthenticated", Spam: "quarantine"},
+		Auth:     defaultAuthConfig(),
 		Database: DatabaseConfig{Driver: "sqlite", URLEnv: "CASEGATE_DATABASE_URL"},
 	}
 }
@@ -163,6 +174,12 @@ func loadConfig(path string) (Config, error) {
 		}
 		if !filepath.IsAbs(cfg.DataDir) {
 			cfg.DataDir = filepath.Join(filepath.Dir(path), cfg.DataDir)
+		}
+		if cfg.DKIM.KeyFile != "" && !filepath.IsAbs(cfg.DKIM.KeyFile) {
+			cfg.DKIM.KeyFile = filepath.Join(filepath.Dir(path), cfg.DKIM.KeyFile)
+		}
+		if f := cfg.Outbound.TLSCAFile; f != "" && !filepath.IsAbs(f) {
+			cfg.Outbound.TLSCAFile = filepath.Join(filepath.Dir(path), f)
 		}
 	}
 	cfg.fillIMAPDefaults()
@@ -240,6 +257,7 @@ func (c *Config) validate() error {
 	c.validateListeners(bad)
 	c.validateProtection(bad)
 	c.validateIMAP(bad)
+	c.validateTrust(bad)
 	switch c.Policy.UnknownSender {
 	case "new_case", "reject":
 	default:
@@ -284,6 +302,16 @@ func (c *Config) validateListeners(bad func(key, format string, args ...any)) {
 	case "starttls", "implicit", "none":
 	default:
 		bad("outbound.tls", "%q must be starttls, implicit or none", c.Outbound.TLS)
+	}
+	if f := c.Outbound.TLSCAFile; f != "" {
+		if c.Outbound.Relay == "" || c.Outbound.TLS == "none" {
+			bad("outbound.tls_ca_file", "is for a relay with tls starttls or implicit")
+		} else if _, err := os.Stat(f); err != nil {
+			bad("outbound.tls_ca_file", "%v", err)
+		}
+	}
+	if c.Outbound.Concurrency < 1 || c.Outbound.Concurrency > 256 {
+		bad("outbound.concurrency", "%d must be between 1 and 256", c.Outbound.Concurrency)
 	}
 	if c.Outbound.RetryFirst <= 0 || c.Outbound.RetryMax < c.Outbound.RetryFirst || c.Outbound.Lifetime <= 0 {
 		bad("outbound.retry_first", "retry_first, retry_max and lifetime must be positive, retry_max >= retry_first")

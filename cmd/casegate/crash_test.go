@@ -142,6 +142,7 @@ outbound:
   retry_first: 1s
   retry_max: 2s
   circuit_breaker: 100000
+  budget_per_source_per_hour: 100000
 `, smtpAddr, relay.Addr))
 
 	ledger := &crashLedger{acked: map[string]bool{}, refused: map[string]int{}}

@@ -89,6 +89,8 @@ func cmdIngest(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	var to stringList
 	fs.Var(&to, "to", "envelope recipient (repeatable; the MTA's ${recipient})")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
+	clientIP := fs.String("client-ip", "", "the connecting client's address (the MTA's ${client_address}): enables SPF")
+	helo := fs.String("helo", "", "the client's HELO name (the MTA's ${client_helo})")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
@@ -114,7 +116,8 @@ func cmdIngest(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 		return &exitError{code: exitTempFail, err: err}
 	}
 	defer st.Close()
-	res, err := g.Ingest(ctx, raw, gateway.Envelope{Source: "pipe", From: *from, To: to})
+	res, err := g.Ingest(ctx, raw, gateway.Envelope{Source: "pipe", From: *from, To: to,
+		ClientIP: *clientIP, HELO: *helo})
 	if err != nil {
 		return &exitError{code: exitTempFail, err: err}
 	}

@@ -29,15 +29,17 @@ Usage:
                                           move a case (resolved needs --note)
   casegate cases watch NUMBER --add ADDR | --remove ADDR
                                           change a case's watch list
-  casegate classify [--json] < message.eml
+  casegate classify [--json] [--client-ip IP --helo NAME] < message.eml
                                           dry run: what was parsed, what would happen
-  casegate ingest [--from S] [--to R]... < message.eml
+  casegate ingest [--from S] [--to R]... [--client-ip IP --helo NAME] < message.eml
                                           pipe mode: exit 0 stored, 75 try again, 65 never
   casegate outbox list [--status dead]    list the outbox (--limit N, --json)
   casegate outbox retry ID                queue a dead letter again
   casegate quarantine list|show|replay ID list, print raw, or replay quarantined mail
   casegate addresses list [--undeliverable]  addresses with bounces
   casegate addresses clear ADDRESS        make an undeliverable address deliverable again
+  casegate dkim keygen [--type rsa|ed25519] --selector S --domain D --out FILE
+                                          a DKIM signing key, and the DNS record to publish
   casegate version                        print the version
 
 Every command takes --config FILE (default: embedded defaults).
@@ -77,6 +79,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		err = cmdQuarantine(ctx, args[1:], stdout, stderr)
 	case "addresses":
 		err = cmdAddresses(ctx, args[1:], stdout, stderr)
+	case "dkim":
+		err = cmdDKIM(ctx, args[1:], stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "casegate", version)
 	case "help", "-h", "--help":

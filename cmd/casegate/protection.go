@@ -13,6 +13,7 @@ func protection(cfg Config) gateway.Protection {
 		HardBounceLimit:    cfg.Outbound.HardBounceLimit,
 		BudgetPerRecipient: cfg.Outbound.BudgetPerRecipient,
 		BudgetPerCase:      cfg.Outbound.BudgetPerCase,
+		BudgetPerSource:    cfg.Outbound.BudgetPerSource,
 		BreakerLimit:       cfg.Outbound.CircuitBreaker,
 		BreakerWindow:      time.Duration(cfg.Outbound.CircuitBreakerWindow),
 		MaxReceivedHops:    cfg.SMTP.MaxReceivedHops,
@@ -25,6 +26,7 @@ func (m *Main) limitSMTP(ln net.Listener) net.Listener {
 	return gateway.LimitListener(ln, gateway.ConnLimits{
 		MaxConnections:    m.Config.SMTP.MaxConnections,
 		MaxPerIPPerMinute: m.Config.SMTP.MaxConnectionsPerIPPerMinute,
+		Exempt:            m.Config.isTrustedRelay,
 		OnRefuse: func(remote, why string) {
 			log.Warn("smtp: connection refused", "remote", remote, "reason", why)
 		},

@@ -18,6 +18,7 @@ import (
 
 	"github.com/casegate/casegate/gateway"
 	"github.com/casegate/casegate/gateway/imappoll"
+	"github.com/casegate/casegate/gateway/outbound"
 	"github.com/casegate/casegate/store"
 	"github.com/casegate/casegate/templates"
 )
@@ -31,7 +32,7 @@ type Main struct {
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
 	// Sender overrides the outbound sender chosen from the config (tests).
-	Sender gateway.Sender
+	Sender outbound.Sender
 
 	Store    *store.Store
 	Gateway  *gateway.Gateway
@@ -62,10 +63,14 @@ func (m *Main) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if m.Gateway, err = gateway.New(m.gatewayConfig(), st, tpl, m.Log); err != nil {
+	gc := m.gatewayConfig()
+	if gc.DKIM, err = dkimConfig(cfg); err != nil {
 		return err
 	}
-	sender, err := m.sender()
+	if m.Gateway, err = gateway.New(gc, st, tpl, m.Log); err != nil {
+		return err
+	}
+	pool, err := m.outboundPool()
 	if err != nil {
 		return err
 	}
@@ -96,11 +101,9 @@ func (m *Main) Run(ctx context.Context) error {
 		ErrorLog: slog.NewLogLogger(m.Log.Handler(), slog.LevelWarn)}
 
 	ctx, m.cancel = context.WithCancel(context.WithoutCancel(ctx))
-	out := m.Gateway.NewOutbound(sender, gateway.RetryPolicy{
-		First: time.Duration(cfg.Outbound.RetryFirst), Max: time.Duration(cfg.Outbound.RetryMax)})
 	m.goSafe("smtp", func() error { return ignoreClosed(m.smtp.Serve(m.limitSMTP(smtpLn))) })
 	m.goSafe("http", func() error { return ignoreClosed(m.http.Serve(httpLn)) })
-	m.goSafe("outbound", func() error { return out.Run(ctx) })
+	m.goSafe("outbound", func() error { return pool.Run(ctx) })
 	m.goSafe("scheduler", func() error { return m.Gateway.RunScheduler(ctx, time.Minute) })
 	for _, p := range pollers {
 		m.goSafe("imap "+p.Name(), func() error { return p.Run(ctx) })
@@ -118,7 +121,7 @@ func (m *Main) gatewayConfig() gateway.Config {
 		MaxMessageBytes: cfg.SMTP.MaxMessageBytes, OutboxLifetime: time.Duration(cfg.Outbound.Lifetime),
 		APITokens: splitTokens(os.Getenv(cfg.HTTP.TokensEnv)),
 		Survey:    cfg.Policy.Survey, AutoCloseAfter: time.Duration(cfg.Policy.AutoCloseAfter),
-		Protection: protection(cfg),
+		Protection: protection(cfg), Auth: authConfig(cfg),
 	}
 	for _, a := range cfg.Addresses {
 		gc.Addresses = append(gc.Addresses, gateway.Address{Address: a.Address, Kind: a.Kind})
@@ -158,19 +161,38 @@ func splitTokens(s string) []string {
 	return out
 }
 
+// outboundPool is the sender pool on the gateway's outbox.
+func (m *Main) outboundPool() (*outbound.Pool, error) {
+	sender, err := m.sender()
+	if err != nil {
+		return nil, err
+	}
+	out, box := m.Config.Outbound, m.Gateway.Outbox()
+	return outbound.New(outbound.Config{
+		Concurrency: out.Concurrency,
+		Retry:       outbound.RetryPolicy{First: time.Duration(out.RetryFirst), Max: time.Duration(out.RetryMax)},
+		Log:         m.Log.With("component", "outbound"),
+		Panicked:    box.NotePanic,
+	}, box, box, box, sender)
+}
+
 // sender is the relay when one is configured, else the local Maildir.
-func (m *Main) sender() (gateway.Sender, error) {
+func (m *Main) sender() (outbound.Sender, error) {
 	if m.Sender != nil {
 		return m.Sender, nil
 	}
 	out := m.Config.Outbound
 	if out.Relay == "" {
-		return gateway.NewMaildirSender(filepath.Join(m.Config.DataDir, "maildir"), m.Config.Hostname)
+		return outbound.NewMaildirSender(filepath.Join(m.Config.DataDir, "maildir"), m.Config.Hostname)
 	}
-	return gateway.NewRelaySender(gateway.RelayConfig{
-		Address: out.Relay, TLS: out.TLS, Username: out.Username, Password: os.Getenv(out.PasswordEnv),
-		HELO: m.Config.Hostname,
+	s, err := outbound.NewRelaySender(outbound.RelayConfig{
+		Address: out.Relay, TLS: out.TLS, CAFile: out.TLSCAFile, Username: out.Username,
+		Password: os.Getenv(out.PasswordEnv), HELO: m.Config.Hostname, Log: m.Log.With("component", "outbound"),
 	})
+	if err != nil {
+		return nil, fmt.Errorf("outbound: %w", err)
+	}
+	return s, nil
 }
 
 func (m *Main) smtpTLS() (*tls.Config, error) {

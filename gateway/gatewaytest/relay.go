@@ -4,6 +4,7 @@ package gatewaytest
 
 import (
 	"bytes"
+	"crypto/tls"
 	"io"
 	"net"
 	"net/mail"
@@ -33,6 +34,10 @@ type Relay struct {
 	fault   Fault
 	release chan struct{} // closed to let hanging sessions go
 	changed chan struct{}
+
+	conns  int // connections accepted
+	closed int // and closed
+	open   map[*countedConn]struct{}
 }
 
 // Fault is a network failure the relay can simulate at RCPT.
@@ -61,18 +66,40 @@ func (r *Relay) SetFault(f Fault) {
 // StartRelay starts a relay on 127.0.0.1:0, stopped at the end of the test.
 func StartRelay(t testing.TB) *Relay {
 	t.Helper()
-	r := &Relay{changed: make(chan struct{})}
+	return StartRelayWith(t, RelayOptions{})
+}
+
+// RelayOptions configure StartRelayWith.
+type RelayOptions struct {
+	// TLS, when set, is offered with STARTTLS, or spoken from the first
+	// byte when Implicit is set.
+	TLS      *tls.Config
+	Implicit bool
+}
+
+// StartRelayWith starts a relay with opts on 127.0.0.1:0, stopped at the
+// end of the test.
+func StartRelayWith(t testing.TB, opts RelayOptions) *Relay {
+	t.Helper()
+	r := &Relay{changed: make(chan struct{}), open: map[*countedConn]struct{}{}}
 	s := smtp.NewServer(smtp.BackendFunc(func(c *smtp.Conn) (smtp.Session, error) {
 		return &relaySession{r: r, conn: c.Conn()}, nil
 	}))
 	s.Domain = "relay.test"
 	s.AllowInsecureAuth = true
 	s.ErrorLog = nopLogger{}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	raw, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	r.Addr = ln.Addr().String()
+	r.Addr = raw.Addr().String()
+	var ln net.Listener = countingListener{raw, r}
+	switch {
+	case opts.Implicit:
+		ln = tls.NewListener(ln, opts.TLS)
+	case opts.TLS != nil:
+		s.TLSConfig = opts.TLS
+	}
 	go s.Serve(ln)
 	t.Cleanup(func() {
 		r.SetFault(NoFault)
@@ -92,6 +119,70 @@ func (r *Relay) FailWith(fn func(rcpt string) *smtp.SMTPError) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.fail = fn
+}
+
+// Connections reports how many connections, each one SMTP session, the
+// relay has accepted.
+func (r *Relay) Connections() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.conns
+}
+
+// OpenConnections reports how many connections are open now.
+func (r *Relay) OpenConnections() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.conns - r.closed
+}
+
+// CloseConnections closes every open connection without a word, as a
+// relay that times idle clients out.
+func (r *Relay) CloseConnections() {
+	r.mu.Lock()
+	open := make([]*countedConn, 0, len(r.open))
+	for c := range r.open {
+		open = append(open, c)
+	}
+	r.mu.Unlock()
+	for _, c := range open {
+		c.Close()
+	}
+}
+
+// countingListener counts the connections it accepts and their closing.
+type countingListener struct {
+	net.Listener
+	r *Relay
+}
+
+func (l countingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	cc := &countedConn{Conn: c, r: l.r}
+	l.r.mu.Lock()
+	l.r.conns++
+	l.r.open[cc] = struct{}{}
+	l.r.mu.Unlock()
+	return cc, nil
+}
+
+type countedConn struct {
+	net.Conn
+	r    *Relay
+	once sync.Once
+}
+
+func (c *countedConn) Close() error {
+	c.once.Do(func() {
+		c.r.mu.Lock()
+		c.r.closed++
+		delete(c.r.open, c)
+		c.r.mu.Unlock()
+	})
+	return c.Conn.Close()
 }
 
 // Mails returns a copy of what the relay accepted so far.
