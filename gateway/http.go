@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"context"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/json"
@@ -65,10 +66,14 @@ func (g *Gateway) validToken(token string) bool {
 
 func (g *Gateway) handleHealth(w http.ResponseWriter, r *http.Request) {
 	status, code := "ok", http.StatusOK
-	if err := g.store.Ping(r.Context()); err != nil {
+	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+	defer cancel()
+	reachable := g.store.Ping(ctx) == nil
+	if !reachable {
 		status, code = "database unavailable", http.StatusServiceUnavailable
 	}
-	body := map[string]any{"status": status, "time": g.store.Now().Format(time.RFC3339)}
+	body := map[string]any{"status": status, "time": g.store.Now().Format(time.RFC3339),
+		"database": map[string]any{"backend": g.store.Backend(), "reachable": reachable}}
 	g.breakerHealth(r.Context(), body) // circuit_breaker; status "degraded" while open
 	writeJSON(w, code, body)
 }

@@ -21,6 +21,13 @@ func newTestGateway(t testing.TB) (*Gateway, *store.Store) {
 	t.Helper()
 	clock := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
 	st := openTestStore(t, store.Options{Now: func() time.Time { return clock }})
+	return newTestGatewayOn(t, st), st
+}
+
+// newTestGatewayOn builds a gateway on st, as another instance sharing
+// the database would.
+func newTestGatewayOn(t testing.TB, st *store.Store) *Gateway {
+	t.Helper()
 	tpl, err := templates.New("")
 	if err != nil {
 		t.Fatal(err)
@@ -38,7 +45,7 @@ func newTestGateway(t testing.TB) (*Gateway, *store.Store) {
 			t.Errorf("%d panics recovered", n)
 		}
 	})
-	return g, st
+	return g
 }
 
 // startSMTP serves g's SMTP listener on 127.0.0.1:0.
