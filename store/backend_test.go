@@ -394,3 +394,26 @@ func TestConcurrentMigrations(t *testing.T) {
 		t.Fatalf("%d migration rows for %d names", n, files)
 	}
 }
+
+// A panic in one function of a batch is raised after the others ran.
+func TestWriteBatchPanicAfterAll(t *testing.T) { eachBackend(t, testWriteBatchPanic) }
+
+func testWriteBatchPanic(t *testing.T, b backend) {
+	st := b.open(t)
+	ctx := context.Background()
+	c := newCase(t, st, "a@x.example")
+	func() {
+		defer func() {
+			if v := recover(); v != "first" {
+				t.Errorf("recovered %v, want the panic", v)
+			}
+		}()
+		st.WriteBatch(ctx, []func(*Tx) error{
+			func(tx *Tx) error { panic("first") },
+			func(tx *Tx) error { _, err := insertTestMessage(ctx, tx, c.ID, "after@x", "after"); return err },
+		})
+	}()
+	if n, _ := st.CountMessages(ctx, ""); n != 1 {
+		t.Fatalf("%d messages: the function after the panic did not run", n)
+	}
+}

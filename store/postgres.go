@@ -106,6 +106,29 @@ func (s *Store) writeOwn(ctx context.Context, fn func(*Tx) error) error {
 	return nil
 }
 
+// writeEach is PostgreSQL's WriteBatch: each function in a transaction
+// of its own, in order; a panic is raised again after all have run.
+func (s *Store) writeEach(ctx context.Context, fns []func(*Tx) error, errs []error) []error {
+	var p any
+	for i, fn := range fns {
+		func() {
+			defer func() {
+				if v := recover(); v != nil {
+					errs[i] = fmt.Errorf("panic: %v", v)
+					if p == nil {
+						p = v
+					}
+				}
+			}()
+			errs[i] = s.writeOwn(ctx, fn)
+		}()
+	}
+	if p != nil {
+		panic(p)
+	}
+	return errs
+}
+
 // lockMigrations makes the migrations of instances started together take
 // turns (PostgreSQL): the lock is held until the migration's transaction
 // ends, and the bookkeeping table is created under it.

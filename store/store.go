@@ -195,8 +195,9 @@ func (s *Store) Write(ctx context.Context, fn func(*Tx) error) error {
 }
 
 // WriteBatch runs fns as Write calls queued together, in order: they
-// share a transaction (or a few, when they pass the batch bounds) and a
-// later function sees what an earlier one wrote. Each function's work is
+// share a transaction (or a few, when they pass the batch bounds; on
+// PostgreSQL each has its own, one after another) and a later function
+// sees what an earlier one wrote. Each function's work is
 // committed or rolled back on its own, as with Write; errs[i] is fns[i]'s
 // outcome. A panic in a function is raised again here, after every
 // function has finished.
@@ -209,10 +210,7 @@ func (s *Store) WriteBatch(ctx context.Context, fns []func(*Tx) error) []error {
 		return errs
 	}
 	if s.commit == nil {
-		for i, fn := range fns {
-			errs[i] = s.writeOwn(ctx, fn)
-		}
-		return errs
+		return s.writeEach(ctx, fns, errs)
 	}
 	reqs := make([]*writeReq, len(fns))
 	for i, fn := range fns {
