@@ -1,6 +1,6 @@
 // Package pgtest runs a throwaway PostgreSQL cluster for tests: initdb
-// into a temporary directory, the server on a free loopback port (and a
-// private socket directory), stopped when the tests end. Each test gets a
+// into a temporary directory, the server on a free loopback port (TCP
+// only), stopped when the tests end. Each test gets a
 // database of its own, created from template0, so tests stay independent
 // and can run in parallel on one cluster.
 //
@@ -77,7 +77,7 @@ func Start() (*Cluster, error) {
 		return nil, fmt.Errorf("postgres --version: %w", err)
 	}
 	c.Version = strings.TrimSpace(string(out))
-	if c.dir, err = os.MkdirTemp("", "casegate-pg-"); err != nil {
+	if c.dir, err = os.MkdirTemp(tempBase(), "casegate-pg-"); err != nil {
 		return nil, err
 	}
 	if err := c.initdb(); err != nil {
@@ -118,6 +118,20 @@ func skipOrFail(t testing.TB, err error) {
 	t.Fatalf("postgresql: %v", err)
 }
 
+// tempBase is where the cluster's directory goes: the temporary
+// directory, unless running as root with one the server's user cannot
+// reach.
+func tempBase() string {
+	dir := os.TempDir()
+	if os.Geteuid() != 0 {
+		return dir
+	}
+	if fi, err := os.Stat(dir); err == nil && fi.Mode().Perm()&0o001 != 0 {
+		return dir
+	}
+	return "/tmp"
+}
+
 // findBin returns the directory of initdb and postgres.
 func findBin() (string, error) {
 	if p, err := exec.LookPath("initdb"); err == nil {
@@ -152,16 +166,9 @@ func (c *Cluster) initdb() error {
 		uid, _ := strconv.Atoi(u.Uid)
 		gid, _ := strconv.Atoi(u.Gid)
 		c.cred = &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}
-		for _, d := range []string{c.dir, c.sockDir()} {
-			if err := os.MkdirAll(d, 0o700); err != nil {
-				return err
-			}
-			if err := os.Chown(d, uid, gid); err != nil {
-				return err
-			}
+		if err := os.Chown(c.dir, uid, gid); err != nil {
+			return err
 		}
-	} else if err := os.MkdirAll(c.sockDir(), 0o700); err != nil {
-		return err
 	}
 	cmd := c.command("initdb", "-D", c.dataDir(), "-U", superuser, "-A", "trust", "-E", "UTF8",
 		"--locale=C", "--no-sync")
@@ -172,7 +179,6 @@ func (c *Cluster) initdb() error {
 }
 
 func (c *Cluster) dataDir() string { return filepath.Join(c.dir, "data") }
-func (c *Cluster) sockDir() string { return filepath.Join(c.dir, "sock") }
 
 // command runs a PostgreSQL binary as the cluster's user.
 func (c *Cluster) command(name string, args ...string) *exec.Cmd {
@@ -191,7 +197,9 @@ func (c *Cluster) start() error {
 		return err
 	}
 	defer logf.Close()
-	cmd := c.command("postgres", "-D", c.dataDir(), "-p", port, "-k", c.sockDir(),
+	// TCP on loopback only: no Unix socket, whose path could be too long
+	// under a deep temporary directory.
+	cmd := c.command("postgres", "-D", c.dataDir(), "-p", port, "-c", "unix_socket_directories=",
 		"-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "full_page_writes=off",
 		"-c", "max_connections=400", "-c", "shared_buffers=64MB")
 	cmd.Stdout, cmd.Stderr = logf, logf
