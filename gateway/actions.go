@@ -3,7 +3,6 @@ package gateway
 import (
 	"context"
 	"fmt"
-	"net/mail"
 	"strings"
 
 	"github.com/casegate/casegate/store"
@@ -113,6 +112,18 @@ func (g *Gateway) Update(ctx context.Context, number string, p store.CasePatch, 
 	if p.Priority != nil && !validPriority(*p.Priority) {
 		return store.Case{}, fmt.Errorf("%w: priority %q must be low, normal, high or urgent", ErrInvalid, *p.Priority)
 	}
+	if p.Assignee != nil && strings.TrimSpace(*p.Assignee) != "" {
+		// The assignee is mailed about the case: an address, never
+		// anything else.
+		_, addr, err := g.suppliedAddress("assignee", *p.Assignee)
+		if err != nil {
+			return store.Case{}, err
+		}
+		p.Assignee = &addr
+	} else if p.Assignee != nil {
+		empty := ""
+		p.Assignee = &empty
+	}
 	return g.onCase(ctx, number, func(tx *store.Tx, c *store.Case) error {
 		if c.State == store.StateClosed {
 			return &IllegalTransitionError{From: c.State, To: c.State, By: byAgent}
@@ -156,34 +167,38 @@ func validPriority(p string) bool {
 
 // AddWatcher puts email on a case's watch list.
 func (g *Gateway) AddWatcher(ctx context.Context, number, email string, actor Actor) (store.Case, error) {
-	addr, err := mail.ParseAddress(email)
+	name, addr, err := g.suppliedAddress("watcher", email)
 	if err != nil {
-		return store.Case{}, fmt.Errorf("%w: %q is not an address", ErrInvalid, email)
-	}
-	if g.isOwn(addr.Address) {
-		return store.Case{}, fmt.Errorf("%w: support's own addresses never watch a case", ErrInvalid)
+		return store.Case{}, err
 	}
 	return g.onCase(ctx, number, func(tx *store.Tx, c *store.Case) error {
-		return g.addWatcher(ctx, tx, c, recipient{Email: addr.Address, Name: addr.Name, Role: "watcher"}, actor, "")
+		_, err := g.addWatcher(ctx, tx, c, recipient{Email: addr, Name: name, Role: "watcher"}, actor, "", nil)
+		return err
 	})
 }
 
-func (g *Gateway) addWatcher(ctx context.Context, tx *store.Tx, c *store.Case, r recipient, actor Actor, inReplyTo string) error {
+// addWatcher puts r on c's watch list and tells them, unless notify (nil:
+// always) says not to. It reports whether r was added.
+func (g *Gateway) addWatcher(ctx context.Context, tx *store.Tx, c *store.Case, r recipient, actor Actor, inReplyTo string,
+	notify func(recipient) bool) (bool, error) {
 	if c.State == store.StateClosed {
-		return &IllegalTransitionError{From: c.State, To: c.State, By: byAgent}
+		return false, &IllegalTransitionError{From: c.State, To: c.State, By: byAgent}
 	}
-	if strings.EqualFold(r.Email, c.Contact.Email) || g.isOwn(r.Email) {
-		return nil
+	if !g.mayWatch(r.Email, *c) {
+		return false, nil
 	}
 	added, err := tx.AddWatcher(ctx, c.ID, r.Email, sanitizeLine(r.Name), actor.Email)
 	if err != nil || !added {
-		return err
+		return false, err
 	}
 	if _, err := tx.AddActivity(ctx, c.ID, store.Activity{Kind: "watcher", Actor: actor.Email, Public: true,
 		Body: "added " + r.Email}); err != nil {
-		return err
+		return false, err
 	}
-	return g.enqueue(ctx, tx, *c, "watcher_added", []recipient{r}, templates.Data{Actor: person(actor)}, inReplyTo)
+	if notify != nil && !notify(r) {
+		return true, nil
+	}
+	return true, g.enqueue(ctx, tx, *c, "watcher_added", []recipient{r}, templates.Data{Actor: person(actor)}, inReplyTo)
 }
 
 // RemoveWatcher takes email off a case's watch list.
@@ -208,7 +223,7 @@ func (g *Gateway) removeWatcher(ctx context.Context, tx *store.Tx, c *store.Case
 // sendSurvey opens the satisfaction survey of a closed case and mails it
 // to the contact, when the policy asks for surveys.
 func (g *Gateway) sendSurvey(ctx context.Context, tx *store.Tx, c store.Case, inReplyTo string) error {
-	if !g.cfg.Survey {
+	if !g.rules().Survey {
 		return nil
 	}
 	if _, err := tx.Survey(ctx, c.ID); err == nil {

@@ -64,6 +64,19 @@ func (g *Gateway) agentMail(ctx context.Context, tx *store.Tx, in *inbound, c st
 		return res, err
 	}
 	if assign != "" {
+		_, addr, err := g.suppliedAddress("assignee", assign)
+		if err != nil {
+			in.step("agent_mail", "refused", err.Error())
+			assign = ""
+			if _, err := tx.AddActivity(ctx, c.ID, store.Activity{Kind: "comment", Actor: actor.Email, Public: false,
+				Body: "command refused: " + strings.TrimPrefix(err.Error(), ErrInvalid.Error()+": ")}); err != nil {
+				return res, err
+			}
+		} else {
+			assign = addr
+		}
+	}
+	if assign != "" {
 		if err := tx.PatchCase(ctx, c.ID, store.CasePatch{Assignee: &assign}); err != nil {
 			return res, err
 		}

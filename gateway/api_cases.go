@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/casegate/casegate/store"
 )
@@ -20,12 +21,16 @@ import (
 // The case API of SPEC §5. Every route but /metrics needs a bearer token.
 // Errors are {"error": {"code", "message"}} with the stable codes
 // unauthorized (401), not_found (404), illegal_transition (409), invalid
-// (400), too_large (413) and internal (500, details only in the log).
+// (400), too_large (413), insufficient_storage (503: the disk is full,
+// nothing changed), temporary (503) and internal (500, details only in
+// the log).
 
 const (
 	maxRequestBody   = 1 << 20
 	defaultPageLimit = 50
 	maxPageLimit     = 500
+	maxQueryRunes    = 200 // the search text q
+	maxAddressBytes  = 320 // an address in a query (RFC 5321 §4.5.3.1: 64 + 1 + 255)
 	// apiActor acts when an API request names no author.
 	apiActor = "api"
 )
@@ -81,6 +86,12 @@ func parseCaseSearch(r *http.Request) (store.CaseSearch, error) {
 	q := r.URL.Query()
 	f := store.CaseSearch{Query: q.Get("q")}
 	f.State, f.Kind, f.Contact = q.Get("state"), q.Get("kind"), strings.TrimSpace(q.Get("contact"))
+	if n := utf8.RuneCountInString(f.Query); n > maxQueryRunes || !utf8.ValidString(f.Query) {
+		return f, invalidf("q must be valid UTF-8 of at most %d characters", maxQueryRunes)
+	}
+	if len(f.Contact) > maxAddressBytes {
+		return f, invalidf("contact is longer than any address (%d bytes)", maxAddressBytes)
+	}
 	if f.State != "" && !slices.Contains(append(activeStates, store.StateClosed), f.State) {
 		return f, invalidf("state %q is not one of new, open, awaiting_info, on_hold, resolved, closed", f.State)
 	}
@@ -259,7 +270,7 @@ func parseAuthor(s string) (Actor, error) {
 		return Actor{Email: apiActor}, nil
 	}
 	a, err := mail.ParseAddress(s)
-	if err != nil {
+	if err != nil || !cleanAddress(s) {
 		return Actor{}, invalidf("author %q is not an address", s)
 	}
 	return Actor{Email: strings.ToLower(a.Address), Name: a.Name}, nil
@@ -340,6 +351,7 @@ func (g *Gateway) CaseDetail(ctx context.Context, number string) (CaseDetail, er
 		return d, err
 	}
 	for _, a := range atts {
+		a.Filename = SafeFilename(a.Filename)
 		d.Attachments = append(d.Attachments, AttachmentView{Attachment: a, URL: fmt.Sprintf("/api/v1/attachments/%d", a.ID)})
 	}
 	if s, err := g.store.Survey(ctx, c.ID); err == nil {
@@ -424,7 +436,7 @@ func (g *Gateway) apiAttachment(w http.ResponseWriter, r *http.Request) {
 		g.apiError(w, r, err)
 		return
 	}
-	name := a.Filename
+	name := SafeFilename(a.Filename)
 	if name == "" {
 		name = fmt.Sprintf("attachment-%d", a.ID)
 	}
@@ -530,6 +542,9 @@ func (g *Gateway) apiError(w http.ResponseWriter, r *http.Request, err error) {
 		writeJSONError(w, http.StatusBadRequest, "invalid", strings.TrimPrefix(err.Error(), ErrInvalid.Error()+": "))
 	case errors.Is(err, store.ErrNotFound):
 		writeJSONError(w, http.StatusNotFound, "not_found", err.Error())
+	case g.noteStorage("api "+r.Method+" "+r.URL.Path, err):
+		writeJSONError(w, http.StatusServiceUnavailable, "insufficient_storage",
+			"the server's disk is full; nothing was changed, try again once space is freed")
 	case errors.As(err, &te):
 		g.log.Warn("api request failed, temporary", "method", r.Method, "path", r.URL.Path, "err", err)
 		writeJSONError(w, http.StatusServiceUnavailable, "temporary", "temporary failure, try again")

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/casegate/casegate/mailparse"
 	"github.com/casegate/casegate/store"
 )
 
@@ -120,16 +121,21 @@ func TestBounceAttributionAndHardBounces(t *testing.T) {
 	if st, _ := e.st.AddressStatus(ctx, "carol@customer.example"); st.HardBounces != 1 || st.SoftBounces != 1 || st.Undeliverable {
 		t.Fatalf("after a repeated and a temporary bounce: %+v", st)
 	}
-	// A DSN to the support address quoting the Message-ID of row 2 is
-	// attributed through it.
+	// A DSN to the support address quoting the Message-ID of row 2 counts
+	// nothing: anyone who had a mail of the case knows that id.
 	row2 := e.outbox(t, 2)
 	send(4, "support@support.test", dsn(4, "carol@customer.example", "5.1.1", row2.MessageID))
+	if st, _ := e.st.AddressStatus(ctx, "carol@customer.example"); st.HardBounces != 1 || st.Undeliverable {
+		t.Fatalf("a report quoting a Message-ID counted: %+v", st)
+	}
+	// The same report at row 2's bounce address does.
+	send(5, verp[2], dsn(5, "carol@customer.example", "5.1.1", row2.MessageID))
 	st, _ = e.st.AddressStatus(ctx, "carol@customer.example")
 	if st.HardBounces != 2 || !st.Undeliverable {
 		t.Fatalf("after two hard bounces with limit 2: %+v", st)
 	}
-	if n, _ := e.st.CountMessages(ctx, store.OutcomeBounce); n != 4 {
-		t.Errorf("%d bounces stored, want 4", n)
+	if n, _ := e.st.CountMessages(ctx, store.OutcomeBounce); n != 5 {
+		t.Errorf("%d bounces stored, want 5", n)
 	}
 	if cs, _ := e.st.ListCases(ctx, store.CaseFilter{}); len(cs) != 3 {
 		t.Errorf("bounces opened cases: %d cases", len(cs))
@@ -185,5 +191,84 @@ Why do I get mail from this address?
 `)
 	if res.Outcome != store.OutcomeIgnored || len(e.outboxAll(t)) != before {
 		t.Fatalf("mail to a bounce address: %+v, %d rows", res, len(e.outboxAll(t)))
+	}
+}
+
+// The one rule for undeliverable addresses: only a report at the bounce
+// address of a notification, naming that notification's recipient, with an
+// address-level reason counts. Each forged or irrelevant report is stored
+// and counts nothing.
+func TestBounceOnlyVerifiedAddressLevelReportsCount(t *testing.T) {
+	e := newOpsEnv(t, Protection{HardBounceLimit: 1})
+	addr := startSMTP(t, e.g, SMTPConfig{MaxMessageBytes: 1 << 20})
+	ctx := context.Background()
+	e.ingest(t, "carol@customer.example", []string{"support@support.test"}, `From: carol@customer.example
+To: support@support.test
+Cc: dave@customer.example
+Subject: Printer
+Message-ID: <p.1@customer.example>
+
+It is broken.
+`)
+	verp := sentEnv(t, e)
+	var toCarol, toDave int64
+	for _, m := range e.outboxAll(t) {
+		switch m.Recipient {
+		case "carol@customer.example":
+			toCarol = m.ID
+		case "dave@customer.example":
+			toDave = m.ID
+		}
+	}
+	if toCarol == 0 || toDave == 0 {
+		t.Fatalf("want a confirmation and a watcher notice, got %+v", e.outboxAll(t))
+	}
+	send := func(rcpt, raw string) {
+		t.Helper()
+		if err := smtpSend(t, addr, "", []string{rcpt}, raw); err != nil {
+			t.Fatalf("report refused: %v", err)
+		}
+	}
+	carolOK := func(what string) {
+		t.Helper()
+		if st, _ := e.st.AddressStatus(ctx, "carol@customer.example"); st.HardBounces != 0 || st.Undeliverable {
+			t.Fatalf("%s counted against carol: %+v", what, st)
+		}
+	}
+	// Dave, the watcher, knows the case's Message-IDs from References and
+	// his own bounce address from Return-Path; neither lets him make carol
+	// undeliverable.
+	carolMsgID := e.outbox(t, toCarol).MessageID
+	for i := 0; i < 3; i++ {
+		send("support@support.test", dsn(10+i, "carol@customer.example", "5.1.1", carolMsgID))
+	}
+	carolOK("reports quoting her Message-ID")
+	send(verp[toDave], dsn(20, "carol@customer.example", "5.1.1", carolMsgID))
+	carolOK("a report at dave's bounce address naming carol")
+	// At carol's own bounce address, reasons that are not about the
+	// address count nothing either.
+	for i, status := range []string{"5.2.2", "5.7.1", "5.3.4", "5.1.7", "4.4.1"} {
+		send(verp[toCarol], dsn(30+i, "carol@customer.example", status, ""))
+	}
+	carolOK("mailbox full, policy, size, sender-side and temporary reports")
+	if n, _ := e.st.CountMessages(ctx, store.OutcomeBounce); n != 9 {
+		t.Fatalf("%d reports stored, want all 9", n)
+	}
+	// The real thing counts.
+	send(verp[toCarol], dsn(40, "carol@customer.example", "5.1.1", ""))
+	if st, _ := e.st.AddressStatus(ctx, "carol@customer.example"); st.HardBounces != 1 || !st.Undeliverable {
+		t.Fatalf("a verified 5.1.1 for carol did not count: %+v", st)
+	}
+}
+
+func TestAddressGone(t *testing.T) {
+	for status, want := range map[string]bool{
+		"5.1.1": true, "5.1.2": true, "5.1.6": true, "5.1.10": true, "5.2.1": true, "5.4.4": true,
+		"5.1.7": false, "5.1.8": false, "5.2.2": false, "5.7.1": false, "5.0.0": false, "": false, "4.1.1": false,
+	} {
+		b := &mailparse.Bounce{Status: status, Permanent: strings.HasPrefix(status, "5")}
+		if got := addressGone(b); got != want {
+			t.Errorf("addressGone(%q) = %v, want %v", status, got, want)
+		}
 	}
 }

@@ -9,10 +9,22 @@ import (
 	"github.com/casegate/casegate/templates"
 )
 
-// openCase opens a new case for the message: for a first mail, for a
-// stranger writing into someone else's case, or for a reply to a closed
-// case (linked is then the case it continues).
+// openCase opens a new case for the message: for a first mail, or for a
+// stranger writing into someone else's case (linked is then that case).
+// A stranger's case is linked for the agents, but discloses nothing of the
+// other case: no watchers carried over, a plain confirmation.
 func (g *Gateway) openCase(ctx context.Context, tx *store.Tx, in *inbound, linked *store.Case) (Result, error) {
+	return g.newCase(ctx, tx, in, linked, false)
+}
+
+// followUp opens the case that continues closed for one of its own people
+// (contact, watcher, agent): it carries the closed case's watchers over,
+// and the confirmation names both numbers (SPEC §2).
+func (g *Gateway) followUp(ctx context.Context, tx *store.Tx, in *inbound, closed store.Case) (Result, error) {
+	return g.newCase(ctx, tx, in, &closed, true)
+}
+
+func (g *Gateway) newCase(ctx context.Context, tx *store.Tx, in *inbound, linked *store.Case, follow bool) (Result, error) {
 	m := in.msg
 	email, name := m.From.Email, m.From.Name
 	if email == "" {
@@ -55,7 +67,11 @@ func (g *Gateway) openCase(ctx context.Context, tx *store.Tx, in *inbound, linke
 	if res.MessageID, err = g.insertMessage(ctx, tx, in, c.ID, store.OutcomeNewCase); err != nil {
 		return res, err
 	}
-	added, err := g.addOpeningWatchers(ctx, tx, in, c, linked)
+	var carried *store.Case
+	if follow {
+		carried = linked
+	}
+	notify, err := g.addOpeningWatchers(ctx, tx, in, c, carried)
 	if err != nil {
 		return res, err
 	}
@@ -63,7 +79,7 @@ func (g *Gateway) openCase(ctx context.Context, tx *store.Tx, in *inbound, linke
 	if auto {
 		return res, nil
 	}
-	return res, g.notifyOpened(ctx, tx, in, c, linked, added)
+	return res, g.notifyOpened(ctx, tx, in, c, carried, notify)
 }
 
 // caseSubject is the subject a new case gets.
@@ -87,43 +103,54 @@ func sanitizeLine(s string) string {
 }
 
 // addOpeningWatchers makes the Cc recipients of the opening mail watchers
-// (never our own addresses, never the contact), and for a case continuing a
-// closed one, that case's watchers too. It returns the watchers added.
-func (g *Gateway) addOpeningWatchers(ctx context.Context, tx *store.Tx, in *inbound, c store.Case, linked *store.Case) ([]recipient, error) {
-	var cands []recipient
-	for _, a := range in.msg.Cc {
-		cands = append(cands, recipient{Email: a.Email, Name: a.Name, Role: "watcher"})
-	}
-	if linked != nil && linked.State == store.StateClosed {
-		ws, err := tx.Watchers(ctx, linked.ID)
-		if err != nil {
-			return nil, err
+// (never our own addresses, never the contact; at most
+// Protection.MaxWatchersPerMail of them), and for a follow-up of a closed
+// case, that case's watchers too. It returns the watchers to send the
+// "watcher_added" notice: the carried-over watchers, and those of the Cc
+// that the notice policy for the mail allows (amplify.go).
+func (g *Gateway) addOpeningWatchers(ctx context.Context, tx *store.Tx, in *inbound, c store.Case, closed *store.Case) ([]recipient, error) {
+	var notify []recipient
+	err := g.addCc(in, c, func(r recipient) (bool, error) {
+		added, err := tx.AddWatcher(ctx, c.ID, r.Email, sanitizeLine(r.Name), c.Contact.Email)
+		if added && g.mayNotifyWatcher(in, r) {
+			notify = append(notify, r)
 		}
-		for _, w := range ws {
-			cands = append(cands, recipient{Email: w.Email, Name: w.Name, Role: "watcher"})
-		}
+		return added, err
+	})
+	if err != nil || closed == nil {
+		return notify, err
 	}
-	var added []recipient
-	for _, r := range cands {
-		if r.Email == "" || !strings.Contains(r.Email, "@") || g.isOwn(r.Email) || strings.EqualFold(r.Email, c.Contact.Email) {
+	ws, err := tx.Watchers(ctx, closed.ID)
+	if err != nil {
+		return nil, err
+	}
+	for _, w := range ws {
+		if !g.mayWatch(w.Email, c) {
 			continue
 		}
-		ok, err := tx.AddWatcher(ctx, c.ID, r.Email, sanitizeLine(r.Name), c.Contact.Email)
+		added, err := tx.AddWatcher(ctx, c.ID, w.Email, sanitizeLine(w.Name), c.Contact.Email)
 		if err != nil {
 			return nil, err
 		}
-		if ok {
-			added = append(added, r)
-			in.step("watcher", "added", r.Email)
+		if added {
+			in.step("watcher", "carried", w.Email+" watched "+closed.Number)
+			notify = append(notify, recipient{Email: w.Email, Name: w.Name, Role: "watcher"})
 		}
 	}
-	return added, nil
+	return notify, nil
+}
+
+// mayWatch reports whether addr may be put on c's watch list: an address,
+// not one of ours, not the contact.
+func (g *Gateway) mayWatch(addr string, c store.Case) bool {
+	return addr != "" && strings.Contains(addr, "@") && !g.isOwn(addr) && !strings.EqualFold(addr, c.Contact.Email)
 }
 
 // notifyOpened queues the confirmation to the contact and the watcher
-// notices.
-func (g *Gateway) notifyOpened(ctx context.Context, tx *store.Tx, in *inbound, c store.Case, linked *store.Case, watchers []recipient) error {
-	data := templates.Data{Body: in.msg.Visible}
+// notices. The confirmation of a follow-up names the closed case it
+// continues; any other names no other case.
+func (g *Gateway) notifyOpened(ctx context.Context, tx *store.Tx, in *inbound, c store.Case, closed *store.Case, watchers []recipient) error {
+	data := templates.Data{Body: g.confirmationQuote(in)}
 	ws, err := tx.Watchers(ctx, c.ID)
 	if err != nil {
 		return err
@@ -132,14 +159,17 @@ func (g *Gateway) notifyOpened(ctx context.Context, tx *store.Tx, in *inbound, c
 		data.Watchers = append(data.Watchers, templates.Person{Name: w.Name, Email: w.Email, Role: "watcher"})
 	}
 	tpl := "case_created"
-	if linked != nil && linked.State == store.StateClosed {
-		tpl, data.Case.OldNumber = "case_created_from_closed", linked.Number
+	if closed != nil {
+		tpl, data.Case.OldNumber = "case_created_from_closed", closed.Number
 	}
 	contact := recipient{Email: c.Contact.Email, Name: c.Contact.Name, Role: "contact"}
 	if err := g.enqueue(ctx, tx, c, tpl, []recipient{contact}, data, in.msg.MessageID); err != nil {
 		return err
 	}
-	return g.enqueue(ctx, tx, c, "watcher_added", watchers, data, in.msg.MessageID)
+	// The notice carries nothing of the mail's text: it goes to people who
+	// did not write to us.
+	actor := templates.Person{Name: c.Contact.Name, Email: c.Contact.Email, Role: "contact"}
+	return g.enqueue(ctx, tx, c, "watcher_added", watchers, templates.Data{Actor: actor}, in.msg.MessageID)
 }
 
 // setState moves a case and records the change on its thread.

@@ -20,7 +20,7 @@ func (g *Gateway) compose(m store.OutboxMail) (*gomail.Msg, error) {
 	if err := json.Unmarshal([]byte(m.Data), &d); err != nil {
 		return nil, fmt.Errorf("compose %d: data: %w", m.ID, err)
 	}
-	r, err := g.templates.Render(m.Template, d)
+	r, err := g.templateSet().Render(m.Template, d)
 	if err != nil {
 		return nil, fmt.Errorf("compose %d: %w", m.ID, err)
 	}
@@ -68,8 +68,9 @@ func (g *Gateway) compose(m store.OutboxMail) (*gomail.Msg, error) {
 // replyTo is the support address for the case's kind, plus-addressed with
 // the case number, so a reply threads even if every other header is lost.
 func (g *Gateway) replyTo(c templates.Case) *mail.Address {
-	addr := g.cfg.Addresses[0].Address
-	for _, a := range g.cfg.Addresses {
+	addrs := g.rules().Addresses
+	addr := addrs[0].Address
+	for _, a := range addrs {
 		if a.Kind == c.Kind {
 			addr = a.Address
 			break

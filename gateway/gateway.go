@@ -41,7 +41,10 @@ type Address struct {
 	Kind    string // case | order
 }
 
-// Config is what the gateway needs to know of the deployment.
+// Config is what the gateway needs to know of the deployment. Reload
+// replaces Addresses, Agents, Accounts, UnknownSender, Survey,
+// AutoCloseAfter and Protection while the gateway runs: the gateway reads
+// those through rules(), the rest from cfg.
 type Config struct {
 	Hostname        string
 	CasePrefix      string
@@ -70,9 +73,11 @@ type Gateway struct {
 	parseOpts mailparse.Options
 	from      *mail.Address
 	panics    atomic.Int64
-	wake      chan struct{} // tells the outbound worker that mail was queued
-	ops       opsState      // VERP key and circuit breaker (protect.go)
-	linkKey   []byte        // signs the links in mails
+	wake      chan struct{}              // tells the outbound worker that mail was queued
+	ops       opsState                   // VERP key and circuit breaker (protect.go)
+	linkKey   []byte                     // signs the links in mails
+	disk      storageState               // the last full-disk failure (storage.go)
+	live      atomic.Pointer[liveConfig] // the last Reload; nil: cfg and templates (reload.go)
 }
 
 // New checks cfg and builds a gateway.
@@ -143,7 +148,7 @@ func splitAddress(addr string) (local, tag, domain string) {
 // included) and its plus tag.
 func (g *Gateway) inbound(rcpt string) (Address, string, bool) {
 	local, tag, domain := splitAddress(rcpt)
-	for _, a := range g.cfg.Addresses {
+	for _, a := range g.rules().Addresses {
 		if a.Address == local+"@"+domain {
 			return a, tag, true
 		}
@@ -165,7 +170,7 @@ func (g *Gateway) isOwn(addr string) bool {
 // domain.
 func (g *Gateway) isAgent(addr string) bool {
 	addr = strings.ToLower(addr)
-	for _, a := range g.cfg.Agents {
+	for _, a := range g.rules().Agents {
 		a = strings.ToLower(a)
 		if strings.HasPrefix(a, "@") && strings.HasSuffix(addr, a) || a == addr {
 			return true
@@ -177,7 +182,7 @@ func (g *Gateway) isAgent(addr string) bool {
 // account maps a sender's domain to its account ("" when unknown).
 func (g *Gateway) account(addr string) string {
 	_, _, domain := splitAddress(addr)
-	for d, acct := range g.cfg.Accounts {
+	for d, acct := range g.rules().Accounts {
 		if strings.EqualFold(d, domain) {
 			return acct
 		}

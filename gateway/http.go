@@ -66,7 +66,9 @@ func (g *Gateway) validToken(token string) bool {
 
 func (g *Gateway) handleHealth(w http.ResponseWriter, r *http.Request) {
 	status, code := "ok", http.StatusOK
-	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+	// The answer must not depend on whether the client is still there: a
+	// probe that half-closed its connection would read "unavailable".
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 5*time.Second)
 	defer cancel()
 	reachable := g.store.Ping(ctx) == nil
 	if !reachable {
@@ -74,7 +76,8 @@ func (g *Gateway) handleHealth(w http.ResponseWriter, r *http.Request) {
 	}
 	body := map[string]any{"status": status, "time": g.store.Now().Format(time.RFC3339),
 		"database": map[string]any{"backend": g.store.Backend(), "reachable": reachable}}
-	g.breakerHealth(r.Context(), body) // circuit_breaker; status "degraded" while open
+	g.breakerHealth(ctx, body) // circuit_breaker; status "degraded" while open
+	g.storageHealth(body)      // storage; status "degraded" while the disk is full
 	writeJSON(w, code, body)
 }
 

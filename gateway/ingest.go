@@ -16,7 +16,7 @@ import (
 // Envelope is what the transport knows of a message besides its bytes.
 type Envelope struct {
 	Source string   // smtp | imap | pipe | replay
-	From   string   // envelope sender (MAIL FROM / Return-Path); "" for the null sender
+	From   string   // envelope sender (MAIL FROM / Return-Path); "" for the null sender or none known
 	To     []string // envelope recipients
 	Kind   string   // case kind when the transport decides it (IMAP mailbox); "" = from the recipients
 	// ClientIP and HELO are the connecting client's address and HELO
@@ -24,6 +24,10 @@ type Envelope struct {
 	// without them SPF is skipped and no relay is trusted (auth.go).
 	ClientIP string
 	HELO     string
+	// NullSender: the transport saw the null reverse-path (IsNullSender),
+	// so the message is a delivery report. A transport with no envelope
+	// (IMAP) leaves it false.
+	NullSender bool
 }
 
 // Outcomes beyond the stored ones of package store.
@@ -80,6 +84,11 @@ type inbound struct {
 	// agent: the From is an agent address and the mail is authenticated;
 	// only then do agent identity and commands apply.
 	agent bool
+	// The verdict as amplify.go reads it. The zero value is "not known",
+	// treated cautiously: authenticated is an aligned pass for the From:
+	// domain; authFailed a failure the sender's domain asks to enforce.
+	authenticated bool
+	authFailed    bool
 }
 
 func newInbound(raw []byte, env Envelope) *inbound {
@@ -272,8 +281,9 @@ func (g *Gateway) finish(j *ingestJob, err error) (Result, error) {
 		return res, nil
 	}
 	if err != nil {
-		return Result{}, &TemporaryError{Err: err}
+		return Result{}, g.temporary("ingest", err)
 	}
+	g.storageOK()
 	if j.quarantine {
 		g.log.Warn("message quarantined", "reason", res.Reason, "detail", j.detail,
 			"quarantine_id", res.Quarantine, "source", j.in.env.Source)
@@ -293,6 +303,7 @@ func (g *Gateway) checkSender(ctx context.Context, in *inbound, dry bool) error 
 	in.auth = g.authenticate(ctx, in)
 	in.spam = g.spamVerdict(in)
 	in.agent = in.auth.Authenticated && g.isAgent(in.msg.From.Email)
+	in.authenticated, in.authFailed = in.auth.Authenticated, in.auth.Enforced()
 	if in.auth.TempError && !dry && g.cfg.Auth.withDefaults().TempError == "retry" {
 		return &TemporaryError{Err: fmt.Errorf("sender authentication: DNS failure (%s)", in.auth.DMARC.Detail)}
 	}

@@ -15,44 +15,62 @@ import (
 //	header section over max_header_bytes    552 5.3.4 Message header too large
 //	a line over smtp.max_line_bytes         554 5.6.0 in DATA (500 5.4.0 for a command)
 //	over smtp.max_connections at once       421 4.7.0 at connect, then closed
+//	over max_connections_per_ip at once     421 4.7.0 at connect, then closed
 //	over max_connections_per_ip_per_minute  421 4.7.0 at connect, then closed
 //	idle past read_timeout / write_timeout  421 4.4.2 (go-smtp)
+//	a session older than session_lifetime   421 4.4.2 at its next command (go-smtp)
+//	max_commands_without_progress commands
+//	  since the last message (NOOP, RSET,
+//	  refused RCPT... loops)                421 4.7.0, then closed
 //
 // Every refusal comes before the 250, so the sender keeps the mail. A mail
 // that passes the door but cannot be taken as mail (unparseable, more
 // Received hops than smtp.max_received_hops) is quarantined instead: it
 // was acknowledged, so it must not be lost.
+//
+// The session limits live in the connection the listener hands go-smtp,
+// which reads each command line after setting a read deadline: every such
+// deadline is one command, and no deadline reaches past the session's
+// end. A message (DATA) is progress and starts the count again.
 
 // ConnLimits bound the connections a listener takes.
 type ConnLimits struct {
 	MaxConnections    int // at once; 0 = no limit
+	MaxPerIP          int // at once from one remote IP; 0 = no limit
 	MaxPerIPPerMinute int // new connections per remote IP per minute; 0 = no limit
-	// Exempt reports an address the per-IP limit does not apply to: a
+	// Exempt reports an address the per-IP limits do not apply to: a
 	// trusted relay carries many clients' mail and is not one client.
-	Exempt   func(ip string) bool
-	Now      func() time.Time
-	OnRefuse func(remote, why string) // called for each refused connection
+	Exempt func(ip string) bool
+	// SessionLifetime bounds a connection's whole life; 0 = no limit.
+	SessionLifetime time.Duration
+	// MaxCommandsWithoutProgress commands may come after the last message
+	// (or the greeting); 0 = no limit.
+	MaxCommandsWithoutProgress int
+	Now                        func() time.Time
+	OnRefuse                   func(remote, why string) // called for each refused connection or session cut
 }
 
 // refusalTimeout bounds writing the 421 to a refused client.
 const refusalTimeout = 5 * time.Second
 
 // LimitListener wraps ln so connections over the limits are answered
-// "421 4.7.0" and closed before the SMTP server sees them.
+// "421 4.7.0" and closed before the SMTP server sees them, and the
+// sessions it lets through keep to their lifetime and command limits.
 func LimitListener(ln net.Listener, lim ConnLimits) net.Listener {
 	if lim.Now == nil {
 		lim.Now = time.Now
 	}
-	return &limitListener{Listener: ln, lim: lim, perIP: map[string]*ipWindow{}}
+	return &limitListener{Listener: ln, lim: lim, perIP: map[string]*ipWindow{}, activeIP: map[string]int{}}
 }
 
 type limitListener struct {
 	net.Listener
 	lim ConnLimits
 
-	mu     sync.Mutex
-	active int
-	perIP  map[string]*ipWindow
+	mu       sync.Mutex
+	active   int
+	activeIP map[string]int
+	perIP    map[string]*ipWindow
 }
 
 type ipWindow struct {
@@ -66,11 +84,16 @@ func (l *limitListener) Accept() (net.Conn, error) {
 		if err != nil {
 			return nil, err
 		}
-		if why := l.admit(remoteIP(c)); why != "" {
+		ip := remoteIP(c)
+		if why := l.admit(ip); why != "" {
 			go l.refuse(c, why)
 			continue
 		}
-		return &limitedConn{Conn: c, l: l}, nil
+		lc := &limitedConn{Conn: c, l: l, ip: ip}
+		if l.lim.SessionLifetime > 0 {
+			lc.end = time.Now().Add(l.lim.SessionLifetime)
+		}
+		return lc, nil
 	}
 }
 
@@ -93,10 +116,14 @@ func (l *limitListener) admit(ip string) string {
 			return fmt.Sprintf("too many connections from %s, try again later", ip)
 		}
 	}
+	if l.lim.MaxPerIP > 0 && l.activeIP[ip] >= l.lim.MaxPerIP {
+		return fmt.Sprintf("too many connections from %s at once, try again later", ip)
+	}
 	if l.lim.MaxConnections > 0 && l.active >= l.lim.MaxConnections {
 		return "too many connections, try again later"
 	}
 	l.active++
+	l.activeIP[ip]++
 	return ""
 }
 
@@ -108,32 +135,119 @@ func (l *limitListener) forgetOld(now time.Time) {
 	}
 }
 
-func (l *limitListener) release() {
+func (l *limitListener) release(ip string) {
 	l.mu.Lock()
+	defer l.mu.Unlock()
 	l.active--
-	l.mu.Unlock()
+	if l.activeIP[ip]--; l.activeIP[ip] <= 0 {
+		delete(l.activeIP, ip)
+	}
 }
 
 // refuse answers 421 4.7.0 (RFC 5321 §3.8: a server may close with 421)
 // and closes the connection.
 func (l *limitListener) refuse(c net.Conn, why string) {
 	defer c.Close()
-	if l.lim.OnRefuse != nil {
-		l.lim.OnRefuse(remoteIP(c), why)
-	}
+	l.noteRefusal(remoteIP(c), why)
 	_ = c.SetWriteDeadline(time.Now().Add(refusalTimeout))
 	_, _ = fmt.Fprintf(c, "421 4.7.0 %s\r\n", why)
 }
 
+func (l *limitListener) noteRefusal(ip, why string) {
+	if l.lim.OnRefuse != nil {
+		l.lim.OnRefuse(ip, why)
+	}
+}
+
+// limitedConn is one admitted connection: it gives its slot back when
+// closed, and keeps the session to its lifetime and command limits.
 type limitedConn struct {
 	net.Conn
 	l    *limitListener
+	ip   string
+	end  time.Time // the session's end; zero = none
 	once sync.Once
+
+	mu       sync.Mutex
+	commands int  // command lines read since the last message
+	tls      bool // the session runs over STARTTLS: nothing may be written around it
+	cut      bool
 }
 
 func (c *limitedConn) Close() error {
-	c.once.Do(c.l.release)
+	c.once.Do(func() { c.l.release(c.ip) })
 	return c.Conn.Close()
+}
+
+// Progress tells the connection that a message was transferred.
+func (c *limitedConn) Progress() {
+	c.mu.Lock()
+	c.commands = 0
+	c.mu.Unlock()
+}
+
+// SetTLS tells the connection that its session switched to TLS.
+func (c *limitedConn) SetTLS() {
+	c.mu.Lock()
+	c.tls = true
+	c.mu.Unlock()
+}
+
+// errSessionCut ends a session over its command limit: go-smtp takes a
+// closed connection as the end of the session and closes it quietly.
+var errSessionCut = fmt.Errorf("session cut: %w", net.ErrClosed)
+
+// SetReadDeadline is called by go-smtp before it reads each command line:
+// it counts the command, cuts a session over its command limit, and keeps
+// every deadline within the session's lifetime.
+func (c *limitedConn) SetReadDeadline(t time.Time) error {
+	if max := c.l.lim.MaxCommandsWithoutProgress; max > 0 {
+		c.mu.Lock()
+		c.commands++
+		over, first, isTLS := c.commands > max, !c.cut, c.tls
+		c.cut = c.cut || over
+		c.mu.Unlock()
+		switch {
+		case over && isTLS:
+			// Nothing may be written around TLS: an expired deadline has
+			// go-smtp answer 421 4.4.2 itself and close.
+			if first {
+				c.l.noteRefusal(c.ip, fmt.Sprintf("%d commands without a message", max))
+			}
+			return c.Conn.SetReadDeadline(time.Now())
+		case over:
+			if first {
+				why := fmt.Sprintf("%d commands without a message, closing", max)
+				c.l.noteRefusal(c.ip, why)
+				_ = c.Conn.SetWriteDeadline(time.Now().Add(refusalTimeout))
+				_, _ = fmt.Fprintf(c.Conn, "421 4.7.0 %s\r\n", why)
+			}
+			return errSessionCut
+		}
+	}
+	return c.Conn.SetReadDeadline(c.within(t, 0))
+}
+
+func (c *limitedConn) SetWriteDeadline(t time.Time) error {
+	return c.Conn.SetWriteDeadline(c.within(t, refusalTimeout))
+}
+
+func (c *limitedConn) SetDeadline(t time.Time) error {
+	if err := c.SetReadDeadline(t); err != nil {
+		return err
+	}
+	return c.SetWriteDeadline(t)
+}
+
+// within is t, or the session's end plus grace if that comes first.
+func (c *limitedConn) within(t time.Time, grace time.Duration) time.Time {
+	if c.end.IsZero() {
+		return t
+	}
+	if end := c.end.Add(grace); t.IsZero() || t.After(end) {
+		return end
+	}
+	return t
 }
 
 // headerSize is the length of the header section of raw, up to and

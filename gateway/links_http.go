@@ -44,7 +44,11 @@ func (g *Gateway) writeLinkPage(w http.ResponseWriter, status int, v linkView) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
-	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'")
+	// A page that acts on a case by one click must not be framed by
+	// another site, which could lay its own page over the button.
+	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'")
+	w.Header().Set("X-Frame-Options", "DENY")
+	w.Header().Set("Referrer-Policy", "no-referrer")
 	w.WriteHeader(status)
 	_ = linkPage.Execute(w, v)
 }
@@ -188,7 +192,9 @@ func (g *Gateway) linkError(w http.ResponseWriter, err error) {
 	case errors.Is(err, store.ErrAlreadyRated):
 		g.writeLinkPage(w, http.StatusConflict, linkView{Title: "Already rated", Message: "This case was already rated. Thank you!"})
 	default:
-		g.log.Error("link action failed", "err", err)
+		if !g.noteStorage("link action", err) {
+			g.log.Error("link action failed", "err", err)
+		}
 		g.writeLinkPage(w, http.StatusServiceUnavailable, linkView{Title: "Please try again", Message: "Something went wrong on our side; please try the link again in a few minutes."})
 	}
 }

@@ -68,6 +68,7 @@ const (
 	SuppressBudgetRecipient = "budget_recipient"
 	SuppressBudgetCase      = "budget_case"
 	SuppressBudgetSource    = "budget_source"
+	SuppressBreaker         = "circuit_breaker" // no room for the domain within the mail's lifetime
 )
 
 // suppressed says why a notification to r about c must not be sent ("" when

@@ -67,7 +67,7 @@ func TestSuppressedRecipients(t *testing.T) {
 	e := newOpsEnv(t, Protection{})
 	e.ingest(t, "carol@customer.example", []string{"support@support.test"}, `From: carol@customer.example
 To: support@support.test
-Cc: noreply@vendor.example, dave@customer.example
+Cc: noreply@customer.example, dave@customer.example
 Subject: Printer
 Message-ID: <sup.1@customer.example>
 
@@ -77,11 +77,11 @@ Text.
 	for _, m := range e.outboxAll(t) {
 		got[m.Recipient] = true
 	}
-	if !got["carol@customer.example"] || !got["dave@customer.example"] || got["noreply@vendor.example"] {
+	if !got["carol@customer.example"] || !got["dave@customer.example"] || got["noreply@customer.example"] {
 		t.Fatalf("queued to %v", got)
 	}
 	sup, _ := e.st.Suppressions(context.Background(), 0)
-	if len(sup) != 1 || sup[0].Recipient != "noreply@vendor.example" || sup[0].Reason != SuppressAutomatic {
+	if len(sup) != 1 || sup[0].Recipient != "noreply@customer.example" || sup[0].Reason != SuppressAutomatic {
 		t.Fatalf("suppressions %+v", sup)
 	}
 }

@@ -51,6 +51,18 @@ func (g *Gateway) enqueue(ctx context.Context, tx *store.Tx, c store.Case, tpl s
 			g.log.Info("notification suppressed", "case", c.Number, "template", tpl, "to", r.Email, "reason", reason)
 			continue
 		}
+		due, ok, err := g.scheduleSend(ctx, tx, r.Email)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			g.log.Warn("notification suppressed: the recipient's domain has no room in the circuit breaker within the mail's lifetime",
+				"case", c.Number, "template", tpl, "to", r.Email)
+			if err := tx.RecordSuppression(ctx, c.ID, tpl, r.Email, SuppressBreaker); err != nil {
+				return err
+			}
+			continue
+		}
 		d := data
 		d.Recipient = templates.Person{Name: r.Name, Email: r.Email, Role: r.Role}
 		d.Links = g.linksFor(c, tpl, r)
@@ -68,6 +80,13 @@ func (g *Gateway) enqueue(ctx context.Context, tx *store.Tx, c store.Case, tpl s
 		}
 		if src := sourceOf(ctx); src != "" {
 			if err := tx.NoteSource(ctx, id, src); err != nil {
+				return err
+			}
+		}
+		if due.After(tx.Now) {
+			g.log.Info("notification held: the recipient's domain is over its circuit breaker limit",
+				"case", c.Number, "template", tpl, "to", r.Email, "due", due)
+			if err := tx.DeferOutbox(ctx, id, due); err != nil {
 				return err
 			}
 		}

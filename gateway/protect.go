@@ -27,11 +27,21 @@ type Protection struct {
 	// BreakerLimit mails sent within BreakerWindow open the circuit
 	// breaker: the worker stops sending (rows stay pending, nothing is
 	// lost) until the count within the window drops below the limit.
-	BreakerLimit  int
-	BreakerWindow time.Duration
+	// BreakerPerDomain mails to one recipient domain per window at most;
+	// more are scheduled into later windows (breaker.go).
+	BreakerLimit     int
+	BreakerPerDomain int
+	BreakerWindow    time.Duration
 	// MaxReceivedHops: a mail with more Received headers is quarantined
 	// as "too_many_hops" (RFC 5321 §6.3).
 	MaxReceivedHops int
+	// MaxWatchersPerMail Cc addresses of one mail become watchers at most
+	// (amplify.go).
+	MaxWatchersPerMail int
+	// UnauthenticatedNotices says which watchers added by a mail not known
+	// to be authenticated are told: NoticesSameDomain (default),
+	// NoticesNone or NoticesAll.
+	UnauthenticatedNotices string
 }
 
 func (p Protection) withDefaults() Protection {
@@ -48,7 +58,10 @@ func (p Protection) withDefaults() Protection {
 		p.BudgetPerSource = 200
 	}
 	if p.BreakerLimit <= 0 {
-		p.BreakerLimit = 1000
+		p.BreakerLimit = 500000
+	}
+	if p.BreakerPerDomain <= 0 {
+		p.BreakerPerDomain = 50000
 	}
 	if p.BreakerWindow <= 0 {
 		p.BreakerWindow = 10 * time.Minute
@@ -56,17 +69,25 @@ func (p Protection) withDefaults() Protection {
 	if p.MaxReceivedHops <= 0 {
 		p.MaxReceivedHops = 50
 	}
+	if p.MaxWatchersPerMail <= 0 {
+		p.MaxWatchersPerMail = 10
+	}
+	if p.UnauthenticatedNotices == "" {
+		p.UnauthenticatedNotices = NoticesSameDomain
+	}
 	return p
 }
 
 // protection is the configured protection with defaults filled in.
-func (g *Gateway) protection() Protection { return g.cfg.Protection.withDefaults() }
+func (g *Gateway) protection() Protection { return g.rules().Protection.withDefaults() }
 
 // opsState is the gateway's operational state: the VERP key once loaded,
-// and whether the circuit breaker was last seen open.
+// the circuit breaker's last count and whether it was last seen open.
 type opsState struct {
 	mu      sync.Mutex
 	verpKey []byte
+	sent    int       // mails sent within the breaker's window, as last read
+	sentAt  time.Time // when it was read
 
 	breakerOpen atomic.Bool
 }

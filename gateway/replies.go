@@ -21,9 +21,11 @@ func (g *Gateway) ingestReply(ctx context.Context, tx *store.Tx, in *inbound, c 
 	}
 	if !ok {
 		in.step("sender", "unknown", sender+" is not a participant of "+c.Number)
-		if g.cfg.UnknownSender == "reject" {
+		if g.rules().UnknownSender == "reject" {
 			return g.storeOnly(ctx, tx, in, store.OutcomeIgnored, nil)
 		}
+		// A case of their own: linked for the agents, but nothing of the
+		// other case (its watchers, its number) reaches the stranger.
 		return g.openCase(ctx, tx, in, &c)
 	}
 	in.step("sender", "participant", sender)
@@ -52,8 +54,11 @@ func (g *Gateway) ingestReply(ctx context.Context, tx *store.Tx, in *inbound, c 
 
 // replyRules applies SPEC §2 to a participant's reply and queues the mails
 // it causes: a reply on awaiting_info reopens; on resolved the contact's
-// first word accepts, rejects or closes, and any other reply with content
-// reopens; otherwise the other participants and the assignee are told.
+// first word accepts, rejects or closes, and any other reply of the
+// contact's with content reopens; otherwise the other participants and the
+// assignee are told. Accepting, rejecting, closing and reopening a resolved
+// case belong to the contact (and the agents, who act through agentMail):
+// a watcher's reply on a resolved case is a comment and changes no state.
 func (g *Gateway) replyRules(ctx context.Context, tx *store.Tx, in *inbound, c *store.Case) error {
 	m := in.msg
 	actor := Actor{Email: m.From.Email, Name: m.From.Name}
@@ -72,12 +77,14 @@ func (g *Gateway) replyRules(ctx context.Context, tx *store.Tx, in *inbound, c *
 		case isContact && word == "reject":
 			in.step("state", "reject", "resolved → open")
 			return g.transition(ctx, tx, c, store.StateOpen, byContact, actor, "resolution rejected: "+body, m.MessageID)
-		case body != "":
+		case isContact && body != "":
 			in.step("state", "reopen", "a reply with content reopens a resolved case")
 			return g.transition(ctx, tx, c, store.StateOpen, byReply, actor, "reopened by a reply: "+body, m.MessageID)
+		case body == "":
+			in.step("state", "unchanged", "empty reply on a resolved case")
+			return nil
 		}
-		in.step("state", "unchanged", "empty reply on a resolved case")
-		return nil
+		in.step("state", "unchanged", "a watcher's reply on a resolved case is a comment: only the contact accepts, rejects or reopens")
 	case store.StateAwaitingInfo:
 		in.step("state", "answered", "awaiting_info → open")
 		if err := g.transition(ctx, tx, c, store.StateOpen, byReply, actor, "information received", m.MessageID); err != nil {
@@ -100,22 +107,16 @@ func firstWord(s string) string {
 }
 
 // watchersFromReply adds the Cc recipients of the contact's reply as
-// watchers (SPEC §1: watchers added by the contact by mail).
+// watchers (SPEC §1: watchers added by the contact by mail), within the
+// per-mail cap and notice policy of amplify.go.
 func (g *Gateway) watchersFromReply(ctx context.Context, tx *store.Tx, in *inbound, c *store.Case) error {
 	if !strings.EqualFold(in.msg.From.Email, c.Contact.Email) {
 		return nil
 	}
 	actor := Actor{Email: in.msg.From.Email, Name: in.msg.From.Name}
-	for _, a := range in.msg.Cc {
-		if !strings.Contains(a.Email, "@") {
-			continue
-		}
-		err := g.addWatcher(ctx, tx, c, recipient{Email: a.Email, Name: a.Name, Role: "watcher"}, actor, in.msg.MessageID)
-		if err != nil {
-			return err
-		}
-	}
-	return nil
+	return g.addCc(in, *c, func(r recipient) (bool, error) {
+		return g.addWatcher(ctx, tx, c, r, actor, in.msg.MessageID, func(r recipient) bool { return g.mayNotifyWatcher(in, r) })
+	})
 }
 
 // replyToClosed handles mail to a closed case: the contact's answer to the
@@ -142,7 +143,7 @@ func (g *Gateway) replyToClosed(ctx context.Context, tx *store.Tx, in *inbound, 
 		}
 	}
 	in.step("state", "closed", c.Number+" is read-only: a new linked case is opened")
-	return g.openCase(ctx, tx, in, &c)
+	return g.followUp(ctx, tx, in, c)
 }
 
 func prefixed(prefix, s string) string {

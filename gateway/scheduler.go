@@ -13,7 +13,7 @@ import (
 // many it closed. It works from the cases' resolved_at, so a restart never
 // loses or repeats a close.
 func (g *Gateway) AutoClose(ctx context.Context) (int, error) {
-	cutoff := g.store.Now().Add(-g.cfg.AutoCloseAfter)
+	cutoff := g.store.Now().Add(-g.rules().AutoCloseAfter)
 	numbers, err := g.store.DueForAutoClose(ctx, cutoff, 100)
 	if err != nil {
 		return 0, err
@@ -44,7 +44,7 @@ func (g *Gateway) RunScheduler(ctx context.Context, interval time.Duration) erro
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
-		if _, err := g.AutoClose(ctx); err != nil && ctx.Err() == nil {
+		if _, err := g.AutoClose(ctx); err != nil && ctx.Err() == nil && !g.noteStorage("auto-close", err) {
 			g.log.Error("auto-close", "err", err)
 		}
 		select {

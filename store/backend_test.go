@@ -149,7 +149,7 @@ func testAddressesIgnoreCase(t *testing.T, b backend) {
 		if n, err := tx.QueuedSince(ctx, "dave@X.example", 0, testClock.Add(-time.Hour)); err != nil || n != 1 {
 			return fmt.Errorf("queued since: %d %v", n, err)
 		}
-		_, _, err = tx.RecordBounce(ctx, Bounce{Recipient: "CAROL@customer.example", Status: "5.1.1", Permanent: true}, 1)
+		_, _, err = tx.RecordBounce(ctx, Bounce{Recipient: "CAROL@customer.example", Status: "5.1.1", Permanent: true, Counts: true}, 1)
 		return err
 	})
 	if err != nil {

@@ -245,8 +245,13 @@ func (c *committer) runOne(q *txConn, tx *Tx, r *writeReq) error {
 		return nil
 	}
 	if _, err := q.tx.Exec(`ROLLBACK TO write`); err != nil {
-		// SQLite already rolled the whole transaction back.
-		return &BatchError{Err: fmt.Errorf("transaction lost after %v: %w", r.err, err)}
+		// SQLite already rolled the whole transaction back (a full disk,
+		// an I/O error): the cause stays in the chain for Classify.
+		cause := r.err
+		if cause == nil {
+			cause = fmt.Errorf("panic: %v", r.panic)
+		}
+		return &BatchError{Err: fmt.Errorf("transaction lost after %w: %w", cause, err)}
 	}
 	if _, err := q.tx.Exec(`RELEASE write`); err != nil {
 		return &BatchError{Err: fmt.Errorf("release: %w", err)}

@@ -49,7 +49,7 @@ func TestCopySQLiteToPostgres(t *testing.T) {
 		if _, err := tx.Quarantine(ctx, Quarantined{Source: "pipe", Reason: "unparseable", ContentSHA256: "q", Raw: []byte("\x00garbage")}); err != nil {
 			return err
 		}
-		if _, _, err := tx.RecordBounce(ctx, Bounce{OutboxID: outID, MessageID: msgID, Recipient: "carol@customer.example", Status: "5.1.1", Permanent: true}, 1); err != nil {
+		if _, _, err := tx.RecordBounce(ctx, Bounce{OutboxID: outID, MessageID: msgID, Recipient: "carol@customer.example", Status: "5.1.1", Permanent: true, Counts: true}, 1); err != nil {
 			return err
 		}
 		if err := tx.OpenSurvey(ctx, c3.ID); err != nil {

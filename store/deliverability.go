@@ -20,37 +20,44 @@ type AddressStatus struct {
 	ClearedBy     string     `json:"cleared_by,omitempty"`
 }
 
-// Bounce is one delivery report attributed to an outbox row.
+// Bounce is one delivery report, attributed to an outbox row where it
+// could be.
 type Bounce struct {
-	OutboxID  int64  // 0 when it could not be attributed
+	OutboxID  int64  // the row it reports on; 0 when it could not be attributed
 	MessageID int64  // the stored inbound report
-	Recipient string // the address that failed
+	Recipient string // the address the report says failed
 	Status    string // e.g. "5.1.1"
 	Permanent bool
-	Via       string // verp | message_id
+	Via       string // verp | message_id | "" (unattributed)
+	// Counts: the gateway found the report trustworthy and about the
+	// recipient's address; only then does it count against Recipient.
+	Counts bool
 }
 
-// RecordBounce stores a bounce and counts it against its recipient. A
-// permanent bounce counts as a hard bounce once per outbox row, so a report
-// sent twice does not count twice; at hardLimit hard bounces the address
-// becomes undeliverable. It returns the address's new status and whether
-// this bounce made it undeliverable.
+// RecordBounce stores a bounce and, when it counts, counts it against its
+// recipient. A permanent bounce counts as a hard bounce once per outbox
+// row, so a report sent twice does not count twice; at hardLimit hard
+// bounces the address becomes undeliverable. It returns the address's new
+// status and whether this bounce made it undeliverable. A bounce that does
+// not count is recorded and changes nothing else.
 func (tx *Tx) RecordBounce(ctx context.Context, b Bounce, hardLimit int) (AddressStatus, bool, error) {
-	counted := true
-	if b.Permanent && b.OutboxID != 0 {
+	counted := b.Counts && b.Recipient != ""
+	if counted && b.Permanent && b.OutboxID != 0 {
 		var n int
-		err := tx.tx.QueryRowContext(ctx, `SELECT count(*) FROM bounces WHERE outbox_id = ? AND permanent`, b.OutboxID).Scan(&n)
+		err := tx.tx.QueryRowContext(ctx, `SELECT count(*) FROM bounces WHERE outbox_id = ? AND permanent AND counted`,
+			b.OutboxID).Scan(&n)
 		if err != nil {
 			return AddressStatus{}, false, fmt.Errorf("record bounce: %w", err)
 		}
 		counted = n == 0
 	}
-	_, err := tx.tx.ExecContext(ctx, `INSERT INTO bounces (outbox_id, message_id, recipient, status, permanent, via, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?)`, nullID(b.OutboxID), nullID(b.MessageID), b.Recipient, b.Status, b.Permanent, b.Via, ms(tx.Now))
+	_, err := tx.tx.ExecContext(ctx, `INSERT INTO bounces (outbox_id, message_id, recipient, status, permanent, via, counted, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, nullID(b.OutboxID), nullID(b.MessageID), b.Recipient, b.Status, b.Permanent, b.Via,
+		counted, ms(tx.Now))
 	if err != nil {
 		return AddressStatus{}, false, fmt.Errorf("record bounce: %w", err)
 	}
-	if b.Recipient == "" {
+	if !b.Counts || b.Recipient == "" {
 		return AddressStatus{}, false, nil
 	}
 	before, err := addressStatus(ctx, tx.tx, b.Recipient)

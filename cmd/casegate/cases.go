@@ -78,8 +78,8 @@ func casesList(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "NUMBER\tKIND\tSTATE\tCONTACT\tUPDATED\tSUBJECT")
 	for _, c := range cases {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", c.Number, c.Kind, c.State, c.Contact.Email,
-			c.UpdatedAt.Format("2006-01-02 15:04"), truncate(c.Subject, 60))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", c.Number, c.Kind, c.State, term(c.Contact.Email),
+			c.UpdatedAt.Format("2006-01-02 15:04"), truncate(term(c.Subject), 60))
 	}
 	return tw.Flush()
 }
@@ -126,24 +126,24 @@ func casesShow(ctx context.Context, args []string, stdout, stderr io.Writer) err
 }
 
 func printDetail(w io.Writer, d gateway.CaseDetail) {
-	fmt.Fprintf(w, "%s  %s\n", d.Number, d.Subject)
-	fmt.Fprintf(w, "  kind %s, state %s, priority %s\n", d.Kind, d.State, d.Priority)
-	fmt.Fprintf(w, "  contact %s <%s>", d.Contact.Name, d.Contact.Email)
+	fmt.Fprintf(w, "%s  %s\n", d.Number, term(d.Subject))
+	fmt.Fprintf(w, "  kind %s, state %s, priority %s\n", d.Kind, d.State, term(d.Priority))
+	fmt.Fprintf(w, "  contact %s <%s>", term(d.Contact.Name), term(d.Contact.Email))
 	if d.Account != "" {
-		fmt.Fprintf(w, ", account %s", d.Account)
+		fmt.Fprintf(w, ", account %s", term(d.Account))
 	}
 	fmt.Fprintln(w)
 	if d.Assignee != "" {
-		fmt.Fprintf(w, "  assignee %s\n", d.Assignee)
+		fmt.Fprintf(w, "  assignee %s\n", term(d.Assignee))
 	}
 	if d.LinkedCase != "" {
 		fmt.Fprintf(w, "  continues %s\n", d.LinkedCase)
 	}
 	for _, wt := range d.Watchers {
-		fmt.Fprintf(w, "  watcher %s\n", wt.Email)
+		fmt.Fprintf(w, "  watcher %s\n", term(wt.Email))
 	}
 	for _, a := range d.Attachments {
-		fmt.Fprintf(w, "  attachment %s (%s, %d bytes)\n", a.Filename, a.ContentType, a.Size)
+		fmt.Fprintf(w, "  attachment %s (%s, %d bytes)\n", term(a.Filename), term(a.ContentType), a.Size)
 	}
 	fmt.Fprintln(w)
 	for _, a := range d.Activity {
@@ -151,9 +151,9 @@ func printDetail(w io.Writer, d gateway.CaseDetail) {
 		if !a.Public {
 			vis = " (internal)"
 		}
-		fmt.Fprintf(w, "--- %s %s %s%s\n", a.CreatedAt.Format("2006-01-02 15:04"), a.Kind, a.Actor, vis)
+		fmt.Fprintf(w, "--- %s %s %s%s\n", a.CreatedAt.Format("2006-01-02 15:04"), a.Kind, term(a.Actor), vis)
 		if a.Body != "" {
-			fmt.Fprintln(w, strings.TrimRight(a.Body, "\n"))
+			fmt.Fprintln(w, termText(strings.TrimRight(a.Body, "\n")))
 		}
 	}
 }

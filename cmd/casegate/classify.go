@@ -19,7 +19,7 @@ func cmdClassify(ctx context.Context, args []string, stdin io.Reader, stdout, st
 	fs.SetOutput(stderr)
 	configPath := fs.String("config", "", "config file (YAML)")
 	asJSON := fs.Bool("json", false, "print JSON (see README: classify JSON)")
-	from := fs.String("from", "", "envelope sender to assume")
+	from := fs.String("from", "", "envelope sender to assume ('', '<>' or MAILER-DAEMON: the null sender)")
 	var to stringList
 	fs.Var(&to, "to", "envelope recipient to assume (repeatable; default: the first support address)")
 	clientIP := fs.String("client-ip", "", "connecting client's address to assume (enables SPF and trusted relays)")
@@ -46,8 +46,13 @@ func cmdClassify(ctx context.Context, args []string, stdin io.Reader, stdout, st
 		return err
 	}
 	defer st.Close()
-	c, err := g.Classify(ctx, raw, gateway.Envelope{Source: "pipe", From: *from, To: to,
-		ClientIP: *clientIP, HELO: *helo})
+	env := gateway.Envelope{Source: "pipe", From: *from, To: to, ClientIP: *clientIP, HELO: *helo}
+	fs.Visit(func(f *flag.Flag) {
+		if f.Name == "from" && gateway.IsNullSender(*from) { // as in pipe mode
+			env.From, env.NullSender = "", true
+		}
+	})
+	c, err := g.Classify(ctx, raw, env)
 	if err != nil {
 		return err
 	}
@@ -72,29 +77,29 @@ func printClassification(w io.Writer, c gateway.Classification) {
 	}
 	fmt.Fprintln(w)
 	for _, s := range d.Trace {
-		fmt.Fprintf(w, "  %-11s %-14s %s\n", s.Step, s.Result, s.Detail)
+		fmt.Fprintf(w, "  %-11s %-14s %s\n", s.Step, s.Result, term(s.Detail))
 	}
 	m := c.Parsed
 	if m == nil {
 		return
 	}
-	fmt.Fprintf(w, "\nfrom:      %s <%s>\nsubject:   %s\ntopic:     %s\n", m.From.Name, m.From.Email, m.Subject, m.Topic)
+	fmt.Fprintf(w, "\nfrom:      %s <%s>\nsubject:   %s\ntopic:     %s\n", term(m.From.Name), term(m.From.Email), term(m.Subject), term(m.Topic))
 	if m.CaseTag != "" {
 		fmt.Fprintf(w, "case tag:  %s\n", m.CaseTag)
 	}
-	fmt.Fprintf(w, "message-id: %s\n", m.MessageID)
+	fmt.Fprintf(w, "message-id: %s\n", term(m.MessageID))
 	if len(m.InReplyTo)+len(m.References) > 0 {
-		fmt.Fprintf(w, "in-reply-to: %s\nreferences: %s\n", strings.Join(m.InReplyTo, " "), strings.Join(m.References, " "))
+		fmt.Fprintf(w, "in-reply-to: %s\nreferences: %s\n", term(strings.Join(m.InReplyTo, " ")), term(strings.Join(m.References, " ")))
 	}
 	s := m.Signals
 	fmt.Fprintf(w, "signals:   auto_reply=%v list=%v loop=%v bounce=%v received_hops=%d priority=%s\n",
-		s.AutoReply, s.List, s.Loop, s.Bounce != nil, s.ReceivedHops, s.Priority)
+		s.AutoReply, s.List, s.Loop, s.Bounce != nil, s.ReceivedHops, term(s.Priority))
 	for _, a := range m.Attachments {
-		fmt.Fprintf(w, "attachment: %s (%s, %d bytes, sha256 %s)\n", a.Filename, a.ContentType, a.Size, a.SHA256)
+		fmt.Fprintf(w, "attachment: %s (%s, %d bytes, sha256 %s)\n", term(gateway.SafeFilename(a.Filename)), term(a.ContentType), a.Size, a.SHA256)
 	}
 	for _, warn := range m.Warnings {
-		fmt.Fprintf(w, "warning:   %s\n", warn)
+		fmt.Fprintf(w, "warning:   %s\n", term(warn))
 	}
-	fmt.Fprintf(w, "\n--- visible reply (cut by %q, %d bytes removed)\n%s\n", m.Cut.Marker, m.Cut.Removed, m.Visible)
-	fmt.Fprintf(w, "--- full text\n%s\n", m.Text)
+	fmt.Fprintf(w, "\n--- visible reply (cut by %q, %d bytes removed)\n%s\n", m.Cut.Marker, m.Cut.Removed, termText(m.Visible))
+	fmt.Fprintf(w, "--- full text\n%s\n", termText(m.Text))
 }

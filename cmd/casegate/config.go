@@ -59,7 +59,10 @@ type SMTPConfig struct {
 	TLSKey          string `yaml:"tls_key"`
 	// Limits at the door (gateway/limits.go) and loop detection.
 	MaxConnections               int      `yaml:"max_connections"`
+	MaxConnectionsPerIP          int      `yaml:"max_connections_per_ip"`
 	MaxConnectionsPerIPPerMinute int      `yaml:"max_connections_per_ip_per_minute"`
+	SessionLifetime              Duration `yaml:"session_lifetime"`
+	MaxCommandsWithoutProgress   int      `yaml:"max_commands_without_progress"`
 	MaxLineBytes                 int      `yaml:"max_line_bytes"`
 	MaxHeaderBytes               int      `yaml:"max_header_bytes"`
 	ReadTimeout                  Duration `yaml:"read_timeout"`
@@ -92,18 +95,28 @@ type OutboundConfig struct {
 	RetryMax    Duration `yaml:"retry_max"`
 	Lifetime    Duration `yaml:"lifetime"`
 	// Bounces and loop protection (gateway/protect.go).
-	HardBounceLimit      int      `yaml:"hard_bounce_limit"`
-	BudgetPerRecipient   int      `yaml:"budget_per_recipient_per_hour"`
-	BudgetPerCase        int      `yaml:"budget_per_case_per_hour"`
-	BudgetPerSource      int      `yaml:"budget_per_source_per_hour"`
-	CircuitBreaker       int      `yaml:"circuit_breaker"`
-	CircuitBreakerWindow Duration `yaml:"circuit_breaker_window"`
+	HardBounceLimit         int      `yaml:"hard_bounce_limit"`
+	BudgetPerRecipient      int      `yaml:"budget_per_recipient_per_hour"`
+	BudgetPerCase           int      `yaml:"budget_per_case_per_hour"`
+	BudgetPerSource         int      `yaml:"budget_per_source_per_hour"`
+	CircuitBreaker          int      `yaml:"circuit_breaker"`
+	CircuitBreakerPerDomain int      `yaml:"circuit_breaker_per_domain"`
+	CircuitBreakerWindow    Duration `yaml:"circuit_breaker_window"`
 }
 
 // HTTPConfig is the API listener.
 type HTTPConfig struct {
 	Listen    string `yaml:"listen"`
 	TokensEnv string `yaml:"tokens_env"`
+	// Limits (gateway/httpserver.go).
+	ReadHeaderTimeout   Duration `yaml:"read_header_timeout"`
+	ReadTimeout         Duration `yaml:"read_timeout"`
+	WriteTimeout        Duration `yaml:"write_timeout"`
+	IdleTimeout         Duration `yaml:"idle_timeout"`
+	MaxHeaderBytes      int      `yaml:"max_header_bytes"`
+	MaxBodyBytes        int64    `yaml:"max_body_bytes"`
+	MaxConnections      int      `yaml:"max_connections"`
+	MaxConnectionsPerIP int      `yaml:"max_connections_per_ip"`
 }
 
 // PolicyConfig holds the case policies.
@@ -115,6 +128,9 @@ type PolicyConfig struct {
 	DMARCFail     string `yaml:"dmarc_fail"`     // new_case | quarantine
 	AuthTempError string `yaml:"auth_temperror"` // unauthenticated | retry
 	Spam          string `yaml:"spam"`           // quarantine | store
+	// Amplification limits (gateway/amplify.go).
+	MaxWatchersPerMail            int    `yaml:"max_watchers_per_mail"`
+	UnauthenticatedWatcherNotices string `yaml:"unauthenticated_watcher_notices"`
 }
 
 // Duration is a time.Duration written as "168h" in YAML.
@@ -142,17 +158,22 @@ func defaultConfig() Config {
 		},
 		Accounts: map[string]string{},
 		SMTP: SMTPConfig{Listen: "127.0.0.1:2525", MaxMessageBytes: 25 << 20, MaxRecipients: 100,
-			MaxConnections: 100, MaxConnectionsPerIPPerMinute: 60, MaxLineBytes: 64 << 10, MaxHeaderBytes: 256 << 10,
+			MaxConnections: 100, MaxConnectionsPerIP: 20, MaxConnectionsPerIPPerMinute: 60,
+			SessionLifetime: Duration(30 * time.Minute), MaxCommandsWithoutProgress: 200, MaxLineBytes: 64 << 10, MaxHeaderBytes: 256 << 10,
 			ReadTimeout: Duration(5 * time.Minute), WriteTimeout: Duration(time.Minute), MaxReceivedHops: 50},
 		Outbound: OutboundConfig{
 			From: "Support <support@localhost>", TLS: "starttls", PasswordEnv: "CASEGATE_RELAY_PASSWORD", Concurrency: 8,
 			RetryFirst: Duration(5 * time.Minute), RetryMax: Duration(time.Hour), Lifetime: Duration(5 * 24 * time.Hour),
 			HardBounceLimit: 3, BudgetPerRecipient: 20, BudgetPerCase: 50, BudgetPerSource: 200,
-			CircuitBreaker: 1000, CircuitBreakerWindow: Duration(10 * time.Minute),
+			CircuitBreaker: 500000, CircuitBreakerPerDomain: 50000, CircuitBreakerWindow: Duration(10 * time.Minute),
 		},
-		HTTP: HTTPConfig{Listen: "127.0.0.1:8080", TokensEnv: "CASEGATE_API_TOKENS"},
+		HTTP: HTTPConfig{Listen: "127.0.0.1:8080", TokensEnv: "CASEGATE_API_TOKENS",
+			ReadHeaderTimeout: Duration(10 * time.Second), ReadTimeout: Duration(30 * time.Second),
+			WriteTimeout: Duration(2 * time.Minute), IdleTimeout: Duration(time.Minute),
+			MaxHeaderBytes: 64 << 10, MaxBodyBytes: 1 << 20, MaxConnections: 256, MaxConnectionsPerIP: 64},
 		Policy: PolicyConfig{UnknownSender: "new_case", AutoCloseAfter: Duration(168 * time.Hour), Survey: true,
-			DMARCFail: "new_case", AuthTempError: "unauthenticated", Spam: "quarantine"},
+			DMARCFail: "new_case", AuthTempError: "unauthenticated", Spam: "quarantine",
+			MaxWatchersPerMail: 10, UnauthenticatedWatcherNotices: "same_domain"},
 		Auth:     defaultAuthConfig(),
 		Database: DatabaseConfig{Driver: "sqlite", URLEnv: "CASEGATE_DATABASE_URL"},
 	}
@@ -180,6 +201,9 @@ func loadConfig(path string) (Config, error) {
 		}
 		if f := cfg.Outbound.TLSCAFile; f != "" && !filepath.IsAbs(f) {
 			cfg.Outbound.TLSCAFile = filepath.Join(filepath.Dir(path), f)
+		}
+		if cfg.TemplatesDir != "" && !filepath.IsAbs(cfg.TemplatesDir) {
+			cfg.TemplatesDir = filepath.Join(filepath.Dir(path), cfg.TemplatesDir)
 		}
 	}
 	cfg.fillIMAPDefaults()
@@ -254,6 +278,11 @@ func (c *Config) validate() error {
 			bad(fmt.Sprintf("agents[%d]", i), "%q must be an address or @domain", a)
 		}
 	}
+	if c.TemplatesDir != "" {
+		if fi, err := os.Stat(c.TemplatesDir); err != nil || !fi.IsDir() {
+			bad("templates_dir", "%q is not a directory", c.TemplatesDir)
+		}
+	}
 	c.validateListeners(bad)
 	c.validateProtection(bad)
 	c.validateIMAP(bad)
@@ -265,6 +294,14 @@ func (c *Config) validate() error {
 	}
 	if c.Policy.AutoCloseAfter <= 0 {
 		bad("policy.auto_close_after", "must be positive")
+	}
+	if c.Policy.MaxWatchersPerMail < 1 {
+		bad("policy.max_watchers_per_mail", "%d must be at least 1", c.Policy.MaxWatchersPerMail)
+	}
+	switch c.Policy.UnauthenticatedWatcherNotices {
+	case "all", "same_domain", "none":
+	default:
+		bad("policy.unauthenticated_watcher_notices", "%q must be all, same_domain or none", c.Policy.UnauthenticatedWatcherNotices)
 	}
 	switch c.Database.Driver {
 	case "sqlite", "postgres":
@@ -329,7 +366,13 @@ func (c *Config) validateProtection(bad func(key, format string, args ...any)) {
 		}
 	}
 	atLeast("smtp.max_connections", c.SMTP.MaxConnections, 1)
+	atLeast("smtp.max_connections_per_ip", c.SMTP.MaxConnectionsPerIP, 1)
 	atLeast("smtp.max_connections_per_ip_per_minute", c.SMTP.MaxConnectionsPerIPPerMinute, 1)
+	// A message to max_recipients needs that many RCPT, and EHLO, MAIL, DATA.
+	atLeast("smtp.max_commands_without_progress", c.SMTP.MaxCommandsWithoutProgress, c.SMTP.MaxRecipients+10)
+	if c.SMTP.SessionLifetime <= 0 {
+		bad("smtp.session_lifetime", "must be positive")
+	}
 	atLeast("smtp.max_line_bytes", c.SMTP.MaxLineBytes, 1000) // RFC 5321 §4.5.3.1.6
 	atLeast("smtp.max_header_bytes", c.SMTP.MaxHeaderBytes, 1024)
 	atLeast("smtp.max_received_hops", c.SMTP.MaxReceivedHops, 1)
@@ -337,9 +380,29 @@ func (c *Config) validateProtection(bad func(key, format string, args ...any)) {
 	atLeast("outbound.budget_per_recipient_per_hour", c.Outbound.BudgetPerRecipient, 1)
 	atLeast("outbound.budget_per_case_per_hour", c.Outbound.BudgetPerCase, 1)
 	atLeast("outbound.circuit_breaker", c.Outbound.CircuitBreaker, 1)
+	atLeast("outbound.circuit_breaker_per_domain", c.Outbound.CircuitBreakerPerDomain, 1)
+	if c.Outbound.CircuitBreakerPerDomain > c.Outbound.CircuitBreaker {
+		bad("outbound.circuit_breaker_per_domain", "%d must not be above outbound.circuit_breaker (%d): one domain must never stop all mail",
+			c.Outbound.CircuitBreakerPerDomain, c.Outbound.CircuitBreaker)
+	}
 	if c.SMTP.ReadTimeout <= 0 {
 		bad("smtp.read_timeout", "must be positive")
 	}
+	for _, d := range []struct {
+		key string
+		v   Duration
+	}{{"http.read_header_timeout", c.HTTP.ReadHeaderTimeout}, {"http.read_timeout", c.HTTP.ReadTimeout},
+		{"http.write_timeout", c.HTTP.WriteTimeout}, {"http.idle_timeout", c.HTTP.IdleTimeout}} {
+		if d.v <= 0 {
+			bad(d.key, "must be positive")
+		}
+	}
+	atLeast("http.max_header_bytes", c.HTTP.MaxHeaderBytes, 1024)
+	if c.HTTP.MaxBodyBytes < 1024 {
+		bad("http.max_body_bytes", "%d must be at least 1024", c.HTTP.MaxBodyBytes)
+	}
+	atLeast("http.max_connections", c.HTTP.MaxConnections, 1)
+	atLeast("http.max_connections_per_ip", c.HTTP.MaxConnectionsPerIP, 1)
 	if c.SMTP.WriteTimeout <= 0 {
 		bad("smtp.write_timeout", "must be positive")
 	}

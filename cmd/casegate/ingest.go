@@ -77,55 +77,190 @@ func (l *stringList) Set(v string) error { *l = append(*l, v); return nil }
 // cmdIngest is pipe mode: one message on stdin through the one ingestion
 // path. Exit 0 when it is stored — as a case, a reply, a duplicate, or in
 // quarantine, which is a successful store too; 75 when anything failed
-// before the commit (database locked or unavailable, bad config, internal
-// error), so the MTA retries; 65 only for input that is no message at all
-// (empty) or over smtp.max_message_bytes, which the SMTP listener would
-// refuse with 552 before accepting it: the MTA returns it to its sender.
+// before the commit (database locked, unavailable or on a full disk, bad
+// config, an argument it does not understand, internal error), so the MTA
+// keeps the mail and retries; 65 only for input that is no message at all
+// (empty) or over the size limit, which the SMTP listener would refuse
+// with 552 before accepting it: the MTA returns it to its sender.
+//
+// A failure's message on stderr starts with its enhanced status code
+// (RFC 3463), which Postfix's pipe uses for the delivery status notice.
+//
+// The log lines of the run are held back until the end, so that the failure
+// line comes first.
 func cmdIngest(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("ingest", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	configPath := fs.String("config", "", "config file (YAML)")
-	from := fs.String("from", "", "envelope sender (the MTA's ${sender}; empty = null sender)")
-	var to stringList
-	fs.Var(&to, "to", "envelope recipient (repeatable; the MTA's ${recipient})")
-	asJSON := fs.Bool("json", false, "print the result as JSON")
-	clientIP := fs.String("client-ip", "", "the connecting client's address (the MTA's ${client_address}): enables SPF")
-	helo := fs.String("helo", "", "the client's HELO name (the MTA's ${client_helo})")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return &exitError{code: exitTempFail, err: err} // a broken pipe transport: keep the mail
+	var logs bytes.Buffer
+	err := ingestOnce(ctx, args, stdin, stdout, stderr, slog.New(logHandler(stderr, &logs)))
+	var ee *exitError
+	if errors.As(err, &ee) && ee.bare {
+		fmt.Fprintln(stderr, err)
+		ee.quiet = true
 	}
-	cfg, err := loadConfig(*configPath)
+	_, _ = stderr.Write(logs.Bytes())
+	return err
+}
+
+func ingestOnce(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, log *slog.Logger) error {
+	a, err := parseIngestArgs(args)
+	if errors.Is(err, flag.ErrHelp) {
+		fmt.Fprint(stderr, ingestUsage)
+		return err
+	}
 	if err != nil {
-		return &exitError{code: exitTempFail, err: err}
+		// A typo in the MTA's pipe line must not bounce every mail: keep it queued.
+		log.Error("ingest: "+err.Error()+"; the mail stays with the MTA (exit 75) until the pipe command is fixed", "args", args)
+		return &exitError{code: exitTempFail, err: err, quiet: true}
+	}
+	cfg, err := loadConfig(a.config)
+	if err != nil {
+		return pipeFail(exitTempFail, "4.3.5", err)
 	}
 	raw, err := io.ReadAll(io.LimitReader(stdin, cfg.SMTP.MaxMessageBytes+1))
 	if err != nil {
-		return &exitError{code: exitTempFail, err: fmt.Errorf("read message: %w", err)}
+		return pipeFail(exitTempFail, "4.3.0", fmt.Errorf("read message: %w", err))
 	}
 	switch {
 	case len(bytes.TrimSpace(raw)) == 0:
-		return &exitError{code: exitDataErr, err: errors.New("ingest: empty input is no message")}
+		return pipeFail(exitDataErr, "5.6.0", errors.New("empty input is no message"))
 	case int64(len(raw)) > cfg.SMTP.MaxMessageBytes:
-		return &exitError{code: exitDataErr, err: fmt.Errorf("ingest: message over smtp.max_message_bytes (%d)", cfg.SMTP.MaxMessageBytes)}
+		// The same answer as the SMTP listener's 552 5.3.4, naming the
+		// limit, never the config key, to the sender.
+		return pipeFail(exitDataErr, "5.3.4", fmt.Errorf("message too big: the limit is %d bytes", cfg.SMTP.MaxMessageBytes))
 	}
-	g, st, err := gatewayFor(ctx, cfg, newLogger(stderr))
+	g, st, err := gatewayFor(ctx, cfg, log)
 	if err != nil {
-		return &exitError{code: exitTempFail, err: err}
+		return pipeFail(exitTempFail, statusOf(err), err)
 	}
 	defer st.Close()
-	res, err := g.Ingest(ctx, raw, gateway.Envelope{Source: "pipe", From: *from, To: to,
-		ClientIP: *clientIP, HELO: *helo})
+	res, err := g.Ingest(ctx, raw, a.envelope())
 	if err != nil {
-		return &exitError{code: exitTempFail, err: err}
+		return pipeFail(exitTempFail, statusOf(err), err)
 	}
-	if *asJSON {
+	if a.json {
 		return printJSON(stdout, res)
 	}
 	fmt.Fprintln(stdout, describeResult(res))
 	return nil
+}
+
+// pipeFail is a pipe-mode failure: exit code, and a message that starts
+// with the enhanced status code.
+func pipeFail(code int, status string, err error) error {
+	return &exitError{code: code, err: fmt.Errorf("%s %w", status, err), bare: true}
+}
+
+// statusOf is the enhanced status code of a temporary failure: 4.3.1 for a
+// full disk (insufficient system storage), 4.3.0 otherwise.
+func statusOf(err error) string {
+	if errors.Is(store.Classify(err), store.ErrStorageFull) {
+		return "4.3.1"
+	}
+	return "4.3.0"
+}
+
+const ingestUsage = `Usage: casegate ingest [--config FILE] [--from SENDER] [--to RCPT...]
+       [--client-ip IP --helo NAME] [--json] < message.eml
+
+  --config FILE    config file (YAML)
+  --from SENDER    envelope sender, Postfix's ${sender}; '', '<>' and MAILER-DAEMON
+                   are the null sender of a delivery report; left out: not known
+  --to RCPT...     envelope recipients, Postfix's ${recipient}: one or more after
+                   --to, --to=RCPT, or --to repeated
+  --client-ip IP   the connecting client's address, Postfix's ${client_address}:
+                   lets SPF run
+  --helo NAME      the client's HELO name, Postfix's ${client_helo}
+  --json           print the result as JSON
+`
+
+// ingestArgs are pipe mode's arguments as an MTA's pipe passes them.
+type ingestArgs struct {
+	config    string
+	from      string
+	fromGiven bool
+	to        []string
+	json      bool
+	clientIP  string
+	helo      string
+}
+
+// envelope is what the arguments say of the envelope: a null sender is
+// one decision with SMTP's MAIL FROM:<> (gateway.IsNullSender); a sender
+// left out is not known, and is no null sender.
+func (a ingestArgs) envelope() gateway.Envelope {
+	env := gateway.Envelope{Source: "pipe", From: a.from, To: a.to, ClientIP: a.clientIP, HELO: a.helo}
+	if a.fromGiven && gateway.IsNullSender(a.from) {
+		env.From, env.NullSender = "", true
+	}
+	return env
+}
+
+// parseIngestArgs reads --config, --from, --json, --to, --client-ip and
+// --helo, each with one
+// or two dashes and with a value after "=" or as the next argument. --to
+// takes every argument up to the next option: a pipe's "--to ${recipient}"
+// becomes "--to a b" for a mail to two recipients. Anything else is an
+// error, never ignored.
+func parseIngestArgs(args []string) (ingestArgs, error) {
+	var a ingestArgs
+	for i := 0; i < len(args); i++ {
+		arg := args[i]
+		name, value, hasValue := strings.Cut(strings.TrimLeft(arg, "-"), "=")
+		if !strings.HasPrefix(arg, "-") || arg == "-" || arg == "--" {
+			return a, fmt.Errorf("argument %q not understood", arg)
+		}
+		next := func() (string, error) {
+			if hasValue {
+				return value, nil
+			}
+			if i+1 >= len(args) {
+				return "", fmt.Errorf("%s needs a value", arg)
+			}
+			i++
+			return args[i], nil
+		}
+		var err error
+		switch name {
+		case "config":
+			a.config, err = next()
+		case "from":
+			a.from, err = next()
+			a.fromGiven = true
+		case "json":
+			if hasValue {
+				return a, fmt.Errorf("argument %q not understood", arg)
+			}
+			a.json = true
+		case "to":
+			n := len(a.to)
+			if hasValue {
+				a.to = append(a.to, value)
+			}
+			for !hasValue && i+1 < len(args) && !strings.HasPrefix(args[i+1], "-") {
+				i++
+				a.to = append(a.to, args[i])
+			}
+			if len(a.to) == n {
+				err = fmt.Errorf("%s needs a recipient", arg)
+			}
+		case "client-ip":
+			a.clientIP, err = next()
+		case "helo":
+			a.helo, err = next()
+		case "h", "help":
+			return a, flag.ErrHelp
+		default:
+			return a, fmt.Errorf("argument %q not understood", arg)
+		}
+		if err != nil {
+			return a, err
+		}
+	}
+	for _, r := range a.to {
+		if strings.TrimSpace(r) == "" || !strings.Contains(r, "@") {
+			return a, fmt.Errorf("recipient %q is not an address", r)
+		}
+	}
+	return a, nil
 }
 
 // describeResult is one line saying what ingestion did.

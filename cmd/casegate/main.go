@@ -31,7 +31,7 @@ Usage:
                                           change a case's watch list
   casegate classify [--json] [--client-ip IP --helo NAME] < message.eml
                                           dry run: what was parsed, what would happen
-  casegate ingest [--from S] [--to R]... [--client-ip IP --helo NAME] < message.eml
+  casegate ingest [--from S] [--to R...] [--client-ip IP --helo NAME] < message.eml
                                           pipe mode: exit 0 stored, 75 try again, 65 never
   casegate outbox list [--status dead]    list the outbox (--limit N, --json)
   casegate outbox retry ID                queue a dead letter again
@@ -42,6 +42,9 @@ Usage:
                                           a DKIM signing key, and the DNS record to publish
   casegate db copy --to postgres [--url-env NAME]
                                           copy the SQLite database into an empty PostgreSQL one
+  casegate backup FILE                    a consistent copy of the database, while serve runs
+  casegate reload [--check]               make the running serve read its config file again
+                                          (or send it SIGHUP); --check only checks the file
   casegate version                        print the version
 
 Every command takes --config FILE (default: embedded defaults).
@@ -53,8 +56,10 @@ func main() {
 
 // exitError carries a process exit code.
 type exitError struct {
-	code int
-	err  error
+	code  int
+	err   error
+	bare  bool // print the message without the "casegate:" prefix
+	quiet bool // already logged: print nothing
 }
 
 func (e *exitError) Error() string { return e.err.Error() }
@@ -85,6 +90,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		err = cmdDB(ctx, args[1:], stdout, stderr)
 	case "dkim":
 		err = cmdDKIM(ctx, args[1:], stdout, stderr)
+	case "backup":
+		err = cmdBackup(ctx, args[1:], stdout, stderr)
+	case "reload":
+		err = cmdReload(ctx, args[1:], stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "casegate", version)
 	case "help", "-h", "--help":
@@ -99,22 +108,33 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
 	}
-	fmt.Fprintln(stderr, "casegate:", err)
 	var ee *exitError
-	if errors.As(err, &ee) {
-		return ee.code
+	if !errors.As(err, &ee) {
+		fmt.Fprintln(stderr, "casegate:", err)
+		return 1
 	}
-	return 1
+	switch {
+	case ee.quiet:
+	case ee.bare:
+		fmt.Fprintln(stderr, err)
+	default:
+		fmt.Fprintln(stderr, "casegate:", err)
+	}
+	return ee.code
 }
 
 // newLogger logs text on a terminal and JSON otherwise.
-func newLogger(w io.Writer) *slog.Logger {
+func newLogger(w io.Writer) *slog.Logger { return slog.New(logHandler(w, w)) }
+
+// logHandler writes to out, as text when w is a terminal and as JSON
+// otherwise.
+func logHandler(w, out io.Writer) slog.Handler {
 	if f, ok := w.(*os.File); ok {
 		if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
-			return slog.New(slog.NewTextHandler(w, nil))
+			return slog.NewTextHandler(out, nil)
 		}
 	}
-	return slog.New(slog.NewJSONHandler(w, nil))
+	return slog.NewJSONHandler(out, nil)
 }
 
 func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
@@ -130,12 +150,29 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	m := &Main{Config: cfg, Log: newLogger(stderr)}
+	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
+		return fmt.Errorf("data_dir: %w", err)
+	}
+	pid, err := lockPIDFile(cfg.DataDir) // one serve per data_dir; `casegate reload` finds it here
+	if err != nil {
+		return err
+	}
+	defer pid.Close()
+	m := &Main{Config: cfg, ConfigPath: *configPath, Log: newLogger(stderr)}
 	if err := m.Run(ctx); err != nil {
 		m.Close()
 		return err
 	}
-	<-ctx.Done()
-	m.Log.Info("shutting down")
-	return m.Close()
+	hup := make(chan os.Signal, 1)
+	notifyReload(hup)
+	defer signal.Stop(hup)
+	for {
+		select {
+		case <-hup:
+			_ = m.Reload() // logged; a refused file leaves the running config
+		case <-ctx.Done():
+			m.Log.Info("shutting down")
+			return m.Close()
+		}
+	}
 }

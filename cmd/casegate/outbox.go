@@ -114,8 +114,8 @@ func outboxList(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		if m.SentAt != nil {
 			when = *m.SentAt
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", m.ID, m.Status, m.CaseNumber, m.Template, m.Recipient,
-			m.Attempts, when.Format("2006-01-02 15:04"), truncate(m.LastError, 60))
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", m.ID, m.Status, m.CaseNumber, m.Template, term(m.Recipient),
+			m.Attempts, when.Format("2006-01-02 15:04"), truncate(term(m.LastError), 60))
 	}
 	return tw.Flush()
 }
@@ -151,6 +151,6 @@ func outboxRetry(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if *o.asJSON {
 		return printJSON(stdout, m)
 	}
-	fmt.Fprintf(stdout, "outbox %d to %s queued again with Message-ID <%s>\n", m.ID, m.Recipient, m.MessageID)
+	fmt.Fprintf(stdout, "outbox %d to %s queued again with Message-ID <%s>\n", m.ID, term(m.Recipient), m.MessageID)
 	return nil
 }

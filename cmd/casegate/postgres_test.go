@@ -105,6 +105,9 @@ func TestDBCopyCLI(t *testing.T) {
 	if code, out := cli("", "outbox", "list", "--config", pgCfg); code != 0 || !strings.Contains(out, "case_created") {
 		t.Fatalf("outbox list on PostgreSQL: exit %d\n%s", code, out)
 	}
+	if code, out := cli("", "backup", "--config", pgCfg, filepath.Join(dir, "backup.db")); code == 0 || !strings.Contains(out, "pg_dump") {
+		t.Fatalf("backup of a PostgreSQL database: exit %d\n%s", code, out)
+	}
 	if code, out := cli("", "db", "copy", "--to", "postgres", "--config", sqliteCfg, "--url-env", "CASEGATE_TEST_COPY_DB"); code == 0 || !strings.Contains(out, "not empty") {
 		t.Fatalf("second copy: exit %d\n%s", code, out)
 	}

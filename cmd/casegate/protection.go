@@ -15,8 +15,12 @@ func protection(cfg Config) gateway.Protection {
 		BudgetPerCase:      cfg.Outbound.BudgetPerCase,
 		BudgetPerSource:    cfg.Outbound.BudgetPerSource,
 		BreakerLimit:       cfg.Outbound.CircuitBreaker,
+		BreakerPerDomain:   cfg.Outbound.CircuitBreakerPerDomain,
 		BreakerWindow:      time.Duration(cfg.Outbound.CircuitBreakerWindow),
 		MaxReceivedHops:    cfg.SMTP.MaxReceivedHops,
+
+		MaxWatchersPerMail:     cfg.Policy.MaxWatchersPerMail,
+		UnauthenticatedNotices: cfg.Policy.UnauthenticatedWatcherNotices,
 	}
 }
 
@@ -24,11 +28,29 @@ func protection(cfg Config) gateway.Protection {
 func (m *Main) limitSMTP(ln net.Listener) net.Listener {
 	log := m.Log.With("component", "smtp")
 	return gateway.LimitListener(ln, gateway.ConnLimits{
-		MaxConnections:    m.Config.SMTP.MaxConnections,
-		MaxPerIPPerMinute: m.Config.SMTP.MaxConnectionsPerIPPerMinute,
-		Exempt:            m.Config.isTrustedRelay,
+		MaxConnections:             m.Config.SMTP.MaxConnections,
+		MaxPerIP:                   m.Config.SMTP.MaxConnectionsPerIP,
+		MaxPerIPPerMinute:          m.Config.SMTP.MaxConnectionsPerIPPerMinute,
+		Exempt:                     m.Config.isTrustedRelay,
+		SessionLifetime:            time.Duration(m.Config.SMTP.SessionLifetime),
+		MaxCommandsWithoutProgress: m.Config.SMTP.MaxCommandsWithoutProgress,
 		OnRefuse: func(remote, why string) {
-			log.Warn("smtp: connection refused", "remote", remote, "reason", why)
+			log.Warn("smtp: connection refused or cut", "remote", remote, "reason", why)
 		},
 	})
+}
+
+// httpLimits are the HTTP listener's timeouts, sizes and connection caps.
+func (m *Main) httpLimits() gateway.HTTPLimits {
+	h := m.Config.HTTP
+	log := m.Log.With("component", "http")
+	return gateway.HTTPLimits{
+		ReadHeaderTimeout: time.Duration(h.ReadHeaderTimeout), ReadTimeout: time.Duration(h.ReadTimeout),
+		WriteTimeout: time.Duration(h.WriteTimeout), IdleTimeout: time.Duration(h.IdleTimeout),
+		MaxHeaderBytes: h.MaxHeaderBytes, MaxBodyBytes: h.MaxBodyBytes,
+		MaxConnections: h.MaxConnections, MaxPerIP: h.MaxConnectionsPerIP,
+		OnRefuse: func(remote, why string) {
+			log.Warn("http: connection refused", "remote", remote, "reason", why)
+		},
+	}
 }

@@ -59,12 +59,13 @@ func quarantineList(ctx context.Context, args []string, stdout, stderr io.Writer
 			replayed = q.ReplayedAt.Format("2006-01-02 15:04")
 		}
 		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%d\t%s\t%s\t%s\n", q.ID, q.CreatedAt.Format("2006-01-02 15:04"), q.Source,
-			q.Reason, q.Size, q.EnvelopeFrom, replayed, truncate(q.Detail, 60))
+			q.Reason, q.Size, term(q.EnvelopeFrom), replayed, truncate(term(q.Detail), 60))
 	}
 	return tw.Flush()
 }
 
-// quarantineShow prints a quarantined message's raw bytes, as received.
+// quarantineShow prints a quarantined message's raw bytes, as received
+// (escaped on a terminal).
 func quarantineShow(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	o := newOpsFlags("quarantine show", stderr)
 	arg, err := o.parse(args)
@@ -86,6 +87,12 @@ func quarantineShow(ctx context.Context, args []string, stdout, stderr io.Writer
 	}
 	if *o.asJSON {
 		return printJSON(stdout, q)
+	}
+	if isTerminal(stdout) {
+		// As received, but never a control sequence on the terminal;
+		// redirected, the bytes are written untouched.
+		_, err = io.WriteString(stdout, termText(strings.ReplaceAll(string(q.Raw), "\r\n", "\n")))
+		return err
 	}
 	_, err = stdout.Write(q.Raw)
 	return err
@@ -181,7 +188,7 @@ func addressesList(ctx context.Context, o *opsFlags, only bool, stdout io.Writer
 		if a.LastBounceAt != nil {
 			last = a.LastBounceAt.Format("2006-01-02 15:04")
 		}
-		fmt.Fprintf(tw, "%s\t%t\t%d\t%d\t%s\t%s\n", a.Email, a.Undeliverable, a.HardBounces, a.SoftBounces, a.LastStatus, last)
+		fmt.Fprintf(tw, "%s\t%t\t%d\t%d\t%s\t%s\n", term(a.Email), a.Undeliverable, a.HardBounces, a.SoftBounces, term(a.LastStatus), last)
 	}
 	return tw.Flush()
 }

@@ -28,7 +28,10 @@ import (
 // temporary directory.
 type Main struct {
 	Config Config
-	Log    *slog.Logger
+	// ConfigPath is the file Config came from ("" = embedded defaults);
+	// Reload reads it again.
+	ConfigPath string
+	Log        *slog.Logger
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
 	// Sender overrides the outbound sender chosen from the config (tests).
@@ -45,6 +48,7 @@ type Main struct {
 	wg     sync.WaitGroup
 	close  sync.Once
 	closed error
+	reload reloadState
 }
 
 // Run opens everything and starts serving; it returns once the listeners
@@ -97,12 +101,12 @@ func (m *Main) Run(ctx context.Context) error {
 		return fmt.Errorf("http.listen: %w", err)
 	}
 	m.SMTPAddr, m.HTTPAddr = smtpLn.Addr().String(), httpLn.Addr().String()
-	m.http = &http.Server{Handler: m.Gateway.HTTPHandler(), ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog: slog.NewLogLogger(m.Log.Handler(), slog.LevelWarn)}
+	httpLimits := m.httpLimits()
+	m.http = m.Gateway.NewHTTPServer(httpLimits)
 
 	ctx, m.cancel = context.WithCancel(context.WithoutCancel(ctx))
-	m.goSafe("smtp", func() error { return ignoreClosed(m.smtp.Serve(m.limitSMTP(smtpLn))) })
-	m.goSafe("http", func() error { return ignoreClosed(m.http.Serve(httpLn)) })
+	m.goSafe("smtp", func() error { return ignoreClosed(m.smtp.Serve(m.Gateway.SMTPListener(m.limitSMTP(smtpLn)))) })
+	m.goSafe("http", func() error { return ignoreClosed(m.http.Serve(gateway.HTTPLimitListener(httpLn, httpLimits))) })
 	m.goSafe("outbound", func() error { return pool.Run(ctx) })
 	m.goSafe("scheduler", func() error { return m.Gateway.RunScheduler(ctx, time.Minute) })
 	for _, p := range pollers {
@@ -113,8 +117,10 @@ func (m *Main) Run(ctx context.Context) error {
 	return nil
 }
 
-func (m *Main) gatewayConfig() gateway.Config {
-	cfg := m.Config
+func (m *Main) gatewayConfig() gateway.Config { return gatewayConfig(m.Config) }
+
+// gatewayConfig is what the gateway needs of cfg.
+func gatewayConfig(cfg Config) gateway.Config {
 	gc := gateway.Config{
 		Hostname: cfg.Hostname, CasePrefix: cfg.CasePrefix, Agents: cfg.Agents, Accounts: cfg.Accounts,
 		From: cfg.Outbound.From, PublicURL: cfg.PublicURL, UnknownSender: cfg.Policy.UnknownSender,

@@ -1,0 +1,238 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/casegate/casegate/store"
+)
+
+// lockedBuffer is a log sink a test reads while a process writes to it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func helpdeskMail(n int) string {
+	return fmt.Sprintf("From: Frank <frank@customer.example>\nTo: helpdesk@localhost\nSubject: Laptop %d\n"+
+		"Message-ID: <laptop.%d@customer.example>\n\nPlease replace laptop %d.\n", n, n, n)
+}
+
+const reloadBase = "data_dir: data\nsmtp:\n  listen: %s\nhttp:\n  listen: %s\n"
+
+// Reload in process: a new address, agent and template override take
+// effect at once; keys that need a restart are named; a broken file is
+// refused and the running rules stay.
+func TestReloadConfig(t *testing.T) {
+	dir := t.TempDir()
+	base := fmt.Sprintf(reloadBase, "127.0.0.1:0", "127.0.0.1:0")
+	path := writeConfig(t, dir, base)
+	cfg, err := loadConfig(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := &lockedBuffer{}
+	m := &Main{Config: cfg, ConfigPath: path, Log: slog.New(slog.NewTextHandler(logs, nil))}
+	if err := m.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	if err := sendMail(t, m.SMTPAddr, "frank@customer.example", []string{"helpdesk@localhost"}, helpdeskMail(1)); err == nil {
+		t.Fatal("helpdesk@ accepted before it was configured")
+	}
+
+	tpl := filepath.Join(dir, "tpl")
+	if err := os.Mkdir(tpl, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	override := "Hello from the reloaded template, case {{.Case.Number}}.\n"
+	if err := os.WriteFile(filepath.Join(tpl, "case_created.txt"), []byte(override), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	writeConfig(t, dir, base+"addresses:\n  - {address: support@localhost, kind: case}\n  - {address: helpdesk@localhost, kind: order}\n"+
+		"agents: [\"@agents.example\"]\ntemplates_dir: tpl\nhostname: other.example\n")
+	if err := m.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	mustSend(t, m.SMTPAddr, "frank@customer.example", []string{"helpdesk@localhost"}, helpdeskMail(1))
+	c, err := m.Store.CaseByNumber(context.Background(), "CS0000001")
+	if err != nil || c.Kind != "order" {
+		t.Fatalf("mail to the reloaded address: %+v %v, want an order", c, err)
+	}
+	waitUntil(t, 10*time.Second, "the confirmation in the Maildir", func() bool {
+		files, _ := filepath.Glob(filepath.Join(cfg.DataDir, "maildir", "new", "*"))
+		for _, f := range files {
+			if b, _ := os.ReadFile(f); bytes.Contains(b, []byte("Hello from the reloaded template, case CS0000001.")) {
+				return true
+			}
+		}
+		return false
+	})
+	if l := logs.String(); !strings.Contains(l, "take effect only after a restart") || !strings.Contains(l, "hostname") {
+		t.Errorf("the hostname change, which needs a restart, is not named:\n%s", l)
+	}
+
+	for name, broken := range map[string]func(){
+		"yaml":  func() { writeConfig(t, dir, base+"addresses: [oops\n") },
+		"value": func() { writeConfig(t, dir, base+"policy:\n  unknown_sender: maybe\n") },
+		"template": func() {
+			writeConfig(t, dir, base+"templates_dir: tpl\n")
+			writeFile(t, tpl, "case_closed.txt", "{{.Case.Number")
+		},
+	} {
+		broken()
+		if err := m.Reload(); err == nil {
+			t.Errorf("%s: a broken file was accepted", name)
+		}
+		if !strings.Contains(logs.String(), "reload refused") {
+			t.Errorf("%s: the refusal is not logged", name)
+		}
+		if err := sendMail(t, m.SMTPAddr, "frank@customer.example", []string{"helpdesk@localhost"}, helpdeskMail(2)); err != nil {
+			t.Fatalf("%s: after a refused reload the running config changed: %v", name, err)
+		}
+	}
+}
+
+func writeFile(t *testing.T, dir, name, body string) {
+	t.Helper()
+	if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// runCLI runs the binary with args and returns exit code and output.
+func runCLI(t *testing.T, args ...string) (int, string) {
+	t.Helper()
+	out, err := exec.Command(casegateBinary(t), args...).CombinedOutput()
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+		return 0, string(out)
+	case errors.As(err, &ee):
+		return ee.ExitCode(), string(out)
+	}
+	t.Fatalf("%v: %v", args, err)
+	return 0, ""
+}
+
+// The real binary: `casegate reload` and SIGHUP reach the running serve
+// through its pid file; a bad file is refused before serve is disturbed;
+// `casegate backup` copies the database while serve runs, and the copy
+// restores.
+func TestReloadAndBackupOfRunningServe(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the real binary")
+	}
+	dir := t.TempDir()
+	smtpAddr := freePort(t)
+	base := fmt.Sprintf(reloadBase, smtpAddr, freePort(t))
+	config := writeConfig(t, dir, base)
+	logs := &lockedBuffer{}
+	serve := exec.Command(casegateBinary(t), "serve", "--config", config)
+	serve.Stderr = logs
+	if err := serve.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- serve.Wait() }()
+	t.Cleanup(func() {
+		serve.Process.Kill()
+		<-exited
+	})
+	waitUntil(t, 15*time.Second, "serve's SMTP listener", func() bool {
+		return sendMail(t, smtpAddr, "x@customer.example", nil, "") != nil && strings.Contains(logs.String(), "casegate serving")
+	})
+	mustSend(t, smtpAddr, "carol@customer.example", []string{"support@localhost"}, pipeMail)
+
+	backup := filepath.Join(dir, "backup.db")
+	if code, out := runCLI(t, "backup", "--config", config, backup); code != 0 || !strings.Contains(out, "written to") {
+		t.Fatalf("backup: exit %d\n%s", code, out)
+	}
+	if code, out := runCLI(t, "backup", "--config", config, backup); code == 0 || !strings.Contains(out, "exists") {
+		t.Errorf("backup over an existing file: exit %d\n%s", code, out)
+	}
+
+	writeConfig(t, dir, base+"addresses:\n  - {address: support@localhost, kind: case}\n  - {address: helpdesk@localhost, kind: case}\n")
+	if code, out := runCLI(t, "reload", "--config", config); code != 0 || !strings.Contains(out, "asked casegate serve (pid") {
+		t.Fatalf("reload: exit %d\n%s", code, out)
+	}
+	waitUntil(t, 10*time.Second, "helpdesk@ accepted after the reload", func() bool {
+		return sendMail(t, smtpAddr, "frank@customer.example", []string{"helpdesk@localhost"}, helpdeskMail(1)) == nil
+	})
+
+	if code, out := runCLI(t, "reload", "--check", "--config", config); code != 0 || !strings.Contains(out, "is a valid configuration") {
+		t.Errorf("reload --check of a good file: exit %d\n%s", code, out)
+	}
+	writeConfig(t, dir, base+"addresses:\n  - {address: nobody, kind: case}\n")
+	if code, out := runCLI(t, "reload", "--check", "--config", config); code != 1 || !strings.Contains(out, "addresses[0].address") {
+		t.Errorf("reload --check of a bad file: exit %d, want 1 naming the key\n%s", code, out)
+	}
+	if code, out := runCLI(t, "reload", "--config", config); code != 1 || !strings.Contains(out, "addresses[0].address") {
+		t.Errorf("reload of a bad file: exit %d, want 1 naming the key\n%s", code, out)
+	}
+	if err := serve.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, 10*time.Second, "the refusal in serve's log", func() bool {
+		return strings.Contains(logs.String(), "reload refused")
+	})
+	if err := sendMail(t, smtpAddr, "frank@customer.example", []string{"helpdesk@localhost"}, helpdeskMail(2)); err != nil {
+		t.Fatalf("the refused file changed the running config: %v", err)
+	}
+
+	// Stopped, serve leaves no pid file, and reload says nobody runs.
+	serve.Process.Signal(syscall.SIGTERM)
+	if err := <-exited; err != nil {
+		t.Fatalf("serve exited with %v\n%s", err, logs)
+	}
+	exited <- nil
+	if _, err := os.Stat(filepath.Join(dir, "data", pidFileName)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("pid file left behind: %v", err)
+	}
+	writeConfig(t, dir, base)
+	if code, out := runCLI(t, "reload", "--config", config); code != 1 || !strings.Contains(out, "no casegate serve is running") {
+		t.Errorf("reload without serve: exit %d\n%s", code, out)
+	}
+
+	// Restore: the backup as the database of a data_dir.
+	restored := filepath.Join(dir, "restored")
+	if err := os.Mkdir(restored, 0o750); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(backup)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, restored, "casegate.db", string(b))
+	st := openTestStore(t, restored)
+	cases, err := st.ListCases(context.Background(), store.CaseFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cases) != 1 || cases[0].Number != "CS0000001" {
+		t.Fatalf("restored database holds %v, want CS0000001 only (taken before the helpdesk mails)", cases)
+	}
+}

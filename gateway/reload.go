@@ -1,0 +1,74 @@
+package gateway
+
+import (
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/casegate/casegate/templates"
+)
+
+// Reload (SIGHUP, `casegate reload`) changes what the gateway decides
+// while it runs: the inbound addresses, the agents, the accounts, the
+// policies (unknown_sender, survey, auto_close_after), the loop
+// protection and the templates. Everything else — hostname, case prefix,
+// listeners, the database, the outbound relay, tokens — is fixed at start
+// and needs a restart.
+//
+// A reload swaps one immutable snapshot atomically: a message being
+// classified sees the old or the new rules, never a mix of a half-written
+// one. Until the first reload the rules are the start configuration itself.
+
+// liveConfig is a reloaded configuration and its templates.
+type liveConfig struct {
+	cfg Config
+	tpl *templates.Set
+}
+
+// rules is the configuration in force: the last reload's, or the start
+// configuration. Read the reloadable fields (see Reload) through it.
+func (g *Gateway) rules() *Config {
+	if l := g.live.Load(); l != nil {
+		return &l.cfg
+	}
+	return &g.cfg
+}
+
+// templateSet is the template set in force.
+func (g *Gateway) templateSet() *templates.Set {
+	if l := g.live.Load(); l != nil {
+		return l.tpl
+	}
+	return g.templates
+}
+
+// Reload puts cfg's addresses, agents, accounts, policies and protection,
+// and the templates tpl, in force for everything that follows. The other
+// fields of cfg are ignored: they stay as the gateway started. A config
+// the gateway could not run with is refused and changes nothing.
+func (g *Gateway) Reload(cfg Config, tpl *templates.Set) error {
+	if len(cfg.Addresses) == 0 {
+		return errors.New("reload: no inbound addresses")
+	}
+	if tpl == nil {
+		return errors.New("reload: no templates")
+	}
+	next := g.cfg // the fixed fields, as started
+	next.Addresses = make([]Address, len(cfg.Addresses))
+	for i, a := range cfg.Addresses {
+		next.Addresses[i] = Address{Address: strings.ToLower(a.Address), Kind: a.Kind}
+	}
+	next.Agents = append([]string(nil), cfg.Agents...)
+	next.Accounts = make(map[string]string, len(cfg.Accounts))
+	for d, a := range cfg.Accounts {
+		next.Accounts[d] = a
+	}
+	next.UnknownSender, next.Survey = cfg.UnknownSender, cfg.Survey
+	next.AutoCloseAfter = cfg.AutoCloseAfter
+	if next.AutoCloseAfter <= 0 {
+		next.AutoCloseAfter = 7 * 24 * time.Hour
+	}
+	next.Protection = cfg.Protection
+	g.live.Store(&liveConfig{cfg: next, tpl: tpl})
+	return nil
+}

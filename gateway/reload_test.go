@@ -1,0 +1,64 @@
+package gateway
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+
+	"github.com/casegate/casegate/templates"
+)
+
+// Reload changes addresses, agents and policies for what follows, while
+// messages are being ingested, and leaves the fixed settings alone.
+func TestReloadWhileIngesting(t *testing.T) {
+	e := newOpsEnv(t, Protection{})
+	ctx := context.Background()
+	if _, _, ok := e.g.inbound("helpdesk@support.test"); ok {
+		t.Fatal("helpdesk@ accepted before the reload")
+	}
+	tpl, err := templates.New("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	next := e.g.cfg
+	next.Addresses = append(next.Addresses, Address{Address: "HelpDesk@support.test", Kind: "order"})
+	next.Agents = []string{"grace@partner.example"}
+	next.UnknownSender = "reject"
+	next.Hostname = "elsewhere.example" // fixed: ignored
+
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for i := 0; i < 20; i++ {
+			raw := fmt.Sprintf("From: f%d@customer.example\r\nTo: support@support.test\r\nSubject: s%d\r\nMessage-ID: <r.%d@customer.example>\r\n\r\nx\r\n", i, i, i)
+			if _, err := e.g.Ingest(ctx, []byte(raw), Envelope{Source: "smtp", From: "f@customer.example", To: []string{"support@support.test"}}); err != nil {
+				t.Error(err)
+			}
+		}
+	}()
+	if err := e.g.Reload(next, tpl); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+
+	if a, _, ok := e.g.inbound("helpdesk+CS0000001@support.test"); !ok || a.Kind != "order" {
+		t.Errorf("helpdesk@ after the reload: %v %v", a, ok)
+	}
+	if !e.g.isAgent("grace@partner.example") || e.g.isAgent("someone@agents.test") {
+		t.Error("agents not replaced by the reload")
+	}
+	if e.g.rules().UnknownSender != "reject" {
+		t.Error("policy not replaced by the reload")
+	}
+	if e.g.rules().Hostname != "support.test" || e.g.cfg.Hostname != "support.test" {
+		t.Error("the hostname, fixed at start, changed")
+	}
+	if err := e.g.Reload(Config{}, tpl); err == nil {
+		t.Error("a reload without addresses was accepted")
+	}
+	if _, _, ok := e.g.inbound("helpdesk@support.test"); !ok {
+		t.Error("a refused reload changed the running rules")
+	}
+}
