@@ -3,7 +3,7 @@ GO       ?= go
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS  := -X main.version=$(VERSION)
 
-.PHONY: build run test lint bench clean
+.PHONY: build run test lint bench bench-intake bench-imap clean
 
 build:
 	$(GO) build -ldflags '$(LDFLAGS)' -o bin/casegate ./cmd/casegate
@@ -21,6 +21,16 @@ lint:
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+# smtp-source against smtp-sink and against a fresh casegate, one run;
+# BENCH_N, BENCH_SESSIONS, BENCH_SIZE override 3000 mails, 20 sessions, 5 KB.
+bench-intake:
+	GO=$(GO) ./cmd/casegate-load/bench-intake.sh
+
+# An IMAP backlog drained through the real gateway and database from a real
+# Dovecot (apt-get install dovecot-imapd); without Dovecot it fails, not skips.
+bench-imap:
+	CASEGATE_REQUIRE_DOVECOT=1 $(GO) test -run '^$$' -bench 'DovecotBacklog$$' -benchtime 3x ./cmd/casegate/
 
 clean:
 	rm -rf bin

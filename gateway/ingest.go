@@ -405,6 +405,12 @@ func (g *Gateway) classify(ctx context.Context, tx *store.Tx, in *inbound) (Resu
 	if err != nil {
 		return Result{}, err
 	}
+	if !found && m.Signals.AutoReply && g.toBounceAddress(in) {
+		// An automatic answer to one of our notifications that names
+		// none of them: nobody to give a case to.
+		in.step("auto_reply", "ignored", "an automatic answer to a bounce address that threads to no case")
+		return g.storeOnly(ctx, tx, in, store.OutcomeAutoReply, nil)
+	}
 	if !found {
 		return g.openCase(ctx, tx, in, nil)
 	}

@@ -1,137 +1,211 @@
-// Command casegate-load sends a bounded burst of support mails to a
-// running gateway over SMTP and reports throughput and latency, the way
-// Postfix's smtp-source does for a mail server.
+// Command casegate-load sends a bounded load of support mails to a gateway
+// over SMTP and reports throughput and latency, the way Postfix's
+// smtp-source does for a mail server.
+//
+// Closed loop (the default): -c sessions each send their next mail as soon
+// as the last one was answered, -n mails in all:
 //
 //	casegate-load -addr 127.0.0.1:2525 -c 8 -n 2000
 //
-// Every message is a new case from its own sender (or, with -replies, a
-// reply to the first case), so the run exercises the whole path: parse,
-// classify, commit, outbox. It stops after -n messages or -timeout,
-// whichever comes first, and talks only to the address it is given.
+// Open loop: mails are offered at a fixed -rate per second for -duration,
+// whether or not the gateway keeps up, over at most -c sessions; a mail
+// that finds no free session waits, and its wait counts in its latency:
+//
+//	casegate-load -serve bin/casegate -rate 500 -duration 60s
+//
+// Every mail is a new case from its own sender, so the run exercises the
+// whole path: parse, classify, commit, outbox. With -serve, or in open
+// loop, the tool runs a recording relay (an SMTP server that accepts
+// everything) and matches each confirmation the gateway sends to it with
+// the mail that caused it, by In-Reply-To/References or else by recipient,
+// giving the latency from a mail's due time to its confirmation at the
+// relay. With -serve BINARY it also starts that `casegate serve` on a new
+// data directory with a generated config that points outbound.relay at the
+// recording relay; otherwise it prints the config the gateway needs.
+//
+// A run is bounded in count (-n, or rate × duration) and in time
+// (-timeout), and talks only to the gateway it is given or started.
 package main
 
 import (
+	"context"
+	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
-	"slices"
+	"os/signal"
 	"strings"
-	"sync"
-	"sync/atomic"
+	"syscall"
 	"time"
-
-	"github.com/emersion/go-smtp"
 )
 
 func main() {
-	addr := flag.String("addr", "127.0.0.1:2525", "gateway SMTP address")
-	rcpt := flag.String("rcpt", "support@localhost", "recipient")
-	conc := flag.Int("c", 8, "concurrent SMTP sessions")
-	total := flag.Int("n", 1000, "messages to send in all")
-	size := flag.Int("size", 2048, "approximate body size in bytes")
-	timeout := flag.Duration("timeout", 5*time.Minute, "stop after this long")
-	flag.Parse()
-	if *conc < 1 || *total < 1 {
-		fmt.Fprintln(os.Stderr, "casegate-load: -c and -n must be positive")
-		os.Exit(2)
-	}
-	r := run(*addr, *rcpt, *conc, *total, *size, *timeout)
-	r.print()
-	if r.failed > 0 {
-		os.Exit(1)
-	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
 }
 
-type result struct {
-	sent, failed int64
-	elapsed      time.Duration
-	latencies    []time.Duration
-	firstErr     string
+// options are the command line.
+type options struct {
+	addr, rcpt  string
+	conc, total int
+	size        int
+	timeout     time.Duration
+	rate        float64
+	duration    time.Duration
+	grace       time.Duration
+	serve       string
+	relay       string
+	set         listFlag
+	keep        bool
 }
 
-func run(addr, rcpt string, conc, total, size int, timeout time.Duration) *result {
-	var next atomic.Int64
-	var mu sync.Mutex
-	r := &result{}
-	deadline := time.Now().Add(timeout)
-	body := strings.Repeat("The printer on floor 3 shows error E42 again after the restart.\r\n", max(1, size/66))
-	start := time.Now()
-	var wg sync.WaitGroup
-	for w := 0; w < conc; w++ {
-		wg.Add(1)
-		go func(w int) {
-			defer wg.Done()
-			var c *smtp.Client
-			defer func() {
-				if c != nil {
-					c.Quit()
-				}
-			}()
-			for {
-				i := next.Add(1)
-				if i > int64(total) || time.Now().After(deadline) {
-					return
-				}
-				t0 := time.Now()
-				err := send(&c, addr, rcpt, i, body)
-				d := time.Since(t0)
-				mu.Lock()
-				if err != nil {
-					r.failed++
-					if r.firstErr == "" {
-						r.firstErr = err.Error()
-					}
-				} else {
-					r.sent++
-					r.latencies = append(r.latencies, d)
-				}
-				mu.Unlock()
-			}
-		}(w)
+type listFlag []string
+
+func (l *listFlag) String() string     { return strings.Join(*l, ",") }
+func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
+
+func parseFlags(args []string, stderr io.Writer) (*options, error) {
+	o := &options{}
+	fs := flag.NewFlagSet("casegate-load", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&o.addr, "addr", "127.0.0.1:2525", "gateway SMTP address (ignored with -serve)")
+	fs.StringVar(&o.rcpt, "rcpt", "support@localhost", "recipient")
+	fs.IntVar(&o.conc, "c", 8, "concurrent SMTP sessions (open loop: the most at once, default 50 there)")
+	fs.IntVar(&o.total, "n", 1000, "messages to send in all (closed loop)")
+	fs.IntVar(&o.size, "size", 2048, "approximate body size in bytes")
+	fs.DurationVar(&o.timeout, "timeout", 5*time.Minute, "stop the whole run after this long")
+	fs.Float64Var(&o.rate, "rate", 0, "open loop: mails offered per second (0: closed loop)")
+	fs.DurationVar(&o.duration, "duration", 60*time.Second, "open loop: how long mails are offered")
+	fs.DurationVar(&o.grace, "grace", 30*time.Second, "how long to wait for confirmations after the last mail")
+	fs.StringVar(&o.serve, "serve", "", "casegate binary to start with a generated config for the run")
+	fs.StringVar(&o.relay, "relay", "", "address of the recording relay (default 127.0.0.1:0 with -serve, else 127.0.0.1:2526)")
+	fs.Var(&o.set, "set", "with -serve: a config key.path=value (YAML) for the generated config; repeatable")
+	fs.BoolVar(&o.keep, "keep", false, "with -serve: keep the gateway's data directory and log")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
 	}
-	wg.Wait()
-	r.elapsed = time.Since(start)
-	return r
+	concSet := false
+	fs.Visit(func(f *flag.Flag) { concSet = concSet || f.Name == "c" })
+	if o.rate > 0 && !concSet {
+		o.conc = 50
+	}
+	if o.relay == "" {
+		o.relay = "127.0.0.1:2526"
+		if o.serve != "" {
+			o.relay = "127.0.0.1:0"
+		}
+	}
+	switch {
+	case o.conc < 1 || o.total < 1:
+		return nil, errors.New("-c and -n must be positive")
+	case o.rate < 0 || (o.rate > 0 && int(o.rate*o.duration.Seconds()) < 1):
+		return nil, errors.New("-rate × -duration must make at least one mail")
+	case len(o.set) > 0 && o.serve == "":
+		return nil, errors.New("-set needs -serve")
+	}
+	return o, nil
 }
 
-// send delivers message i on the session's connection, dialling anew after
-// an error.
-func send(c **smtp.Client, addr, rcpt string, i int64, body string) error {
-	if *c == nil {
-		nc, err := smtp.Dial(addr)
+// run is the whole command; it returns the exit code: 0 when every mail
+// was accepted and, where a relay listened, confirmed; 1 otherwise; 2 for
+// bad usage or a gateway that could not be started.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	o, err := parseFlags(args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "casegate-load:", err)
+		return 2
+	}
+	ctx, cancel := context.WithTimeout(ctx, o.timeout)
+	defer cancel()
+
+	var relay *Relay
+	if o.rate > 0 || o.serve != "" {
+		if relay, err = StartRelay(o.relay); err != nil {
+			fmt.Fprintln(stderr, "casegate-load:", err)
+			return 2
+		}
+		defer relay.Close()
+	}
+	var gw *gatewayProc
+	if o.serve != "" {
+		gw, err = startGateway(ctx, o.serve, relay.Addr, o.conc, o.set)
 		if err != nil {
-			return err
+			fmt.Fprintln(stderr, "casegate-load:", err)
+			return 2
 		}
-		if err := nc.Hello("load.test"); err != nil {
-			nc.Close()
-			return err
+		o.addr = gw.SMTPAddr
+		fmt.Fprintf(stdout, "gateway: %s serve on %s, config %s\n", o.serve, gw.SMTPAddr, gw.config)
+	} else if relay != nil {
+		fmt.Fprintf(stderr, "casegate-load: recording relay on %s; the gateway's config needs:\n%s", relay.Addr, configHint(relay.Addr))
+	}
+	ok := load(ctx, o, relay, gw, stdout)
+	if gw != nil {
+		if err := gw.stop(); err != nil {
+			fmt.Fprintln(stderr, "casegate-load:", err)
+			ok = false
 		}
-		*c = nc
+		if o.keep || !ok {
+			fmt.Fprintf(stdout, "gateway data and log kept in %s\n", gw.dir)
+		} else {
+			os.RemoveAll(gw.dir)
+		}
 	}
-	from := fmt.Sprintf("customer%d@load.test", i)
-	msg := fmt.Sprintf("From: Customer %d <%s>\r\nTo: %s\r\nSubject: Load test case %d\r\nMessage-ID: <load.%d.%d@load.test>\r\n"+
-		"Date: %s\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n%s",
-		i, from, rcpt, i, time.Now().UnixNano(), i, time.Now().Format(time.RFC1123Z), body)
-	if err := (*c).SendMail(from, []string{rcpt}, strings.NewReader(msg)); err != nil {
-		(*c).Close()
-		*c = nil
-		return err
+	if !ok {
+		return 1
 	}
-	return nil
+	return 0
 }
 
-func (r *result) print() {
-	slices.Sort(r.latencies)
-	pct := func(p float64) time.Duration {
-		if len(r.latencies) == 0 {
-			return 0
+// configHint is what a gateway started by hand needs for an open-loop run.
+func configHint(relayAddr string) string {
+	return fmt.Sprintf("  smtp:\n    max_connections_per_ip_per_minute: 1000000\n"+
+		"  outbound:\n    relay: %s\n    tls: none\n", relayAddr)
+}
+
+// load sends the mails, waits for the confirmations and prints the report;
+// it returns whether every mail was accepted and confirmed.
+func load(ctx context.Context, o *options, relay *Relay, gw *gatewayProc, w io.Writer) bool {
+	m := newMailer(o.rcpt, o.size, time.Now())
+	s := newSessions(o.addr, o.conc)
+	var recs []record
+	if o.rate > 0 {
+		fmt.Fprintf(w, "offered: %.0f mails/s for %v (%d mails), at most %d sessions, %d-byte bodies\n",
+			o.rate, o.duration, int(o.rate*o.duration.Seconds()), o.conc, len(m.body))
+		recs = openLoop(ctx, s, m, o.rate, o.duration)
+	} else {
+		fmt.Fprintf(w, "closed loop: %d mails over %d sessions, %d-byte bodies\n", o.total, o.conc, len(m.body))
+		recs = closedLoop(ctx, s, m, o.conc, o.total)
+	}
+	s.close()
+	in := summarize(recs)
+	in.print(w, o.rate > 0)
+	ok := in.failed == 0 && ctx.Err() == nil
+	if relay != nil {
+		c := confirm(ctx, relay, m, recs, o.grace)
+		c.print(w, o.grace)
+		ok = ok && c.received == c.expected
+		if n := relay.Panics(); n > 0 {
+			fmt.Fprintf(w, "recording relay: %d panics recovered\n", n)
+			ok = false
 		}
-		return r.latencies[min(len(r.latencies)-1, int(p*float64(len(r.latencies))))]
 	}
-	fmt.Printf("sent %d, failed %d in %.2fs: %.0f msgs/s\n", r.sent, r.failed, r.elapsed.Seconds(), float64(r.sent)/r.elapsed.Seconds())
-	fmt.Printf("latency (MAIL FROM to 250 after DATA): p50 %v, p90 %v, p99 %v, max %v\n",
-		pct(.5).Round(time.Microsecond), pct(.9).Round(time.Microsecond), pct(.99).Round(time.Microsecond), pct(1).Round(time.Microsecond))
-	if r.firstErr != "" {
-		fmt.Printf("first error: %s\n", r.firstErr)
+	if gw != nil {
+		n, err := gw.countCases(context.WithoutCancel(ctx))
+		if err != nil {
+			fmt.Fprintln(w, "stored cases: unknown:", err)
+			return false
+		}
+		fmt.Fprintf(w, "stored cases: %d (mails accepted: %d)\n", n, in.accepted)
+		ok = ok && n == in.accepted
 	}
+	if ctx.Err() != nil {
+		fmt.Fprintf(w, "stopped early: %v\n", context.Cause(ctx))
+	}
+	return ok
 }

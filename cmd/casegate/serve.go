@@ -44,6 +44,8 @@ type Main struct {
 
 	smtp   *smtp.Server
 	http   *http.Server
+	// The listeners, closed by Close whether or not Serve got to them.
+	listeners []net.Listener
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 	close  sync.Once
@@ -101,6 +103,7 @@ func (m *Main) Run(ctx context.Context) error {
 		return fmt.Errorf("http.listen: %w", err)
 	}
 	m.SMTPAddr, m.HTTPAddr = smtpLn.Addr().String(), httpLn.Addr().String()
+	m.listeners = []net.Listener{smtpLn, httpLn}
 	httpLimits := m.httpLimits()
 	m.http = m.Gateway.NewHTTPServer(httpLimits)
 
@@ -251,6 +254,11 @@ func (m *Main) shutdown() error {
 	}
 	if m.http != nil {
 		errs = append(errs, ignoreClosed(m.http.Shutdown(ctx)))
+	}
+	// A Serve that had not started when Shutdown ran would otherwise
+	// accept on its listener forever: closing it ends that Serve too.
+	for _, ln := range m.listeners {
+		_ = ln.Close()
 	}
 	if m.cancel != nil {
 		m.cancel()
