@@ -42,15 +42,15 @@ type Main struct {
 	SMTPAddr string // the listening addresses, once Run returned
 	HTTPAddr string
 
-	smtp   *smtp.Server
-	http   *http.Server
+	smtp *smtp.Server
+	http *http.Server
 	// The listeners, closed by Close whether or not Serve got to them.
 	listeners []net.Listener
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
-	close  sync.Once
-	closed error
-	reload reloadState
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup
+	close     sync.Once
+	closed    error
+	reload    reloadState
 }
 
 // Run opens everything and starts serving; it returns once the listeners
