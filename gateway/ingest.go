@@ -120,11 +120,23 @@ var errDryRun = errors.New("dry run")
 // ingest is Ingest; with dry set it takes every decision against the
 // current database, then rolls the transaction back and writes nothing.
 func (g *Gateway) ingest(ctx context.Context, in *inbound, dry bool) (Result, error) {
+	raw, env := in.raw, in.env
 	j := g.prepare(ctx, in, dry)
 	if j.write == nil {
 		return j.res, j.err
 	}
-	return g.finish(j, g.store.Write(ctx, j.write))
+	err := g.store.Write(ctx, j.write)
+	if errors.Is(err, store.ErrDuplicate) {
+		// Another instance stored the same mail between our duplicate
+		// check and our insert, and our transaction was rolled back:
+		// taken in again, the check finds it.
+		j = g.prepare(ctx, newInbound(raw, env), dry)
+		if j.write == nil {
+			return j.res, j.err
+		}
+		err = g.store.Write(ctx, j.write)
+	}
+	return g.finish(j, err)
 }
 
 // IngestBatch ingests several messages of one source, in order, the way
@@ -148,7 +160,11 @@ func (g *Gateway) IngestBatch(ctx context.Context, msgs []RawMessage) ([]Result,
 			results[i], errs[i] = j.res, j.err
 			continue
 		}
-		results[i], errs[i] = g.finish(j, werrs[0])
+		if errors.Is(werrs[0], store.ErrDuplicate) {
+			results[i], errs[i] = g.ingest(ctx, newInbound(msgs[i].Raw, msgs[i].Env), false) // see ingest
+		} else {
+			results[i], errs[i] = g.finish(j, werrs[0])
+		}
 		werrs = werrs[1:]
 	}
 	return results, errs

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/casegate/casegate/store"
+	"github.com/casegate/casegate/store/pgtest"
 	"github.com/casegate/casegate/store/storetest"
 )
 
@@ -32,9 +33,11 @@ var benchTemplates struct {
 	path map[int]string
 }
 
+// TestMain also stops the PostgreSQL cluster the backend tests started
+// (pgtest).
 func TestMain(m *testing.M) {
 	flag.Parse()
-	code := m.Run()
+	code := pgtest.Main(m)
 	if benchTemplates.dir != "" {
 		os.RemoveAll(benchTemplates.dir)
 	}

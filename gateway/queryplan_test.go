@@ -67,6 +67,20 @@ func isFullScan(detail string) bool {
 	return fullScan.MatchString(detail) && detail != "SCAN CONSTANT ROW"
 }
 
+// derivedTable matches the alias of a subquery in FROM: "(…) AS recent".
+var derivedTable = regexp.MustCompile(`\)\s+AS\s+(\w+)`)
+
+// scansDerived reports whether a plan step scans a named subquery of q
+// (SQLite names it by its alias): its own steps bound what it reads.
+func scansDerived(detail, q string) bool {
+	for _, m := range derivedTable.FindAllStringSubmatch(q, -1) {
+		if detail == "SCAN "+m[1] {
+			return true
+		}
+	}
+	return false
+}
+
 // No statement on the path of a mail or a notification reads a whole
 // table: every one runs EXPLAIN QUERY PLAN against a database with a few
 // thousand cases of history, and a plan step that scans a table fails the
@@ -103,7 +117,7 @@ func TestNoFullScanOnMailPaths(t *testing.T) {
 			continue
 		}
 		for _, p := range plan {
-			if !isFullScan(p.Detail) || excepted(q) {
+			if !isFullScan(p.Detail) || scansDerived(p.Detail, q) || excepted(q) {
 				continue
 			}
 			t.Errorf("%s\n  in: %s", p.Detail, oneLine(q))

@@ -15,7 +15,7 @@ type CaseSearch struct {
 	CaseFilter
 	// Query matches, case-insensitively, anywhere in the number, subject
 	// or description ("" matches every case). SQLite folds ASCII letters
-	// only.
+	// only, PostgreSQL every letter.
 	Query string
 }
 
@@ -38,12 +38,10 @@ func (s *Store) SearchCases(ctx context.Context, f CaseSearch) ([]Case, error) {
 	}
 	if q := strings.TrimSpace(f.Query); q != "" {
 		pat := "%" + escapeLike(q) + "%"
-		add(`(c.number LIKE ? ESCAPE '\' OR c.subject LIKE ? ESCAPE '\' OR c.description LIKE ? ESCAPE '\')`, pat, pat, pat)
+		add(`(lower(c.number) LIKE lower(?) ESCAPE '\' OR lower(c.subject) LIKE lower(?) ESCAPE '\' OR lower(c.description) LIKE lower(?) ESCAPE '\')`, pat, pat, pat)
 	}
 	q := `SELECT ` + caseColumns + caseFrom + `WHERE ` + strings.Join(where, " AND ") + ` ORDER BY c.id DESC`
-	if f.Limit > 0 {
-		q += fmt.Sprintf(" LIMIT %d", f.Limit)
-	}
+	q += limitClause(f.Limit)
 	rows, err := s.r.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("search cases: %w", err)

@@ -51,7 +51,7 @@ func (tx *Tx) CountInWindow(ctx context.Context, domain string, start, current t
 		return fmt.Errorf("send window %s: %w", domain, err)
 	}
 	_, err = tx.tx.ExecContext(ctx, `INSERT INTO send_windows (domain, start_ms, n) VALUES (?, ?, 1)
-		ON CONFLICT (domain, start_ms) DO UPDATE SET n = n + 1`, domain, ms(start))
+		ON CONFLICT (domain, start_ms) DO UPDATE SET n = send_windows.n + 1`, domain, ms(start))
 	if err != nil {
 		return fmt.Errorf("send window %s: %w", domain, err)
 	}

@@ -60,7 +60,7 @@ func (m *Main) Run(ctx context.Context) error {
 		m.Log = slog.Default()
 	}
 	cfg := m.Config
-	st, err := store.Open(ctx, filepath.Join(cfg.DataDir, "casegate.db"), store.Options{Now: m.Now})
+	st, err := openConfiguredStore(ctx, cfg, store.Options{Now: m.Now})
 	if err != nil {
 		return err
 	}
@@ -115,7 +115,8 @@ func (m *Main) Run(ctx context.Context) error {
 	for _, p := range pollers {
 		m.goSafe("imap "+p.Name(), func() error { return p.Run(ctx) })
 	}
-	m.Log.Info("casegate serving", "smtp", m.SMTPAddr, "http", m.HTTPAddr, "data_dir", cfg.DataDir)
+	m.Log.Info("casegate serving", "smtp", m.SMTPAddr, "http", m.HTTPAddr, "data_dir", cfg.DataDir,
+		"database", st.Backend())
 	return nil
 }
 
