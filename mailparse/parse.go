@@ -71,7 +71,7 @@ func parseDepth(raw []byte, opts Options, lim Limits, depth int, parts *int) (*M
 	m.HTML = w.html
 	m.Attachments = w.atts
 	fillHeaders(m, h, w.cs, casePrefix(opts))
-	m.Visible, m.Cut = visibleReply(m.Text, w.htmlQ)
+	m.Visible, m.Cut = visibleReply(m.Text, w.htmlQ, w.html != "" && !w.plain)
 	m.BodyRef = findBodyRef(m.Text, casePrefix(opts))
 	m.Signals = signals(h, opts, m)
 	m.Signals.Bounce = detectBounce(h, m, w.report)

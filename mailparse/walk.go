@@ -25,6 +25,7 @@ type walker struct {
 	texts  []string // body texts in order, already decoded
 	html   string   // first HTML body, as sent (decoded to UTF-8)
 	htmlQ  int      // offset of the first quote container in the text made of html, -1 if none
+	plain  bool     // a text/plain body part was read
 	atts   []Attachment
 	report *reportParts
 	cs     string // charset of the first text part, for 8-bit headers
@@ -104,6 +105,7 @@ func (w *walker) addText(p *part, data []byte) {
 	if w.cs == "" {
 		w.cs = cs
 	}
+	w.plain = true
 	text := normalizeNewlines(decodeCharset(data, cs, w.warn))
 	if strings.EqualFold(p.params["format"], "flowed") {
 		text = unflow(text, strings.EqualFold(p.params["delsp"], "yes"))
