@@ -74,7 +74,9 @@ func parseDepth(raw []byte, opts Options, lim Limits, depth int, parts *int) (*M
 	m.Visible, m.Cut = visibleReply(m.Text, w.htmlQ, w.html != "" && !w.plain)
 	m.BodyRef = findBodyRef(m.Text, casePrefix(opts))
 	m.Signals = signals(h, opts, m)
-	m.Signals.Bounce = detectBounce(h, m, w.report)
+	if m.Signals.Complaint = detectComplaint(h, m, w.report); m.Signals.Complaint == nil {
+		m.Signals.Bounce = detectBounce(h, m, w.report)
+	}
 	return m, nil
 }
 

@@ -89,6 +89,8 @@ func (w *walker) walk(p *part, depth int) error {
 		w.noteDeliveryStatus(data)
 	case p.mtype == "text/rfc822-headers" || p.mtype == "message/rfc822-headers":
 		w.noteReturnedHeaders(data)
+	case p.mtype == "message/feedback-report":
+		w.noteFeedback(data)
 	case p.mtype == "application/ms-tnef" || p.mtype == "application/vnd.ms-tnef" ||
 		strings.EqualFold(p.filename, "winmail.dat"):
 		if w.addTNEF(data) {
