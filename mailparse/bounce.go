@@ -226,10 +226,34 @@ func bounceKind(h header, m *Message, format string) string {
 		return "mailer_daemon"
 	case format != "":
 		return "known_format"
-	case nullReturnPath(h) && m.Signals.AutoReason == "" && !h.has("Disposition-Notification-To"):
+	case nullReturnPath(h) && m.Signals.AutoReason == "" && !h.has("Disposition-Notification-To") && bounceEvidence(m):
 		return "null_sender"
 	}
 	return ""
+}
+
+// bounceEvidence reports whether a mail with a null return path says it
+// is about a failed delivery (a bounce subject, a status code, the words
+// of a report) rather than being an auto-reply that set no header.
+func bounceEvidence(m *Message) bool {
+	if looksLikeBounceSubject(m.Subject) {
+		return true
+	}
+	own := ownText(m.Text)
+	own = own[:min(len(own), markerWindow)]
+	if findStatusCode(own) != "" {
+		return true
+	}
+	l := strings.ToLower(own)
+	for _, p := range []string{"could not be delivered", "couldn't be delivered", "undeliverable", "undelivered",
+		"delivery failed", "delivery has failed", "delivery to the following", "failed recipient", "permanent error",
+		"unable to deliver", "was not delivered", "wasn't delivered", "could not deliver", "user unknown",
+		"no such user", "mailbox unavailable", "recipient address rejected", "returned mail", "delivery status"} {
+		if strings.Contains(l, p) {
+			return true
+		}
+	}
+	return false
 }
 
 // summarize fills the summary fields from the first failed recipient (the

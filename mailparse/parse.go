@@ -77,6 +77,11 @@ func parseDepth(raw []byte, opts Options, lim Limits, depth int, parts *int) (*M
 	if m.Signals.Complaint = detectComplaint(h, m, w.report); m.Signals.Complaint == nil {
 		m.Signals.Bounce = detectBounce(h, m, w.report)
 	}
+	if m.Signals.Bounce == nil && m.Signals.Complaint == nil && !m.Signals.AutoReply && nullReturnPath(h) {
+		// A mail with a null return path that reports nothing is an
+		// automatic response (RFC 3834 §3.3): a person never sends one.
+		m.Signals.AutoReply, m.Signals.AutoReason = true, "Return-Path: <>"
+	}
 	return m, nil
 }
 
