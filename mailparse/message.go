@@ -77,8 +77,11 @@ type Message struct {
 	Cut     Cut    `json:"cut"`            // how Visible was found
 
 	Attachments []Attachment `json:"attachments,omitempty"`
-	Signals     Signals      `json:"signals"`
-	Warnings    []string     `json:"warnings,omitempty"`
+	// Forwarded is the message this mail forwards, attached or inline; nil
+	// when it forwards none. Text and Visible keep the forward as it came.
+	Forwarded *Forwarded `json:"forwarded,omitempty"`
+	Signals   Signals    `json:"signals"`
+	Warnings  []string   `json:"warnings,omitempty"`
 }
 
 // Cut records which marker ended the visible reply.

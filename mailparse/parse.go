@@ -82,6 +82,7 @@ func parseDepth(raw []byte, opts Options, lim Limits, depth int, parts *int) (*M
 		// automatic response (RFC 3834 §3.3): a person never sends one.
 		m.Signals.AutoReply, m.Signals.AutoReason = true, "Return-Path: <>"
 	}
+	m.Forwarded = detectForward(m)
 	return m, nil
 }
 

@@ -156,10 +156,17 @@ func dashedMarker(t string) string {
 	switch {
 	case originalPhrases[core] && dashed:
 		return MarkerOriginal
-	case forwardPhrases[core]:
+	case forwardPhrases[core] || dashed && isMuttForward(t):
 		return MarkerForward
 	}
 	return ""
+}
+
+// isMuttForward reports mutt's "----- Forwarded message from Name <a@b>
+// -----".
+func isMuttForward(t string) bool {
+	return strings.HasPrefix(t, "-----") && strings.HasSuffix(t, "-----") &&
+		hasPrefixFold(strings.Trim(t, "- "), "forwarded message from ")
 }
 
 // Header names of the blocks that Outlook and others write above a quoted
