@@ -134,7 +134,7 @@ func noiseFollows(lines []line, i int) bool {
 // colon may be the first line of a wrapped attribution: it leads like one,
 // or holds an address, a date or time, or a verb.
 func mayStartAttribution(s string) bool {
-	if leadsAttribution(s) || strings.Contains(s, "@") || hasDateTime(s) {
+	if strings.IndexByte(s, '@') >= 0 || hasLeadWord(s) || hasDateTime(s) {
 		return true
 	}
 	return containsVerb(strings.ToLower(s))
@@ -245,7 +245,7 @@ func leadsAttribution(s string) bool {
 
 // hasLeadWord reports a line that starts with a lead word ("On ", "Am ").
 func hasLeadWord(s string) bool {
-	return hasAnyPrefix(strings.ToLower(s[:min(len(s), 16)]), attributionLeads)
+	return hasAnyPrefixFold(s, attributionLeads)
 }
 
 // containsVerb reports whether a lower-cased line holds an attribution

@@ -183,16 +183,15 @@ func (w *walker) noteReturnedHeaders(data []byte) {
 // is not an auto-reply. A plain auto-reply (Auto-Submitted: auto-replied
 // without a report) is no bounce even with a null return path: the
 // gateway tells it apart by Signals.AutoReply.
-func detectBounce(h header, m *Message, r *reportParts) *Bounce {
+func detectBounce(h header, m *Message, r *reportParts, format string) *Bounce {
 	if r != nil && r.kind == "delivery-status" || r != nil && len(r.recipients) > 0 {
 		b := &Bounce{Reason: "dsn", Format: "rfc3464", OriginalMessageID: r.origID, Recipients: r.recipients}
 		if len(b.Recipients) == 0 {
-			_, b.Recipients = readTextBounce(h, m)
+			b.Recipients = readTextBounce(m, format)
 		}
 		addContext(b.Recipients, m.Text)
 		return b.summarize(m)
 	}
-	format := reportFormat(h, m)
 	if format == "amazonses" {
 		return sesBounce(m)
 	}
@@ -200,12 +199,8 @@ func detectBounce(h header, m *Message, r *reportParts) *Bounce {
 	if kind == "" {
 		return nil
 	}
-	b := &Bounce{Reason: kind}
-	var f string
-	f, b.Recipients = readTextBounce(h, m)
-	if b.Format = format; format == "" {
-		b.Format = f
-	}
+	b := &Bounce{Reason: kind, Format: format}
+	b.Recipients = readTextBounce(m, format)
 	if b.OriginalMessageID = findReturnedMessageID(m); b.OriginalMessageID == "" && r != nil {
 		b.OriginalMessageID = r.origID
 	}
@@ -216,13 +211,13 @@ func detectBounce(h header, m *Message, r *reportParts) *Bounce {
 // recognised as a bounce ("mailer_daemon", "known_format",
 // "null_sender"), "" if it is none.
 func bounceKind(h header, m *Message, format string) string {
-	local, _, _ := strings.Cut(strings.ToLower(m.From.Email), "@")
-	from := strings.ToLower(h.get("From")) // "MAILER-DAEMON <>" has no address to parse
+	local, _, _ := strings.Cut(m.From.Email, "@")
+	from := h.get("From") // "MAILER-DAEMON <>" has no address to parse
 	switch {
-	case local == "mailer-daemon" || local == "mailer_daemon" || local == "mailerdaemon" ||
-		m.From.Email == "" && (strings.Contains(from, "mailer-daemon") || strings.Contains(from, "mail delivery")):
+	case isDaemon(local) || m.From.Email == "" && (indexFold(from, "mailer-daemon") >= 0 || indexFold(from, "mail delivery") >= 0):
 		return "mailer_daemon"
-	case (local == "postmaster" || local == "post_master") && (looksLikeBounceSubject(m.Subject) || format != ""):
+	case (strings.EqualFold(local, "postmaster") || strings.EqualFold(local, "post_master")) &&
+		(format != "" || looksLikeBounceSubject(m.Subject)):
 		return "mailer_daemon"
 	case format != "":
 		return "known_format"
@@ -254,6 +249,12 @@ func bounceEvidence(m *Message) bool {
 		}
 	}
 	return false
+}
+
+// isDaemon reports the local parts of mailer daemons.
+func isDaemon(local string) bool {
+	return strings.EqualFold(local, "mailer-daemon") || strings.EqualFold(local, "mailer_daemon") ||
+		strings.EqualFold(local, "mailerdaemon")
 }
 
 // summarize fills the summary fields from the first failed recipient (the

@@ -41,8 +41,11 @@ const markerWindow = 3000
 // none. A reply or forward ("Fwd: failure notice") never counts: it is a
 // person writing about a bounce.
 func reportFormat(h header, m *Message) string {
+	if !mayBeReport(h, m) {
+		return ""
+	}
 	subject := strings.TrimSpace(m.Subject)
-	if stripReplyPrefix(subject) != subject || !mayBeReport(h, m) {
+	if stripReplyPrefix(subject) != subject {
 		return ""
 	}
 	from := strings.ToLower(m.From.Email)
@@ -76,19 +79,46 @@ func reportFormat(h header, m *Message) string {
 // format: a machine sender, a null return path, a machine header or a
 // bounce subject. Mail from people has none of them.
 func mayBeReport(h header, m *Message) bool {
-	local, _, _ := strings.Cut(strings.ToLower(m.From.Email), "@")
-	switch local {
-	case "mailer-daemon", "mailer_daemon", "mailerdaemon", "postmaster", "post_master", "no-reply", "noreply",
-		"sysadmin", "mail-daemon", "":
+	local, _, _ := strings.Cut(m.From.Email, "@")
+	for _, l := range []string{"mailer-daemon", "mailer_daemon", "mailerdaemon", "postmaster", "post_master",
+		"no-reply", "noreply", "sysadmin", "mail-daemon", ""} {
+		if strings.EqualFold(local, l) {
+			return true
+		}
+	}
+	if nullReturnPath(h) || h.has("Auto-Submitted") || h.has("X-Failed-Recipients") || h.has("X-MLServer") ||
+		strings.Contains(h.get("Message-ID"), ".JavaMail.") {
 		return true
 	}
-	name := strings.ToLower(h.get("From"))
-	return strings.Contains(name, "mail delivery") || strings.Contains(name, "mailer-daemon") ||
-		strings.Contains(name, "interscan") || nullReturnPath(h) || h.has("Auto-Submitted") ||
-		h.has("X-Failed-Recipients") || h.has("X-MLServer") || looksLikeBounceSubject(m.Subject) ||
-		strings.HasPrefix(h.get("Message-ID"), "<") && strings.Contains(h.get("Message-ID"), ".JavaMail.")
+	from := h.get("From")
+	return indexFold(from, "mail delivery") >= 0 || indexFold(from, "mailer-daemon") >= 0 ||
+		indexFold(from, "interscan") >= 0 || looksLikeBounceSubject(m.Subject)
 }
 
+// hasPrefixFold is strings.HasPrefix ignoring case. ASCII bytes are
+// compared folded in place; it falls back to strings.EqualFold only where
+// a byte is not ASCII.
 func hasPrefixFold(s, prefix string) bool {
-	return len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix)
+	if len(s) < len(prefix) {
+		return false
+	}
+	for i := 0; i < len(prefix); i++ {
+		c, p := s[i], prefix[i]
+		switch {
+		case c >= 0x80 && p >= 0x80:
+			return strings.EqualFold(s[:len(prefix)], prefix)
+		case c >= 0x80 || p >= 0x80:
+			return false
+		}
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if 'A' <= p && p <= 'Z' {
+			p += 'a' - 'A'
+		}
+		if c != p {
+			return false
+		}
+	}
+	return true
 }

@@ -12,10 +12,9 @@ import (
 // TO: a@b" of transcripts and message details, "delivering your mail to
 // <a@b>" and the like) with the SMTP reply or the words that say why.
 
-// readTextBounce reads the failed recipients from the text of a bounce,
-// and names the format the text follows.
-func readTextBounce(h header, m *Message) (string, []BounceRecipient) {
-	format := reportFormat(h, m)
+// readTextBounce reads the failed recipients from the text of a bounce in
+// a format (see reportFormat).
+func readTextBounce(m *Message, format string) []BounceRecipient {
 	own := ownText(m.Text)
 	recs, pending := scanRecipients(own)
 	if len(recs) == 0 || format == "fml" { // fml names the list that refused the sender
@@ -37,7 +36,7 @@ func readTextBounce(h header, m *Message) (string, []BounceRecipient) {
 		}
 		out = append(out, newRecipient(r.addr, "", "", diag, ""))
 	}
-	return format, out
+	return out
 }
 
 // returnedMarkers start the copy of the returned mail in a bounce's text.
@@ -350,12 +349,11 @@ func permanentWording(text string) bool {
 
 // looksLikeBounceSubject reports the subjects of delivery failure reports.
 func looksLikeBounceSubject(subject string) bool {
-	s := strings.ToLower(subject)
 	for _, p := range []string{"undeliverable", "undelivered", "delivery status notification",
 		"delivery failure", "failure notice", "returned mail", "mail delivery failed",
 		"unzustellbar", "non remis", "no se puede entregar", "non recapitabile", "onbestelbaar",
 		"there was an error sending your mail", "[bounce]", "delivery failed", "nondeliverable"} {
-		if strings.Contains(s, p) {
+		if indexFold(subject, p) >= 0 {
 			return true
 		}
 	}

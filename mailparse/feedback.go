@@ -43,12 +43,13 @@ func (w *walker) noteFeedback(data []byte) {
 
 // detectComplaint returns the complaint a mail is: an ARF report (a
 // multipart/report with a message/feedback-report part), or a complaint
-// notification of Amazon SES; nil for any other mail.
-func detectComplaint(h header, m *Message, r *reportParts) *Complaint {
+// notification of Amazon SES (format, see reportFormat); nil for any other
+// mail.
+func detectComplaint(m *Message, r *reportParts, format string) *Complaint {
 	if r != nil && r.feedback != nil {
 		return arfComplaint(r, m)
 	}
-	if reportFormat(h, m) == "amazonses" {
+	if format == "amazonses" {
 		if n := sesNotification(m.Text); n != nil && n.Complaint != nil {
 			return n.complaint()
 		}

@@ -56,7 +56,15 @@ func detectForward(m *Message) *Forwarded {
 		f.Only = strings.TrimSpace(m.Text) == "" && len(m.Attachments) == 1
 		return f
 	}
-	return inlineForward(m.Text, isForwardSubject(m.Subject))
+	switch m.Cut.Marker {
+	case MarkerForward, MarkerSignature, MarkerMobile, MarkerHTMLQuote:
+		return inlineForward(m.Text, isForwardSubject(m.Subject))
+	case MarkerOutlook, MarkerOriginal:
+		if isForwardSubject(m.Subject) {
+			return inlineForward(m.Text, true)
+		}
+	}
+	return nil // a forward header ends the visible reply, or follows a signature
 }
 
 // isForwardSubject reports a subject that starts with a forward prefix
@@ -70,7 +78,7 @@ func isForwardSubject(subject string) bool {
 		if i := strings.IndexAny(s, ":： [(^"); i >= 0 {
 			word = s[:i]
 		}
-		if forwardPrefixes[strings.ToLower(word)] && stripReplyPrefix(s) != s {
+		if isForwardPrefix(word) && stripReplyPrefix(s) != s {
 			return true
 		}
 		t := strings.TrimLeft(stripReplyPrefix(s), " \t")
@@ -83,10 +91,18 @@ func isForwardSubject(subject string) bool {
 }
 
 // forwardPrefixes are the forward abbreviations among the reply prefixes.
-var forwardPrefixes = map[string]bool{
-	"fw": true, "fwd": true, "wg": true, "tr": true, "rv": true, "enc": true, "doorst": true,
-	"vb": true, "vl": true, "pd": true, "i": true, "ilt": true, "προώθ": true, "转发": true,
-	"轉寄": true, "転送": true, "továbbítás": true, "wtr": true, "pr": true,
+var forwardPrefixes = []string{
+	"fw", "fwd", "wg", "tr", "rv", "enc", "doorst", "vb", "vl", "pd", "i", "ilt", "προώθ", "转发",
+	"轉寄", "転送", "továbbítás", "wtr", "pr",
+}
+
+func isForwardPrefix(word string) bool {
+	for _, p := range forwardPrefixes {
+		if strings.EqualFold(word, p) {
+			return true
+		}
+	}
+	return false
 }
 
 // inlineForward reads an inline forward of text: the first forward header
@@ -289,11 +305,17 @@ func forwardDate(s string) time.Time {
 	if s == "" {
 		return time.Time{}
 	}
-	if t := parseDate(s, func(string) {}); !t.IsZero() {
-		return t
+	clock := strings.Contains(s, "AM") || strings.Contains(s, "PM")
+	if !clock && !strings.Contains(s, " at ") {
+		if t := parseDate(s, func(string) {}); !t.IsZero() {
+			return t
+		}
 	}
 	n := strings.Join(strings.Fields(strings.ReplaceAll(s, " at ", " ")), " ")
 	for _, layout := range forwardLayouts {
+		if strings.Contains(layout, "PM") != clock {
+			continue
+		}
 		if t, err := time.Parse(layout, n); err == nil {
 			return fixZone(t)
 		}

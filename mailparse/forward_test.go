@@ -63,3 +63,19 @@ func TestInlineForward(t *testing.T) {
 		false, &Forwarded{Style: "thunderbird", From: jane, Subject: "Hi", Text: "body", Note: "Thanks"})
 	check("just text", false, nil)
 }
+
+func TestHasPrefixFold(t *testing.T) {
+	for _, c := range []struct {
+		s, p string
+		want bool
+	}{
+		{"Sent from my iPhone", "sent from my ", true}, {"SENT FROM", "sent", true}, {"Sen", "sent", false},
+		{"Returned mail: x", "Returned mail:", true}, {"returned MAIL: x", "Returned mail:", true},
+		{"Отправлено из", "отправлено из", true}, {"Wysłane z mojego", "wysłane z mojego ", false},
+		{"Wysłane z mojego iPhone", "wysłane z mojego ", true}, {"Sent", "sent from", false}, {"", "", true},
+	} {
+		if got := hasPrefixFold(c.s, c.p); got != c.want {
+			t.Errorf("hasPrefixFold(%q, %q) = %v", c.s, c.p, got)
+		}
+	}
+}

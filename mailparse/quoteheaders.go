@@ -48,15 +48,27 @@ func isMobileFooter(t string) bool {
 	if len(t) > 240 {
 		return false
 	}
+	if t == "" || !footerStart(t[0]) {
+		return false
+	}
 	t = strings.TrimSpace(withoutLinks(t))
 	if len(t) > 120 || t == "" {
 		return false
 	}
-	l := strings.ToLower(t[:min(len(t), 48)]) // the prefixes are shorter
-	if !hasAnyPrefix(l, mobileFooters) && !hasAnyPrefix(l, appFooters) && !hasAnySuffix(t, appFooterSuffixes) {
+	if !hasAnyPrefixFold(t, mobileFooters) && !hasAnyPrefixFold(t, appFooters) && !hasAnySuffix(t, appFooterSuffixes) {
 		return false
 	}
 	return footerShaped(t)
+}
+
+// footerStart reports whether a line starting with byte c may be a
+// footer: the footers start with these letters, or are not ASCII.
+func footerStart(c byte) bool {
+	switch c | 0x20 {
+	case 's', 'g', 'v', 'o', 'e', 'i', 'h', 'w', 'p', 'l':
+		return true
+	}
+	return c >= 0x80
 }
 
 // footerShaped reports whether a footer line is short and ends where a
@@ -83,6 +95,17 @@ func footerShaped(t string) bool {
 func hasAnyPrefix(s string, prefixes []string) bool {
 	for _, p := range prefixes {
 		if strings.HasPrefix(s, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// hasAnyPrefixFold is hasAnyPrefix ignoring case; the prefixes are
+// lower-case.
+func hasAnyPrefixFold(s string, prefixes []string) bool {
+	for _, p := range prefixes {
+		if hasPrefixFold(s, p) {
 			return true
 		}
 	}
