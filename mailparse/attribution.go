@@ -230,7 +230,8 @@ func inlineAttribution(s string) int {
 			continue
 		}
 		rest := t[p+1:]
-		if containsVerb(strings.ToLower(rest)) && isAttribution(rest, true, false) {
+		if (strings.IndexByte(rest, '@') >= 0 || hasDateTime(rest)) && containsVerb(strings.ToLower(rest)) &&
+			isAttribution(rest, true, false) {
 			return p + 1
 		}
 	}

@@ -43,8 +43,21 @@ var (
 
 // isMobileFooter reports a "Sent from my iPhone" line: a footer of a
 // mobile or web client, its link left out, short and not a sentence that
-// goes on ("Sent from my desk, which is ..." is text).
-func isMobileFooter(t string) bool {
+// goes on ("Sent from my desk, which is ..." is text). A footer of an app
+// the tables do not name ("Sent from BlueMail") must end its paragraph.
+func isMobileFooter(lines []line, i int) bool {
+	t := strings.TrimSpace(lines[i].s)
+	if !footerLine(t) {
+		return false
+	}
+	if hasAnyPrefixFold(t, mobileFooters) {
+		return true
+	}
+	return i+1 == len(lines) || isBlank(lines[i+1].s) || isQuoted(lines[i+1].s) || attributionAt(lines, i+1) > 0
+}
+
+// footerLine reports a line shaped like a footer of a client or app.
+func footerLine(t string) bool {
 	if len(t) > 240 {
 		return false
 	}

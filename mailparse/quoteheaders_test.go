@@ -90,22 +90,22 @@ func TestMarkers(t *testing.T) {
 	for _, l := range []string{"Sent from my iPhone", "Von meinem iPad gesendet", "Envoyé de mon iPhone",
 		"Enviado desde mi iPhone", "Inviato da iPhone", "Verzonden vanaf mijn iPhone", "Enviado do meu iPhone",
 		"Skickat från min iPhone", "Wysłane z mojego iPhone'a", "Get Outlook for Android"} {
-		if !isMobileFooter(l) {
-			t.Errorf("isMobileFooter(%q) = false", l)
+		if !footerLine(l) {
+			t.Errorf("footerLine(%q) = false", l)
 		}
 	}
 	for _, l := range []string{"Sent from TypeApp <http://www.typeapp.example/r?b=1>", "Sent from BlueMail",
 		"Sent with Spark", "Sent using the mail.com mail app", "Отправлено из мобильной Почты Mail.ru",
 		"Sent from my iPhone, please excuse typos", "iPhoneから送信", "发自我的iPhone"} {
-		if !isMobileFooter(l) {
-			t.Errorf("isMobileFooter(%q) = false", l)
+		if !footerLine(l) {
+			t.Errorf("footerLine(%q) = false", l)
 		}
 	}
 	for _, l := range []string{"Sent the report yesterday", "Sent from my desk, which is much easier than my phone.",
 		"Sent from our warehouse yesterday, the parcel arrives Friday.",
 		"Sent from the office of the director of the regional sales department of ACME"} {
-		if isMobileFooter(l) {
-			t.Errorf("isMobileFooter(%q) took a sentence", l)
+		if footerLine(l) {
+			t.Errorf("footerLine(%q) took a sentence", l)
 		}
 	}
 	check(dashedMarker("-----Antwort Nachricht-----"), MarkerOriginal)

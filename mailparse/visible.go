@@ -277,7 +277,7 @@ func stopMarker(lines []line, i int) string {
 		return ""
 	case s == "-- " || s == "--" || s == "-- \u00a0" || t == "--":
 		return MarkerSignature
-	case isMobileFooter(t):
+	case isMobileFooter(lines, i):
 		return MarkerMobile
 	}
 	if m := dashedMarker(t); m != "" {

@@ -66,6 +66,8 @@ func TestVisibleReply(t *testing.T) {
 	check("Body\n\nSent from TypeApp <http://www.typeapp.example/r?b=1>", "Body", MarkerMobile)
 	check("Body\n\nSent from my Verizon, Samsung Galaxy smartphone", "Body", MarkerMobile)
 	check("Body\n\niPhoneから送信", "Body", MarkerMobile)
+	check("Sent from our Berlin office.\nThe parcel arrives Friday.", "Sent from our Berlin office.\nThe parcel arrives Friday.", "")
+	check("Ask Bob. On Monday we send what Bob wrote:\nthe list", "Ask Bob. On Monday we send what Bob wrote:\nthe list", "")
 
 	// Lines that only look like one.
 	check("Sent from my desk, which is easier.", "Sent from my desk, which is easier.", "")
