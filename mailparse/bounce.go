@@ -183,7 +183,8 @@ func (w *walker) noteReturnedHeaders(data []byte) {
 // is not an auto-reply. A plain auto-reply (Auto-Submitted: auto-replied
 // without a report) is no bounce even with a null return path: the
 // gateway tells it apart by Signals.AutoReply.
-func detectBounce(h header, m *Message, r *reportParts, format string) *Bounce {
+func detectBounce(h header, m *Message, rep report) *Bounce {
+	r, format := rep.parts, rep.format
 	if r != nil && r.kind == "delivery-status" || r != nil && len(r.recipients) > 0 {
 		b := &Bounce{Reason: "dsn", Format: "rfc3464", OriginalMessageID: r.origID, Recipients: r.recipients}
 		if len(b.Recipients) == 0 {
@@ -193,7 +194,7 @@ func detectBounce(h header, m *Message, r *reportParts, format string) *Bounce {
 		return b.summarize(m)
 	}
 	if format == "amazonses" {
-		return sesBounce(m)
+		return sesBounce(m, rep.ses)
 	}
 	kind := bounceKind(h, m, format)
 	if kind == "" {

@@ -56,8 +56,7 @@ func ownText(text string) string {
 	rest := text
 	for off := 0; rest != ""; {
 		line, next, _ := strings.Cut(rest, "\n")
-		l := strings.ToLower(strings.TrimSpace(line))
-		if hasAnyPrefix(l, returnedMarkers) || strings.HasPrefix(line, "Return-Path: <") || strings.HasPrefix(line, "Received: from ") {
+		if hasAnyPrefixFold(strings.TrimSpace(line), returnedMarkers) || strings.HasPrefix(line, "Return-Path: <") || strings.HasPrefix(line, "Received: from ") {
 			return text[:off]
 		}
 		off += len(line) + 1

@@ -41,18 +41,33 @@ func (w *walker) noteFeedback(data []byte) {
 	}
 }
 
+// report is what a mail shows of a machine report: the parts of a
+// multipart/report, the known format of its text, and the decoded SES
+// notification of an "amazonses" one.
+type report struct {
+	parts  *reportParts // nil when the mail is no multipart/report
+	format string       // see reportFormat
+	ses    *sesNote
+}
+
+// readReport looks once at what kind of report a mail is.
+func readReport(h header, m *Message, parts *reportParts) report {
+	r := report{parts: parts, format: reportFormat(h, m)}
+	if r.format == "amazonses" {
+		r.ses = sesNotification(m.Text)
+	}
+	return r
+}
+
 // detectComplaint returns the complaint a mail is: an ARF report (a
 // multipart/report with a message/feedback-report part), or a complaint
-// notification of Amazon SES (format, see reportFormat); nil for any other
-// mail.
-func detectComplaint(m *Message, r *reportParts, format string) *Complaint {
-	if r != nil && r.feedback != nil {
+// notification of Amazon SES; nil for any other mail.
+func detectComplaint(m *Message, rep report) *Complaint {
+	if r := rep.parts; r != nil && r.feedback != nil {
 		return arfComplaint(r, m)
 	}
-	if format == "amazonses" {
-		if n := sesNotification(m.Text); n != nil && n.Complaint != nil {
-			return n.complaint()
-		}
+	if rep.ses != nil && rep.ses.Complaint != nil {
+		return rep.ses.complaint()
 	}
 	return nil
 }
@@ -178,8 +193,7 @@ func (n *sesNote) originalID() string {
 
 // sesBounce returns the bounce an SES notification reports, nil when it
 // reports something else (a delivery, a complaint).
-func sesBounce(m *Message) *Bounce {
-	n := sesNotification(m.Text)
+func sesBounce(m *Message, n *sesNote) *Bounce {
 	if n == nil || n.Bounce == nil || !strings.EqualFold(n.NotificationType, "bounce") {
 		return nil
 	}

@@ -74,9 +74,9 @@ func parseDepth(raw []byte, opts Options, lim Limits, depth int, parts *int) (*M
 	m.Visible, m.Cut = visibleReply(m.Text, w.htmlQ, w.html != "" && !w.plain)
 	m.BodyRef = findBodyRef(m.Text, casePrefix(opts))
 	m.Signals = signals(h, opts, m)
-	format := reportFormat(h, m)
-	if m.Signals.Complaint = detectComplaint(m, w.report, format); m.Signals.Complaint == nil {
-		m.Signals.Bounce = detectBounce(h, m, w.report, format)
+	rep := readReport(h, m, w.report)
+	if m.Signals.Complaint = detectComplaint(m, rep); m.Signals.Complaint == nil {
+		m.Signals.Bounce = detectBounce(h, m, rep)
 	}
 	if m.Signals.Bounce == nil && m.Signals.Complaint == nil && !m.Signals.AutoReply && nullReturnPath(h) {
 		// A mail with a null return path that reports nothing is an
