@@ -65,9 +65,8 @@ func ownText(text string) string {
 	return text
 }
 
-// reportWords returns the report's words for a recipient the text names
-// without a reason of its own: its lines, the greeting and the copy left
-// out, on one line.
+// reportWords returns the report's own words on one line, the reason of
+// a recipient the text names without a reason of its own.
 func reportWords(own string) string {
 	return oneLine(own, maxDiagnostic)
 }
