@@ -53,7 +53,22 @@ func isMobileFooter(lines []line, i int) bool {
 	if hasAnyPrefixFold(t, mobileFooters) {
 		return true
 	}
-	return i+1 == len(lines) || isBlank(lines[i+1].s) || isQuoted(lines[i+1].s) || attributionAt(lines, i+1) > 0
+	return endsParagraph(lines, i+1)
+}
+
+// endsParagraph reports whether line j ends the paragraph above it: the
+// end of the text, a blank or quoted line, or the start of something that
+// is never the reply (a footer, a signature, a quote header, a header
+// block, our separator). It looks at line j alone, so that a run of such
+// lines costs no more than one.
+func endsParagraph(lines []line, j int) bool {
+	if j >= len(lines) {
+		return true
+	}
+	s := lines[j].s
+	t := strings.TrimSpace(s)
+	return t == "" || isQuoted(s) || t == "--" || footerLine(t) || isRule(t) || dashedMarker(t) != "" ||
+		strings.Contains(s, replySeparator) || attributionAt(lines, j) > 0 || isOutlookBlock(lines, j)
 }
 
 // footerLine reports a line shaped like a footer of a client or app.

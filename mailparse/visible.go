@@ -46,6 +46,23 @@ func VisibleReply(text string) (string, Cut) {
 // quote container of the HTML the text was made of, -1 if none; fromHTML
 // says the text was made of HTML, so its ">" lines are blockquotes.
 func visibleReply(text string, htmlQuote int, fromHTML bool) (string, Cut) {
+	vis, marker, joined := visibleOnce(text, htmlQuote, fromHTML)
+	// A reply put together from pieces (the lines around a quote it wraps,
+	// the start of a line) is read once more until nothing changes: the
+	// pieces side by side may make a marker that the quote kept apart.
+	for n := 0; joined && n < 4; n++ {
+		again, _, j := visibleOnce(vis, -1, false)
+		if again == vis {
+			break
+		}
+		vis, joined = again, j || joined
+	}
+	return vis, Cut{Marker: marker, Removed: len(text) - len(vis)}
+}
+
+// visibleOnce finds the visible reply of LF text in one pass, and whether
+// it is put together from pieces rather than cut in one piece.
+func visibleOnce(text string, htmlQuote int, fromHTML bool) (string, string, bool) {
 	lines := splitLines(text)
 	end, marker := len(lines), ""
 	for i, l := range lines {
@@ -82,7 +99,7 @@ func visibleReply(text string, htmlQuote int, fromHTML bool) (string, Cut) {
 			vis += "\n\n" + tail
 		}
 	}
-	return vis, Cut{Marker: c.marker, Removed: len(text) - len(vis)}
+	return vis, c.marker, c.tailStart >= 0 || c.col >= 0
 }
 
 // span is the part of the lines that is the reply: from line start up to
@@ -146,6 +163,10 @@ func findCut(lines []line, htmlLine int, fromHTML bool) span {
 			return cutAt(0, i, m)
 		}
 		if col := inlineAttribution(lines[i].s); col > 0 {
+			head := []line{{lines[i].start, strings.TrimRight(lines[i].s[:col], " \t")}}
+			if m := stopMarker(head, 0); m != "" {
+				return cutAt(0, i, m) // the reply's part of the line is a footer itself
+			}
 			c := cutAt(0, i, MarkerQuoteHeader)
 			c.col = col
 			return c
