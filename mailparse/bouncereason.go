@@ -177,14 +177,43 @@ func textReason(l string) (BounceReason, bool) {
 	if l == "" {
 		return "", false
 	}
+	b := letterPairsOf(l)
 	for _, g := range textReasons {
 		for _, p := range g.phrases {
-			if strings.Contains(l, p) {
+			if b.mayHold(p) && strings.Contains(l, p) {
 				return g.reason, g.weak
 			}
 		}
 	}
 	return "", false
+}
+
+// letterPairs is the set of the pairs of adjacent lower-case ASCII letters
+// of a text: a phrase with a pair the text lacks is not in it. It spares
+// textReason most of its substring searches.
+type letterPairs [11]uint64 // 26 × 26 bits
+
+func letterPairsOf(l string) letterPairs {
+	var b letterPairs
+	for i := 0; i+1 < len(l); i++ {
+		if x, y := l[i]-'a', l[i+1]-'a'; x < 26 && y < 26 {
+			k := int(x)*26 + int(y)
+			b[k>>6] |= 1 << (k & 63)
+		}
+	}
+	return b
+}
+
+// mayHold reports whether every pair of adjacent letters of p is in b.
+func (b *letterPairs) mayHold(p string) bool {
+	for i := 0; i+1 < len(p); i++ {
+		if x, y := p[i]-'a', p[i+1]-'a'; x < 26 && y < 26 {
+			if k := int(x)*26 + int(y); b[k>>6]&(1<<(k&63)) == 0 {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // textReasons are the phrases of bounce diagnostics, by reason, the more

@@ -79,3 +79,13 @@ func TestReplyCode(t *testing.T) {
 		}
 	}
 }
+
+func TestLetterPairs(t *testing.T) {
+	b := letterPairsOf("550 5.1.1 user unknown")
+	for p, want := range map[string]bool{"user unknown": true, "unknown user": true, "mailbox full": false,
+		"5.1.1": true, "": true, "spam": false} {
+		if got := b.mayHold(p); got != want {
+			t.Errorf("mayHold(%q) = %v, want %v", p, got, want)
+		}
+	}
+}
