@@ -16,11 +16,24 @@ import (
 // labelled Latin-1, Latin-1 bytes labelled UTF-8) is read as what the bytes
 // really are. Each such guess is reported through warn.
 func decodeCharset(b []byte, name string, warn func(string)) string {
+	return decodeCharsetAs(b, name, warn, func(b []byte) string { return string(b) })
+}
+
+// decodeText is decodeCharset followed by normalizeNewlines, for a body
+// text. Bytes that are UTF-8 already (the common case) are copied once,
+// with their line ends made LF on the way, instead of once per step.
+func decodeText(b []byte, name string, warn func(string)) string {
+	return normalizeNewlines(decodeCharsetAs(b, name, warn, lfString))
+}
+
+// decodeCharsetAs is decodeCharset; asIs turns bytes that are UTF-8
+// already into the string returned.
+func decodeCharsetAs(b []byte, name string, warn func(string), asIs func([]byte) string) string {
 	cs := normCharset(name)
 	switch cs {
 	case "", "utf-8", "us-ascii":
 		if utf8.Valid(b) {
-			return string(b)
+			return asIs(b)
 		}
 		if cs != "" {
 			warn("invalid " + cs + " text read as windows-1252")
@@ -28,29 +41,29 @@ func decodeCharset(b []byte, name string, warn func(string)) string {
 		return decodeCP1252(b)
 	case "iso-8859-1", "windows-1252":
 		if isASCII(b) {
-			return string(b)
+			return asIs(b)
 		}
 		if lyingUTF8(b) {
 			warn(cs + " text is really utf-8")
-			return string(b)
+			return asIs(b)
 		}
 		return decodeCP1252(b)
 	}
 	if isASCII(b) && asciiCompatible(cs) {
-		return string(b)
+		return asIs(b)
 	}
 	r, err := charset.Reader(cs, bytes.NewReader(b))
 	if err != nil {
 		if utf8.Valid(b) {
 			warn("unknown charset " + quoteWarn(cs) + " read as utf-8")
-			return string(b)
+			return asIs(b)
 		}
 		warn("unknown charset " + quoteWarn(cs) + " read as windows-1252")
 		return decodeCP1252(b)
 	}
 	if singleByte(cs) && lyingUTF8(b) {
 		warn(cs + " text is really utf-8")
-		return string(b)
+		return asIs(b)
 	}
 	out, err := io.ReadAll(r)
 	if err != nil {

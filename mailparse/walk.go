@@ -1,6 +1,7 @@
 package mailparse
 
 import (
+	"bytes"
 	"strings"
 )
 
@@ -108,7 +109,7 @@ func (w *walker) addText(p *part, data []byte) {
 		w.cs = cs
 	}
 	w.plain = true
-	text := normalizeNewlines(decodeCharset(data, cs, w.warn))
+	text := decodeText(data, cs, w.warn)
 	if strings.EqualFold(p.params["format"], "flowed") {
 		text = unflow(text, strings.EqualFold(p.params["delsp"], "yes"))
 	}
@@ -131,27 +132,48 @@ func (w *walker) addHTML(p *part, data []byte) {
 	text, q := htmlToText(src)
 	if q >= 0 && w.htmlQ < 0 {
 		w.htmlQ = q
-		if prev := len(joinTexts(w.texts)); prev > 0 {
+		if prev := joinedLen(w.texts); prev > 0 {
 			w.htmlQ += prev + 2
 		}
 	}
 	w.texts = append(w.texts, text)
 }
 
-// joinTexts joins the body texts of a message, one blank line between.
+// joinTexts joins the body texts of a message, one blank line between. A
+// message with one body text (most mail) gets that text, not a copy.
 func joinTexts(texts []string) string {
+	n := joinedLen(texts)
 	var sb strings.Builder
 	for _, t := range texts {
 		t = strings.Trim(t, "\n")
 		if t == "" {
 			continue
 		}
-		if sb.Len() > 0 {
+		if len(t) == n {
+			return t
+		}
+		if sb.Len() == 0 {
+			sb.Grow(n)
+		} else {
 			sb.WriteString("\n\n")
 		}
 		sb.WriteString(t)
 	}
 	return sb.String()
+}
+
+// joinedLen is the length of joinTexts(texts).
+func joinedLen(texts []string) int {
+	n := 0
+	for _, t := range texts {
+		if t = strings.Trim(t, "\n"); t != "" {
+			if n > 0 {
+				n += 2
+			}
+			n += len(t)
+		}
+	}
+	return n
 }
 
 // normalizeNewlines turns CRLF and lone CR into LF.
@@ -161,6 +183,27 @@ func normalizeNewlines(s string) string {
 	}
 	s = strings.ReplaceAll(s, "\r\n", "\n")
 	return strings.ReplaceAll(s, "\r", "\n")
+}
+
+// lfString is string(b) with CRLF and lone CR turned into LF, in one copy.
+func lfString(b []byte) string {
+	i := bytes.IndexByte(b, '\r')
+	if i < 0 {
+		return string(b)
+	}
+	var sb strings.Builder
+	sb.Grow(len(b))
+	for i >= 0 {
+		sb.Write(b[:i])
+		sb.WriteByte('\n')
+		b = b[i+1:]
+		if len(b) > 0 && b[0] == '\n' {
+			b = b[1:]
+		}
+		i = bytes.IndexByte(b, '\r')
+	}
+	sb.Write(b)
+	return sb.String()
 }
 
 // cleanFilename keeps the last path element of a sent filename and drops

@@ -2,6 +2,7 @@ package mailparse
 
 import (
 	"testing"
+	"unsafe"
 )
 
 func TestWalkParts(t *testing.T) {
@@ -48,4 +49,37 @@ func TestCleanFilename(t *testing.T) {
 	check("a\x00b\tc.txt", "abc.txt")
 	check("..", "")
 	check("  spaced.txt ", "spaced.txt")
+}
+
+// Line ends become LF in one copy, and the joined text of a message with
+// one body text is that text.
+func TestDecodeTextAndJoin(t *testing.T) {
+	check := func(in, cs, want string) {
+		t.Helper()
+		if got := decodeText([]byte(in), cs, func(string) {}); got != want {
+			t.Errorf("decodeText(%q, %q) = %q, want %q", in, cs, got, want)
+		}
+	}
+	check("a\r\nb\r\n", "utf-8", "a\nb\n")
+	check("a\rb\r\r\nc", "", "a\nb\n\nc")
+	check("\r\n\r", "us-ascii", "\n\n")
+	check("caf\xe9\r\n", "iso-8859-1", "café\n")
+	check("caf\xc3\xa9\r\n", "iso-8859-1", "café\n") // really UTF-8
+	check("no line end", "utf-8", "no line end")
+	check("\xff\xfea\x00\r\x00\n\x00", "utf-16", "a\n")
+
+	join := func(want string, texts ...string) {
+		t.Helper()
+		if got := joinTexts(texts); got != want || joinedLen(texts) != len(want) {
+			t.Errorf("joinTexts(%q) = %q (length %d), want %q", texts, got, joinedLen(texts), want)
+		}
+	}
+	join("")
+	join("one", "\none\n\n")
+	join("one", "", "one", "\n")
+	join("one\n\ntwo", "one\n", "\n", "two")
+	one := "only text\n"
+	if got := joinTexts([]string{one}); unsafe.StringData(got) != unsafe.StringData(one) {
+		t.Error("the one body text was copied")
+	}
 }
