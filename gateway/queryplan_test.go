@@ -100,7 +100,7 @@ func TestNoFullScanOnMailPaths(t *testing.T) {
 	if len(log.order) < 40 {
 		t.Fatalf("only %d distinct statements traced: the trace hook is not seeing the store", len(log.order))
 	}
-	for _, want := range []string{"FROM thread_ids", "FROM messages", "INTO outbox_attempts", "FROM outbox o"} {
+	for _, want := range []string{"FROM thread_ids", "FROM messages", "INTO outbox_attempts", "FROM outbox o", "INTO message_chunks"} {
 		if !anyContains(log.order, want) {
 			t.Errorf("no traced statement contains %q: the scenario no longer reaches it", want)
 		}
@@ -189,7 +189,7 @@ func newQueryPlanEnv(t *testing.T, log *statementLog, cases int) *queryPlanEnv {
 	g, err := New(Config{
 		Hostname: "support.test", CasePrefix: "CS", From: "Support <support@support.test>",
 		Addresses: []Address{{Address: "support@support.test", Kind: "case"}},
-		Agents:    []string{"@agents.test"}, UnknownSender: "new_case", MaxMessageBytes: 1 << 20,
+		Agents:    []string{"@agents.test"}, UnknownSender: "new_case", MaxMessageBytes: 4 << 20,
 		Survey: true, AutoCloseAfter: time.Hour,
 	}, st, tpl, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
@@ -272,6 +272,8 @@ func (e *queryPlanEnv) run(t *testing.T) {
 	e.ingest(t, dave, "support@support.test", mail(dave, "", "Re: ["+num+"] VPN", "Same here."), store.OutcomeReply)
 	e.ingest(t, carol, "support+"+strings.ToLower(num)+"@support.test",
 		mail(carol, "Cc: erin@customer.example\n", "More logs", "Attached below."), store.OutcomeReply)
+	big := strings.Repeat("A line of the log the customer pasted.\n", 40_000) // over 1 MiB: kept in pieces
+	e.ingest(t, carol, "support@support.test", mail(carol, "", "Re: ["+num+"] the whole log", big), store.OutcomeReply)
 	e.ingest(t, carol, "support@support.test", first, OutcomeDuplicate)
 	e.ingest(t, carol, "support@support.test", strings.Replace(first, "every hour.", "every hour!", 1), OutcomeDuplicate)
 	e.ingest(t, carol, "support@support.test",

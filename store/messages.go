@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unsafe"
 )
 
 // Message outcomes: what ingestion made of an inbound message.
@@ -72,22 +73,52 @@ func (tx *Tx) FindDuplicate(ctx context.Context, messageID, sha string) (int64, 
 	return id, nil
 }
 
-// InsertMessage stores an inbound message and returns its id.
+// InsertMessage stores an inbound message and returns its id. Each text
+// is kept once: the visible reply only where it differs from the full
+// text (NULL otherwise), and a part larger than chunkSize in pieces
+// (chunks.go).
 func (tx *Tx) InsertMessage(ctx context.Context, m InboundMessage) (int64, error) {
 	var caseID any
 	if m.CaseID != 0 {
 		caseID = m.CaseID
 	}
+	full := cleanIf(tx.tx.d, m.FullText) // as the column keeps it; chunks are bytes
+	raw, text, chunked := m.Raw, full, 0
+	var visible any
+	if m.Visible != m.FullText {
+		visible = m.Visible
+	}
+	if len(raw) > chunkSize {
+		raw, chunked = []byte{}, chunked|chunkedRaw
+	}
+	if len(text) > chunkSize {
+		text, chunked = "", chunked|chunkedText
+	}
+	if len(m.Visible) > chunkSize && visible != nil {
+		visible, chunked = nil, chunked|chunkedVisible
+	}
 	id, err := tx.tx.insertID(ctx, `INSERT INTO messages (case_id, source, envelope_from, envelope_to,
-		message_id, content_sha256, from_addr, subject, outcome, raw, full_text, visible, headers, decision, received_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		message_id, content_sha256, from_addr, subject, outcome, raw, full_text, visible, chunked, headers, decision, received_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		caseID, m.Source, m.EnvelopeFrom, strings.Join(m.EnvelopeTo, ","), m.MessageID, m.ContentSHA256,
-		m.From, m.Subject, m.Outcome, m.Raw, m.FullText, m.Visible, orJSON(m.Headers, "{}"), orJSON(m.Decision, "[]"), ms(tx.Now))
+		m.From, m.Subject, m.Outcome, raw, text, visible, chunked, orJSON(m.Headers, "{}"), orJSON(m.Decision, "[]"), ms(tx.Now))
 	if isUniqueViolation(err, duplicateKeys...) {
 		return 0, fmt.Errorf("insert message: %w", ErrDuplicate)
 	}
 	if err != nil {
 		return 0, fmt.Errorf("insert message: %w", err)
+	}
+	if chunked&chunkedRaw != 0 {
+		err = tx.insertChunks(ctx, id, chunkedRaw, unsafe.String(unsafe.SliceData(m.Raw), len(m.Raw)))
+	}
+	if chunked&chunkedText != 0 && err == nil {
+		err = tx.insertChunks(ctx, id, chunkedText, full)
+	}
+	if chunked&chunkedVisible != 0 && err == nil {
+		err = tx.insertChunks(ctx, id, chunkedVisible, cleanIf(tx.tx.d, m.Visible))
+	}
+	if err != nil {
+		return 0, err
 	}
 	return id, nil
 }
@@ -127,14 +158,21 @@ func (tx *Tx) InsertAttachment(ctx context.Context, caseID int64, a Attachment) 
 }
 
 const messageColumns = `id, COALESCE(case_id, 0), source, envelope_from, envelope_to, message_id, content_sha256,
-	from_addr, subject, outcome, full_text, visible, headers, decision, received_at`
+	from_addr, subject, outcome, full_text, COALESCE(visible, full_text), visible IS NULL, chunked, headers, decision, received_at`
 
-func scanMessage(row scanner) (InboundMessage, error) {
-	var m InboundMessage
+// scanned is a message row as read, before its chunked parts are.
+type scanned struct {
+	InboundMessage
+	sameText bool // the visible reply is the full text
+	chunked  int
+}
+
+func scanMessage(row scanner) (scanned, error) {
+	var m scanned
 	var to string
 	var received int64
 	err := row.Scan(&m.ID, &m.CaseID, &m.Source, &m.EnvelopeFrom, &to, &m.MessageID, &m.ContentSHA256,
-		&m.From, &m.Subject, &m.Outcome, &m.FullText, &m.Visible, &m.Headers, &m.Decision, &received)
+		&m.From, &m.Subject, &m.Outcome, &m.FullText, &m.Visible, &m.sameText, &m.chunked, &m.Headers, &m.Decision, &received)
 	if errors.Is(err, sql.ErrNoRows) {
 		return m, ErrNotFound
 	}
@@ -145,21 +183,61 @@ func scanMessage(row scanner) (InboundMessage, error) {
 	return m, err
 }
 
-// Message reads one inbound message with its raw bytes.
-func (s *Store) Message(ctx context.Context, id int64) (InboundMessage, error) {
+// texts reads the chunked texts of a scanned message back.
+func (m *scanned) texts(ctx context.Context, q querier) error {
+	var err error
+	if m.chunked&chunkedText != 0 {
+		if m.FullText, err = readTextChunks(ctx, q, m.ID, chunkedText); err != nil {
+			return err
+		}
+	}
+	switch {
+	case m.chunked&chunkedVisible != 0:
+		m.Visible, err = readTextChunks(ctx, q, m.ID, chunkedVisible)
+	case m.sameText:
+		m.Visible = m.FullText
+	}
+	return err
+}
+
+// messageTexts reads one inbound message without its raw bytes.
+func (s *Store) messageTexts(ctx context.Context, id int64) (scanned, error) {
 	m, err := scanMessage(s.r.QueryRowContext(ctx, `SELECT `+messageColumns+` FROM messages WHERE id = ?`, id))
+	if err == nil {
+		err = m.texts(ctx, s.r)
+	}
 	if err != nil {
 		return m, fmt.Errorf("message %d: %w", id, err)
 	}
-	err = s.r.QueryRowContext(ctx, `SELECT raw FROM messages WHERE id = ?`, id).Scan(&m.Raw)
-	return m, err
+	return m, nil
+}
+
+// Message reads one inbound message with its raw bytes.
+func (s *Store) Message(ctx context.Context, id int64) (InboundMessage, error) {
+	m, err := s.messageTexts(ctx, id)
+	if err != nil {
+		return m.InboundMessage, err
+	}
+	if m.chunked&chunkedRaw != 0 {
+		m.Raw, err = readRawChunks(ctx, s.r, id)
+	} else {
+		err = s.r.QueryRowContext(ctx, `SELECT raw FROM messages WHERE id = ?`, id).Scan(&m.Raw)
+	}
+	return m.InboundMessage, err
 }
 
 // CaseMessages lists a case's inbound messages (without raw bytes), oldest first.
 func (s *Store) CaseMessages(ctx context.Context, caseID int64) ([]InboundMessage, error) {
-	out, err := queryAll(ctx, s.r, scanMessage, `SELECT `+messageColumns+` FROM messages WHERE case_id = ? ORDER BY id`, caseID)
+	rows, err := queryAll(ctx, s.r, scanMessage, `SELECT `+messageColumns+` FROM messages WHERE case_id = ? ORDER BY id`, caseID)
 	if err != nil {
 		return nil, fmt.Errorf("case messages: %w", err)
+	}
+	out := make([]InboundMessage, len(rows))
+	for i := range rows {
+		if err := rows[i].texts(ctx, s.r); err != nil {
+			return nil, fmt.Errorf("case messages: %w", err)
+		}
+		out[i] = rows[i].InboundMessage
 	}
 	return out, nil
 }

@@ -68,7 +68,7 @@ func OpenPostgres(ctx context.Context, url string, opts Options) (*Store, error)
 	if s.now == nil {
 		s.now = time.Now
 	}
-	if err := s.migrate(ctx); err != nil {
+	if err := s.migrate(ctx, opts.migrateBefore); err != nil {
 		s.Close()
 		return nil, err
 	}

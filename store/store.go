@@ -84,6 +84,10 @@ type Options struct {
 	// Trace, when set, is called with every statement and its arguments
 	// before it runs (trace.go); for tests.
 	Trace func(query string, args []any)
+	// migrateBefore, when set, applies only the migrations whose names
+	// sort before it: a database of an earlier version, for the tests of
+	// a migration.
+	migrateBefore string
 }
 
 // Open opens (creating if needed) the database at path and applies the
@@ -112,7 +116,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	}
 	s.w.SetMaxOpenConns(1)
 	s.commit = newCommitter(s, opts.MaxBatch, opts.MaxBatchBytes)
-	if err := s.migrate(ctx); err != nil {
+	if err := s.migrate(ctx, opts.migrateBefore); err != nil {
 		s.Close()
 		return nil, err
 	}
@@ -258,7 +262,9 @@ func (d dialect) migrationsDir() string {
 const schemaMigrations = `CREATE TABLE IF NOT EXISTS schema_migrations (
 	name TEXT PRIMARY KEY, applied_at BIGINT NOT NULL)`
 
-func (s *Store) migrate(ctx context.Context) error {
+// migrate applies the pending migrations, those named before before only
+// when before is set.
+func (s *Store) migrate(ctx context.Context, before string) error {
 	if s.d.name == BackendSQLite {
 		if _, err := s.w.ExecContext(ctx, schemaMigrations); err != nil {
 			return fmt.Errorf("migrate: %w", err)
@@ -270,6 +276,9 @@ func (s *Store) migrate(ctx context.Context) error {
 	}
 	sort.Strings(names)
 	for _, name := range names {
+		if before != "" && path.Base(name) >= before {
+			break
+		}
 		if err := s.migrateOne(ctx, name); err != nil {
 			return err
 		}

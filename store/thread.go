@@ -86,25 +86,47 @@ func (tx *Tx) AddActivity(ctx context.Context, caseID int64, a Activity) (int64,
 	return id, nil
 }
 
-// Activities lists a case's thread, oldest first.
+// Activities lists a case's thread, oldest first. An inbound entry's
+// body is its message's visible reply, read from the message: the entry
+// keeps no copy of it.
 func (s *Store) Activities(ctx context.Context, caseID int64) ([]Activity, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT id, kind, actor, public, body, COALESCE(message_id, 0), created_at
-		FROM activities WHERE case_id = ? ORDER BY id`, caseID)
+	rows, err := s.r.QueryContext(ctx, `SELECT a.id, a.kind, a.actor, a.public,
+		CASE WHEN m.id IS NULL THEN a.body ELSE COALESCE(m.visible, m.full_text) END,
+		COALESCE(a.message_id, 0), a.created_at, COALESCE(m.chunked, 0), m.visible IS NULL
+		FROM activities a LEFT JOIN messages m ON m.id = a.message_id AND a.kind = 'inbound'
+		WHERE a.case_id = ? ORDER BY a.id`, caseID)
 	if err != nil {
 		return nil, fmt.Errorf("activities: %w", err)
 	}
 	defer rows.Close()
 	var out []Activity
+	var chunked []int // entries whose body is in pieces
 	for rows.Next() {
 		var a Activity
 		var created int64
-		if err := rows.Scan(&a.ID, &a.Kind, &a.Actor, &a.Public, &a.Body, &a.MessageID, &created); err != nil {
+		var pieces int
+		var same bool
+		if err := rows.Scan(&a.ID, &a.Kind, &a.Actor, &a.Public, &a.Body, &a.MessageID, &created, &pieces, &same); err != nil {
 			return nil, fmt.Errorf("activities: %w", err)
 		}
 		a.CreatedAt = fromMS(created)
+		if pieces&chunkedVisible != 0 || (same && pieces&chunkedText != 0) {
+			chunked = append(chunked, len(out))
+		}
 		out = append(out, a)
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("activities: %w", err)
+	}
+	rows.Close()
+	for _, i := range chunked {
+		m, err := s.messageTexts(ctx, out[i].MessageID)
+		if err != nil {
+			return nil, fmt.Errorf("activities: %w", err)
+		}
+		out[i].Body = m.Visible
+	}
+	return out, nil
 }
 
 // AddThreadID remembers a Message-ID (without angle brackets) as belonging

@@ -70,20 +70,20 @@ var populateSQL = []string{
 	// Opening mails (message id = case id offset), then replies for every
 	// other case.
 	`INSERT INTO messages (case_id, source, envelope_from, envelope_to, message_id, content_sha256, from_addr,
-		subject, outcome, raw, full_text, visible, received_at)
+		subject, outcome, raw, full_text, received_at)
 	SELECT c.id, 'smtp', p.email, 'support@support.test', lower(hex(randomblob(8))) || '.' || c.id || '@prefill.example',
 		lower(hex(randomblob(32))), p.email, c.subject, 'new_case',
 		CAST('From: ' || p.email || char(13, 10) || 'Subject: ' || c.subject || char(13, 10, 13, 10) || c.description AS BLOB),
-		c.description, c.description, c.created_at
+		c.description, c.created_at
 	FROM cases c JOIN contacts p ON p.id = c.contact_id
 	WHERE c.id > (SELECT seq FROM sqlite_sequence WHERE name = 'cases') - ?1`,
 
 	`INSERT INTO messages (case_id, source, envelope_from, envelope_to, message_id, content_sha256, from_addr,
-		subject, outcome, raw, full_text, visible, received_at)
+		subject, outcome, raw, full_text, received_at)
 	SELECT c.id, 'smtp', p.email, 'support@support.test', lower(hex(randomblob(8))) || '.' || c.id || '@prefill.example',
 		lower(hex(randomblob(32))), p.email, 'Re: ' || c.subject, 'reply',
 		CAST('From: ' || p.email || char(13, 10) || 'Subject: Re: ' || c.subject || char(13, 10, 13, 10) || 'Any news?' AS BLOB),
-		'Any news?', 'Any news?', c.created_at + 10000
+		'Any news?', c.created_at + 10000
 	FROM cases c JOIN contacts p ON p.id = c.contact_id
 	WHERE c.id > (SELECT seq FROM sqlite_sequence WHERE name = 'cases') - ?1 AND c.id % 2 = 0`,
 
@@ -92,7 +92,7 @@ var populateSQL = []string{
 	WHERE case_id > (SELECT seq FROM sqlite_sequence WHERE name = 'cases') - ?1`,
 
 	`INSERT INTO activities (case_id, kind, actor, public, body, message_id, created_at)
-	SELECT case_id, 'inbound', from_addr, 1, visible, id, received_at FROM messages
+	SELECT case_id, 'inbound', from_addr, 1, '', id, received_at FROM messages
 	WHERE case_id > (SELECT seq FROM sqlite_sequence WHERE name = 'cases') - ?1`,
 
 	`INSERT INTO attachments (message_id, case_id, filename, content_type, size, sha256, content)

@@ -1,0 +1,108 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+	"unsafe"
+)
+
+// A large inbound message is kept in pieces. Storing a 25 MB mail as one
+// value makes the database driver and engine hold several copies of it at
+// once (SQLite copies each argument, then builds the whole row; the
+// PostgreSQL driver builds the whole message on the wire), so each of its
+// large parts — the raw bytes, the full text, a visible reply that
+// differs from it — is written as rows of message_chunks of at most
+// chunkSize bytes instead, its column in messages left empty and its bit
+// set in messages.chunked. A part of chunkSize bytes or less stays in its
+// column, as every small mail's parts do. Readers put the pieces back
+// together; nothing outside this file sees the difference.
+
+// chunkSize is the largest piece of a part, and the largest part kept in
+// its column.
+const chunkSize = 1 << 20
+
+// The parts of a message, their bit in messages.chunked and their name in
+// message_chunks.part.
+const (
+	chunkedRaw     = 1
+	chunkedText    = 2
+	chunkedVisible = 4
+)
+
+var chunkPart = map[int]string{chunkedRaw: "raw", chunkedText: "text", chunkedVisible: "visible"}
+
+// insertChunks writes data, the part bit of message id, in pieces. Each
+// piece is passed as a view of data's bytes, not a copy: the drivers copy
+// an argument before they return and never write to it.
+func (tx *Tx) insertChunks(ctx context.Context, id int64, bit int, data string) error {
+	for seq := 0; len(data) > 0; seq++ {
+		n := min(len(data), chunkSize)
+		piece := unsafe.Slice(unsafe.StringData(data), n)
+		_, err := tx.tx.ExecContext(ctx, `INSERT INTO message_chunks (message_id, part, seq, data) VALUES (?, ?, ?, ?)`,
+			id, chunkPart[bit], seq, piece)
+		if err != nil {
+			return fmt.Errorf("insert message %d %s: %w", id, chunkPart[bit], err)
+		}
+		data = data[n:]
+	}
+	return nil
+}
+
+// chunkSink is what a part is read back into: a bytes.Buffer or a
+// strings.Builder, grown once to the part's size.
+type chunkSink interface {
+	Grow(n int)
+	Write(p []byte) (int, error)
+}
+
+// readChunks reads the part bit of message id back into out.
+func readChunks(ctx context.Context, q querier, id int64, bit int, out chunkSink) error {
+	part := chunkPart[bit]
+	var size int64
+	if err := q.QueryRowContext(ctx, `SELECT COALESCE(sum(length(data)), 0) FROM message_chunks
+		WHERE message_id = ? AND part = ?`, id, part).Scan(&size); err != nil {
+		return fmt.Errorf("message %d %s: %w", id, part, err)
+	}
+	out.Grow(int(size))
+	rows, err := q.QueryContext(ctx, `SELECT data FROM message_chunks WHERE message_id = ? AND part = ? ORDER BY seq`, id, part)
+	if err != nil {
+		return fmt.Errorf("message %d %s: %w", id, part, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var b sql.RawBytes
+		if err := rows.Scan(&b); err != nil {
+			return fmt.Errorf("message %d %s: %w", id, part, err)
+		}
+		out.Write(b)
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("message %d %s: %w", id, part, err)
+	}
+	return nil
+}
+
+// readRawChunks reads the raw bytes of message id back.
+func readRawChunks(ctx context.Context, q querier, id int64) ([]byte, error) {
+	var b bytes.Buffer
+	err := readChunks(ctx, q, id, chunkedRaw, &b)
+	return b.Bytes(), err
+}
+
+// readTextChunks reads a text part of message id back.
+func readTextChunks(ctx context.Context, q querier, id int64, bit int) (string, error) {
+	var sb strings.Builder
+	err := readChunks(ctx, q, id, bit, &sb)
+	return sb.String(), err
+}
+
+// cleanIf is s as a text column of the backend keeps it.
+func cleanIf(d dialect, s string) string {
+	if d.cleanText {
+		return cleanString(s)
+	}
+	return s
+}
