@@ -19,11 +19,12 @@ type agentCommand struct {
 // text after them.
 func agentCommands(visible string) ([]agentCommand, string) {
 	var cmds []agentCommand
-	lines := strings.Split(strings.TrimSpace(visible), "\n")
-	i := 0
-	for ; i < len(lines); i++ {
-		line := strings.TrimSpace(lines[i])
+	rest := strings.TrimSpace(visible)
+	for rest != "" {
+		first, after, _ := strings.Cut(rest, "\n")
+		line := strings.TrimSpace(first)
 		if line == "" && len(cmds) > 0 {
+			rest = after
 			continue
 		}
 		word, arg, _ := strings.Cut(strings.TrimPrefix(line, "#"), " ")
@@ -32,8 +33,9 @@ func agentCommands(visible string) ([]agentCommand, string) {
 			break
 		}
 		cmds = append(cmds, agentCommand{name: word, arg: strings.TrimSpace(arg)})
+		rest = after
 	}
-	return cmds, strings.TrimSpace(strings.Join(lines[i:], "\n"))
+	return cmds, strings.TrimSpace(rest)
 }
 
 // agentMail handles a reply from an agent address: its text becomes a

@@ -360,6 +360,12 @@ func (g *Gateway) CaseDetail(ctx context.Context, number string) (CaseDetail, er
 		return d, err
 	}
 	d.Activity, err = g.thread(ctx, c.ID)
+	for _, a := range d.Activity {
+		if m := a.Message; m != nil && m.Outcome == store.OutcomeNewCase {
+			d.Description = m.Visible // the case keeps only its start (caseDescription)
+			break
+		}
+	}
 	return d, err
 }
 

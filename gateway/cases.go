@@ -40,7 +40,7 @@ func (g *Gateway) newCase(ctx context.Context, tx *store.Tx, in *inbound, linked
 	}
 	nc := store.NewCase{
 		Prefix: g.cfg.CasePrefix, Kind: in.kind, ContactID: contact.ID, Account: contact.Account,
-		Subject: caseSubject(m.Topic), Description: m.Visible,
+		Subject: caseSubject(m.Topic), Description: caseDescription(m.Visible),
 	}
 	if linked != nil {
 		nc.LinkedTo = linked.ID
@@ -80,6 +80,20 @@ func (g *Gateway) newCase(ctx context.Context, tx *store.Tx, in *inbound, linked
 		return res, nil
 	}
 	return res, g.notifyOpened(ctx, tx, in, c, carried, notify)
+}
+
+// The description a case keeps is the start of its opening mail's
+// visible text, for lists and search; the whole of it is the message's,
+// which CaseDetail shows.
+const (
+	descriptionMaxLines = 100
+	descriptionMaxBytes = 4 << 10
+)
+
+// caseDescription is the description a case opened by a mail with the
+// visible text visible keeps.
+func caseDescription(visible string) string {
+	return excerpt(visible, descriptionMaxLines, descriptionMaxBytes)
 }
 
 // caseSubject is the subject a new case gets.

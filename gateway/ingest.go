@@ -513,8 +513,10 @@ func (g *Gateway) insertMessage(ctx context.Context, tx *store.Tx, in *inbound, 
 	if in.quiet {
 		return id, nil
 	}
+	// The entry's text is the message's visible reply, which the store
+	// reads from the message: no second copy.
 	_, err = tx.AddActivity(ctx, caseID, store.Activity{
-		Kind: "inbound", Actor: m.From.Email, Public: true, Body: m.Visible, MessageID: id,
+		Kind: "inbound", Actor: m.From.Email, Public: true, MessageID: id,
 	})
 	return id, err
 }

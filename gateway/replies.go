@@ -63,6 +63,9 @@ func (g *Gateway) replyRules(ctx context.Context, tx *store.Tx, in *inbound, c *
 	m := in.msg
 	actor := Actor{Email: m.From.Email, Name: m.From.Name}
 	body := strings.TrimSpace(m.Visible)
+	// What the notes and notifications quote of it: the whole reply is
+	// on the case once, in its message.
+	quote := excerpt(body, noticeMaxLines, noticeMaxBytes)
 	switch c.State {
 	case store.StateResolved:
 		word := firstWord(body)
@@ -76,10 +79,10 @@ func (g *Gateway) replyRules(ctx context.Context, tx *store.Tx, in *inbound, c *
 			return g.transition(ctx, tx, c, store.StateClosed, byContact, actor, "closed by the contact", m.MessageID)
 		case isContact && word == "reject":
 			in.step("state", "reject", "resolved → open")
-			return g.transition(ctx, tx, c, store.StateOpen, byContact, actor, "resolution rejected: "+body, m.MessageID)
+			return g.transition(ctx, tx, c, store.StateOpen, byContact, actor, "resolution rejected: "+quote, m.MessageID)
 		case isContact && body != "":
 			in.step("state", "reopen", "a reply with content reopens a resolved case")
-			return g.transition(ctx, tx, c, store.StateOpen, byReply, actor, "reopened by a reply: "+body, m.MessageID)
+			return g.transition(ctx, tx, c, store.StateOpen, byReply, actor, "reopened by a reply: "+quote, m.MessageID)
 		case body == "":
 			in.step("state", "unchanged", "empty reply on a resolved case")
 			return nil
@@ -94,16 +97,28 @@ func (g *Gateway) replyRules(ctx context.Context, tx *store.Tx, in *inbound, c *
 	if body == "" {
 		return nil
 	}
-	return g.notifyEvent(ctx, tx, *c, "case_updated", actor, templates.Data{Body: body}, m.MessageID)
+	return g.notifyEvent(ctx, tx, *c, "case_updated", actor, templates.Data{Body: quote}, m.MessageID)
 }
+
+// noticeMaxLines and noticeMaxBytes bound what a note or a notification
+// quotes of a reply: each recipient's outbox row carries its own copy.
+const (
+	noticeMaxLines = 300
+	noticeMaxBytes = 16 << 10
+)
 
 // firstWord is the first word of s, lower-cased, without punctuation.
 func firstWord(s string) string {
-	f := strings.FieldsFunc(s, func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) })
-	if len(f) == 0 {
+	sep := func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) }
+	i := strings.IndexFunc(s, func(r rune) bool { return !sep(r) })
+	if i < 0 {
 		return ""
 	}
-	return strings.ToLower(f[0])
+	s = s[i:]
+	if j := strings.IndexFunc(s, sep); j >= 0 {
+		s = s[:j]
+	}
+	return strings.ToLower(s)
 }
 
 // watchersFromReply adds the Cc recipients of the contact's reply as
