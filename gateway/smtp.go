@@ -25,6 +25,13 @@ type SMTPConfig struct {
 	IngestTimeout   time.Duration // how long one message may take to store
 	MaxLineBytes    int           // one line of a command or of the message (default 65536)
 	MaxHeaderBytes  int           // the message's header section (default 262144)
+	// SpoolDir is where a message larger than 256 KiB is written while it
+	// arrives ("" = the system's temporary directory), spool.go.
+	SpoolDir string
+	// MaxBytesInMemory bounds the bytes of messages being parsed and
+	// stored at once (default 2 × MaxMessageBytes, at least 64 MiB); a
+	// message that finds no room waits, spooled, up to IngestTimeout.
+	MaxBytesInMemory int64
 }
 
 // NewSMTPServer returns a go-smtp server that accepts mail for our
@@ -57,6 +64,10 @@ func (g *Gateway) NewSMTPServer(cfg SMTPConfig) *smtp.Server {
 	if cfg.MaxHeaderBytes <= 0 {
 		cfg.MaxHeaderBytes = 256 << 10
 	}
+	if cfg.MaxBytesInMemory <= 0 {
+		cfg.MaxBytesInMemory = max(2*cfg.MaxMessageBytes, 64<<20)
+	}
+	budget := newMemBudget(cfg.MaxBytesInMemory)
 	log := g.log.With("component", "smtp")
 	s := smtp.NewServer(smtp.BackendFunc(func(c *smtp.Conn) (smtp.Session, error) {
 		lc := limitedOf(c)
@@ -64,7 +75,7 @@ func (g *Gateway) NewSMTPServer(cfg SMTPConfig) *smtp.Server {
 			lc.SetTLS()
 		}
 		client := remoteIP(c.Conn())
-		return &smtpSession{g: g, cfg: cfg, remote: client, helo: c.Hostname(), conn: lc,
+		return &smtpSession{g: g, cfg: cfg, budget: budget, remote: client, helo: c.Hostname(), conn: lc,
 			log: log.With("client", client, "helo", c.Hostname())}, nil
 	}))
 	s.Domain = g.cfg.Hostname // the greeting: "220 <hostname> ESMTP"
@@ -107,6 +118,7 @@ func limitedOf(c *smtp.Conn) *limitedConn {
 type smtpSession struct {
 	g      *Gateway
 	cfg    SMTPConfig
+	budget *memBudget // shared by the server's sessions
 	log    *slog.Logger
 	remote string
 	helo   string       // the client's HELO/EHLO name
@@ -192,15 +204,17 @@ func (s *smtpSession) checkBounceAddress(to string) error {
 }
 
 // Data reads the message and stores it; the 250 go-smtp sends when Data
-// returns nil therefore follows the commit.
+// returns nil therefore follows the commit. The message is spooled while
+// it arrives and held in memory only within the server's budget
+// (spool.go).
 func (s *smtpSession) Data(r io.Reader) (err error) {
-	var raw []byte
+	var size int64
 	defer func() {
 		if v := recover(); v != nil {
 			s.g.notePanic("smtp data", v)
 			cause := &TemporaryError{Err: errors.New("internal error")}
 			reply := smtpReply(cause)
-			s.logRefused(len(raw), reply, cause)
+			s.logRefused(size, reply, cause)
 			err = reply
 		}
 		s.open = false // the outcome is logged
@@ -209,34 +223,56 @@ func (s *smtpSession) Data(r io.Reader) (err error) {
 		s.conn.Progress() // a message is progress: the command count starts again
 		defer s.conn.Progress()
 	}
-	raw, err = io.ReadAll(r)
+	sp, err := spoolData(r, s.cfg.SpoolDir)
+	size = sp.size
 	if err != nil {
-		reply, cause := smtpReply(err), err
-		var se *smtp.SMTPError
-		if !errors.As(err, &se) && !errors.Is(err, smtp.ErrTooLongLine) {
-			cause = fmt.Errorf("connection lost during DATA: %w", err)
-		}
-		s.logRefused(len(raw), reply, cause)
-		return reply
+		return s.refuseData(size, err)
 	}
-	if headerSize(raw) > s.cfg.MaxHeaderBytes {
-		reply := smtpReply(errHeaderTooLarge)
-		s.logRefused(len(raw), reply, errHeaderTooLarge)
-		return reply
-	}
+	defer sp.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.IngestTimeout)
 	defer cancel()
+	release, err := s.budget.acquire(ctx, size)
+	if err != nil {
+		return s.refuseData(size, err)
+	}
+	defer release()
+	raw, err := sp.Bytes()
+	if err != nil {
+		return s.refuseData(size, err)
+	}
+	sp.Close()
+	if headerSize(raw) > s.cfg.MaxHeaderBytes {
+		return s.refuseData(size, errHeaderTooLarge)
+	}
 	res, err := s.g.Ingest(ctx, raw, Envelope{Source: "smtp", From: s.from, To: s.to,
 		NullSender: IsNullSender(s.from), ClientIP: s.remote, HELO: s.helo})
 	if err != nil {
-		reply := smtpReply(err)
-		s.logRefused(len(raw), reply, err)
-		return reply
+		return s.refuseData(size, err)
 	}
-	s.log.Info("smtp: message stored", "from", s.from, "to", s.to, "size", len(raw),
+	s.log.Info("smtp: message stored", "from", s.from, "to", s.to, "size", size,
 		"result", "250", "outcome", res.Outcome, "case", res.Case, "message_id", res.MessageID)
 	s.g.metrics.smtpReply(250)
 	return nil
+}
+
+// refuseData logs a DATA that is refused for err and returns its reply.
+// An error of the client's connection is named as such; one of the spool
+// file is ours, a temporary failure (a full disk, 452).
+func (s *smtpSession) refuseData(size int64, err error) *smtp.SMTPError {
+	var se *smtp.SMTPError
+	var spe *spoolError
+	var te *TemporaryError
+	switch {
+	case errors.As(err, &spe):
+		err = s.g.temporary("smtp spool", spe.err)
+	case errors.As(err, &se), errors.Is(err, smtp.ErrTooLongLine), errors.As(err, &te),
+		errors.Is(err, errHeaderTooLarge):
+	default:
+		err = fmt.Errorf("connection lost during DATA: %w", err)
+	}
+	reply := smtpReply(err)
+	s.logRefused(size, reply, err)
+	return reply
 }
 
 // logRefused is the one line of a transaction whose DATA was refused
@@ -244,7 +280,7 @@ func (s *smtpSession) Data(r io.Reader) (err error) {
 // failure of our own (a TemporaryError) is logged at ERROR, unless it is a
 // full disk, which noteStorage reports at most once a minute; anything the
 // client caused, or a connection lost in the middle, is INFO.
-func (s *smtpSession) logRefused(size int, reply *smtp.SMTPError, cause error) {
+func (s *smtpSession) logRefused(size int64, reply *smtp.SMTPError, cause error) {
 	s.g.metrics.smtpReply(reply.Code)
 	level := slog.LevelInfo
 	var te *TemporaryError

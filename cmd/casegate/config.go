@@ -68,6 +68,9 @@ type SMTPConfig struct {
 	ReadTimeout                  Duration `yaml:"read_timeout"`
 	WriteTimeout                 Duration `yaml:"write_timeout"`
 	MaxReceivedHops              int      `yaml:"max_received_hops"`
+	// MaxBytesInMemory bounds the bytes of messages parsed and stored at
+	// once (gateway/spool.go); never less than MaxMessageBytes.
+	MaxBytesInMemory int64 `yaml:"max_bytes_in_memory"`
 }
 
 // IMAPConfig is one polled mailbox.
@@ -160,7 +163,8 @@ func defaultConfig() Config {
 		SMTP: SMTPConfig{Listen: "127.0.0.1:2525", MaxMessageBytes: 25 << 20, MaxRecipients: 100,
 			MaxConnections: 100, MaxConnectionsPerIP: 20, MaxConnectionsPerIPPerMinute: 60,
 			SessionLifetime: Duration(30 * time.Minute), MaxCommandsWithoutProgress: 200, MaxLineBytes: 64 << 10, MaxHeaderBytes: 256 << 10,
-			ReadTimeout: Duration(5 * time.Minute), WriteTimeout: Duration(time.Minute), MaxReceivedHops: 50},
+			ReadTimeout: Duration(5 * time.Minute), WriteTimeout: Duration(time.Minute), MaxReceivedHops: 50,
+			MaxBytesInMemory: 64 << 20},
 		Outbound: OutboundConfig{
 			From: "Support <support@localhost>", TLS: "starttls", PasswordEnv: "CASEGATE_RELAY_PASSWORD", Concurrency: 8,
 			RetryFirst: Duration(5 * time.Minute), RetryMax: Duration(time.Hour), Lifetime: Duration(5 * 24 * time.Hour),
@@ -375,6 +379,9 @@ func (c *Config) validateProtection(bad func(key, format string, args ...any)) {
 	}
 	atLeast("smtp.max_line_bytes", c.SMTP.MaxLineBytes, 1000) // RFC 5321 §4.5.3.1.6
 	atLeast("smtp.max_header_bytes", c.SMTP.MaxHeaderBytes, 1024)
+	if c.SMTP.MaxBytesInMemory < 1<<20 {
+		bad("smtp.max_bytes_in_memory", "%d is too small (at least 1048576)", c.SMTP.MaxBytesInMemory)
+	}
 	atLeast("smtp.max_received_hops", c.SMTP.MaxReceivedHops, 1)
 	atLeast("outbound.hard_bounce_limit", c.Outbound.HardBounceLimit, 1)
 	atLeast("outbound.budget_per_recipient_per_hour", c.Outbound.BudgetPerRecipient, 1)

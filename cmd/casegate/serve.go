@@ -88,10 +88,15 @@ func (m *Main) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	spoolDir := filepath.Join(cfg.DataDir, "spool")
+	if err := gateway.PrepareSpool(spoolDir); err != nil {
+		return err
+	}
 	m.smtp = m.Gateway.NewSMTPServer(gateway.SMTPConfig{
 		MaxMessageBytes: cfg.SMTP.MaxMessageBytes, MaxRecipients: cfg.SMTP.MaxRecipients, TLS: tlsCfg,
 		MaxLineBytes: cfg.SMTP.MaxLineBytes, MaxHeaderBytes: cfg.SMTP.MaxHeaderBytes,
 		ReadTimeout: time.Duration(cfg.SMTP.ReadTimeout), WriteTimeout: time.Duration(cfg.SMTP.WriteTimeout),
+		SpoolDir: spoolDir, MaxBytesInMemory: max(cfg.SMTP.MaxBytesInMemory, cfg.SMTP.MaxMessageBytes),
 	})
 	smtpLn, err := net.Listen("tcp", cfg.SMTP.Listen)
 	if err != nil {
