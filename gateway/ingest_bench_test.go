@@ -218,3 +218,28 @@ func BenchmarkIngestNewCaseParallel(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkIngestLarge ingests one 20 MB plain-text mail per operation;
+// B/op against the mail's size is what its parsing and storing allocate
+// besides the raw bytes (profile with -memprofile):
+//
+//	go test -run '^$' -bench IngestLarge -benchmem -memprofile mem.out ./gateway
+func BenchmarkIngestLarge(b *testing.B) {
+	g, _ := newTestGateway(b)
+	g.cfg.MaxMessageBytes = 25 << 20
+	ctx := context.Background()
+	body := make([]byte, 0, 20_000_000)
+	for n := 1; len(body) < cap(body)-100; n++ {
+		body = fmt.Appendf(body, "Line %07d of the log the customer pasted: nothing unusual happened here.\r\n", n)
+	}
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		raw := append(fmt.Appendf(nil, "From: Carol <carol@customer.example>\r\nTo: support@support.test\r\n"+
+			"Subject: Logs\r\nMessage-ID: <large.%d@customer.example>\r\n\r\n", i), body...)
+		res, err := g.Ingest(ctx, raw, Envelope{Source: "smtp", From: "carol@customer.example", To: []string{"support@support.test"}})
+		if err != nil || res.Outcome != store.OutcomeNewCase {
+			b.Fatalf("%+v %v", res, err)
+		}
+	}
+}
