@@ -127,7 +127,8 @@ func (tx *Tx) InsertAttachment(ctx context.Context, caseID int64, a Attachment) 
 }
 
 const messageColumns = `id, COALESCE(case_id, 0), source, envelope_from, envelope_to, message_id, content_sha256,
-	from_addr, subject, outcome, full_text, visible, headers, decision, received_at`
+	from_addr, subject, outcome, full_text, visible, headers,
+	COALESCE((SELECT d.decision FROM message_decisions d WHERE d.message_id = messages.id), decision), received_at`
 
 func scanMessage(row scanner) (InboundMessage, error) {
 	var m InboundMessage
