@@ -1,6 +1,7 @@
 // Package gateway owns casegate's case rules and its protocol code: the SMTP
-// listener, the ingestion path every source feeds, the outbound worker and
-// the HTTP API.
+// listener, the ingestion path every source feeds and the outbound worker.
+// The HTTP side (package web) and the command line are its clients: they
+// act on cases only through the gateway's exported operations.
 //
 // Ingestion (SPEC §3) runs in one store transaction per message: the
 // message is classified (duplicate, loop, bounce, thread lookup, sender
@@ -56,7 +57,6 @@ type Config struct {
 	UnknownSender   string // new_case | reject
 	MaxMessageBytes int64
 	OutboxLifetime  time.Duration
-	APITokens       []string   // bearer tokens of the HTTP API; none = API closed
 	Protection      Protection // loop protection, budgets, bounces (protect.go)
 	Survey          bool       // send a satisfaction survey after a case is closed
 	AutoCloseAfter  time.Duration

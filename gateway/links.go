@@ -4,7 +4,6 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -34,9 +33,6 @@ type link struct {
 
 var b64 = base64.RawURLEncoding
 
-// errBadLink is a link that was forged, damaged or made with another key.
-var errBadLink = errors.New("this link is not valid")
-
 // signLink returns the token for l: the payload and a truncated
 // HMAC-SHA256 under the gateway's link key.
 func (g *Gateway) signLink(l link) string {
@@ -54,20 +50,20 @@ func (g *Gateway) mac(payload string) []byte {
 func (g *Gateway) verifyLink(token string) (link, error) {
 	p, sig, ok := strings.Cut(token, ".")
 	if !ok {
-		return link{}, errBadLink
+		return link{}, ErrBadLink
 	}
 	payload, err1 := b64.DecodeString(p)
 	mac, err2 := b64.DecodeString(sig)
 	if err1 != nil || err2 != nil || !hmac.Equal(mac, g.mac(string(payload))) {
-		return link{}, errBadLink
+		return link{}, ErrBadLink
 	}
 	f := strings.Split(string(payload), "\n")
 	if len(f) != 5 || f[0] != "v1" {
-		return link{}, errBadLink
+		return link{}, ErrBadLink
 	}
 	gen, err := strconv.ParseInt(f[4], 10, 64)
 	if err != nil {
-		return link{}, errBadLink
+		return link{}, ErrBadLink
 	}
 	return link{Case: f[1], Email: f[2], Action: f[3], Gen: gen}, nil
 }

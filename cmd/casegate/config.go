@@ -100,7 +100,7 @@ type OutboundConfig struct {
 type HTTPConfig struct {
 	Listen    string `yaml:"listen"`
 	TokensEnv string `yaml:"tokens_env"`
-	// Limits (gateway/httpserver.go).
+	// Limits (gateway/web/server.go).
 	ReadHeaderTimeout   Duration `yaml:"read_header_timeout"`
 	ReadTimeout         Duration `yaml:"read_timeout"`
 	WriteTimeout        Duration `yaml:"write_timeout"`

@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"time"
 
@@ -19,6 +18,7 @@ import (
 	"github.com/casegate/casegate/gateway"
 	"github.com/casegate/casegate/gateway/imappoll"
 	"github.com/casegate/casegate/gateway/outbound"
+	"github.com/casegate/casegate/gateway/web"
 	"github.com/casegate/casegate/store"
 	"github.com/casegate/casegate/templates"
 )
@@ -102,11 +102,11 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	m.SMTPAddr, m.HTTPAddr = smtpLn.Addr().String(), httpLn.Addr().String()
 	httpLimits := m.httpLimits()
-	m.http = m.Gateway.NewHTTPServer(httpLimits)
+	m.http = web.NewServer(web.New(m.Gateway, m.webConfig()), httpLimits, m.Log)
 
 	ctx, m.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	m.goSafe("smtp", func() error { return ignoreClosed(m.smtp.Serve(m.Gateway.SMTPListener(m.limitSMTP(smtpLn)))) })
-	m.goSafe("http", func() error { return ignoreClosed(m.http.Serve(gateway.HTTPLimitListener(httpLn, httpLimits))) })
+	m.goSafe("http", func() error { return ignoreClosed(m.http.Serve(web.LimitListener(httpLn, httpLimits))) })
 	m.goSafe("outbound", func() error { return pool.Run(ctx) })
 	m.goSafe("scheduler", func() error { return m.Gateway.RunScheduler(ctx, time.Minute) })
 	for _, p := range pollers {
@@ -124,8 +124,7 @@ func gatewayConfig(cfg Config) gateway.Config {
 		Hostname: cfg.Hostname, CasePrefix: cfg.CasePrefix, Agents: cfg.Agents, Accounts: cfg.Accounts,
 		From: cfg.Outbound.From, PublicURL: cfg.PublicURL, UnknownSender: cfg.Policy.UnknownSender,
 		MaxMessageBytes: cfg.SMTP.MaxMessageBytes, OutboxLifetime: time.Duration(cfg.Outbound.Lifetime),
-		APITokens: splitTokens(os.Getenv(cfg.HTTP.TokensEnv)),
-		Survey:    cfg.Policy.Survey, AutoCloseAfter: time.Duration(cfg.Policy.AutoCloseAfter),
+		Survey: cfg.Policy.Survey, AutoCloseAfter: time.Duration(cfg.Policy.AutoCloseAfter),
 		Protection: protection(cfg), Auth: authConfig(cfg),
 	}
 	for _, a := range cfg.Addresses {
@@ -155,15 +154,9 @@ func (m *Main) imapPollers() ([]*imappoll.Poller, error) {
 	return out, nil
 }
 
-// splitTokens reads the comma-separated bearer tokens.
-func splitTokens(s string) []string {
-	var out []string
-	for _, t := range strings.Split(s, ",") {
-		if t = strings.TrimSpace(t); t != "" {
-			out = append(out, t)
-		}
-	}
-	return out
+// webConfig is what the HTTP side needs of the config.
+func (m *Main) webConfig() web.Config {
+	return web.Config{Tokens: web.ParseTokens(os.Getenv(m.Config.HTTP.TokensEnv)), Log: m.Log.With("component", "http")}
 }
 
 // outboundPool is the sender pool on the gateway's outbox.

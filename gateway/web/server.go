@@ -1,4 +1,4 @@
-package gateway
+package web
 
 import (
 	"fmt"
@@ -27,9 +27,9 @@ import (
 // Transfer-Encoding while a proxy in front may have gone by the length, so
 // such a request is refused before net/http reads it (framing.go).
 
-// HTTPLimits bound what clients can hold of the HTTP listener; zero fields
+// Limits bound what clients can hold of the HTTP listener; zero fields
 // take the defaults of withDefaults.
-type HTTPLimits struct {
+type Limits struct {
 	ReadHeaderTimeout time.Duration
 	ReadTimeout       time.Duration
 	WriteTimeout      time.Duration
@@ -41,7 +41,7 @@ type HTTPLimits struct {
 	OnRefuse          func(remote, why string) // called for each refused connection
 }
 
-func (l HTTPLimits) withDefaults() HTTPLimits {
+func (l Limits) withDefaults() Limits {
 	def := func(d *time.Duration, v time.Duration) {
 		if *d <= 0 {
 			*d = v
@@ -66,19 +66,19 @@ func (l HTTPLimits) withDefaults() HTTPLimits {
 	return l
 }
 
-// NewHTTPServer returns the server for HTTPHandler with the limits' timeouts
-// and sizes. Serve it on HTTPLimitListener(ln, lim) for the connection caps
-// and the framing check.
-func (g *Gateway) NewHTTPServer(lim HTTPLimits) *http.Server {
+// NewServer returns the server for h with the limits' timeouts and sizes.
+// Serve it on LimitListener(ln, lim) for the connection caps and the
+// framing check. log receives net/http's complaints.
+func NewServer(h http.Handler, lim Limits, log *slog.Logger) *http.Server {
 	lim = lim.withDefaults()
 	return &http.Server{
-		Handler:           limitBody(g.HTTPHandler(), lim.MaxBodyBytes),
+		Handler:           limitBody(h, lim.MaxBodyBytes),
 		ReadHeaderTimeout: lim.ReadHeaderTimeout,
 		ReadTimeout:       lim.ReadTimeout,
 		WriteTimeout:      lim.WriteTimeout,
 		IdleTimeout:       lim.IdleTimeout,
 		MaxHeaderBytes:    lim.MaxHeaderBytes,
-		ErrorLog:          slog.NewLogLogger(g.log.With("component", "http").Handler(), slog.LevelWarn),
+		ErrorLog:          slog.NewLogLogger(log.With("component", "http").Handler(), slog.LevelWarn),
 	}
 }
 
@@ -96,16 +96,16 @@ func limitBody(h http.Handler, max int64) http.Handler {
 	})
 }
 
-// HTTPLimitListener wraps ln so that connections over the caps are answered
+// LimitListener wraps ln so that connections over the caps are answered
 // 503 and closed, and every request's framing is checked.
-func HTTPLimitListener(ln net.Listener, lim HTTPLimits) net.Listener {
+func LimitListener(ln net.Listener, lim Limits) net.Listener {
 	lim = lim.withDefaults()
 	return &httpListener{Listener: ln, lim: lim, perIP: map[string]int{}}
 }
 
 type httpListener struct {
 	net.Listener
-	lim HTTPLimits
+	lim Limits
 
 	mu     sync.Mutex
 	active int
@@ -159,7 +159,7 @@ func (l *httpListener) refuse(c net.Conn, ip, why string) {
 		l.lim.OnRefuse(ip, why)
 	}
 	msg := why + ", try again later\n"
-	_ = c.SetWriteDeadline(time.Now().Add(refusalTimeout))
+	_ = c.SetWriteDeadline(time.Now().Add(5 * time.Second))
 	_, _ = fmt.Fprintf(c, http503, len(msg), msg)
 }
 
@@ -197,4 +197,13 @@ func (c *httpConn) Read(p []byte) (int, error) {
 	n := copy(p, c.buf)
 	c.buf = c.buf[n:]
 	return n, nil
+}
+
+// remoteIP is the IP address of a connection's peer.
+func remoteIP(c net.Conn) string {
+	host, _, err := net.SplitHostPort(c.RemoteAddr().String())
+	if err != nil {
+		return c.RemoteAddr().String()
+	}
+	return host
 }
