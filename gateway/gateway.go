@@ -44,7 +44,7 @@ type Address struct {
 
 // Config is what the gateway needs to know of the deployment. Reload
 // replaces Addresses, Agents, Accounts, UnknownSender, Survey,
-// AutoCloseAfter and Protection while the gateway runs: the gateway reads
+// AutoCloseAfter, Protection, TeamAddress and SharedAccounts while the gateway runs: the gateway reads
 // those through rules(), the rest from cfg.
 type Config struct {
 	Hostname        string
@@ -62,6 +62,12 @@ type Config struct {
 	AutoCloseAfter  time.Duration
 	Auth            AuthConfig // sender authentication and what it decides (auth.go)
 	DKIM            DKIMConfig // signing of our notifications (dkim.go); no key = unsigned
+	// TeamAddress gets a mail for every new case and every customer reply
+	// on an unassigned case (team.go); "" = none.
+	TeamAddress string
+	// SharedAccounts are the accounts whose people see each other's cases
+	// on the pages (portal.go).
+	SharedAccounts []string
 }
 
 // Gateway holds the wiring every part of the gateway shares.
@@ -98,6 +104,7 @@ func New(cfg Config, st *store.Store, tpl *templates.Set, log *slog.Logger) (*Ga
 	for i, a := range cfg.Addresses {
 		cfg.Addresses[i].Address = strings.ToLower(a.Address)
 	}
+	cfg.TeamAddress = strings.ToLower(strings.TrimSpace(cfg.TeamAddress))
 	if cfg.AutoCloseAfter <= 0 {
 		cfg.AutoCloseAfter = 7 * 24 * time.Hour
 	}

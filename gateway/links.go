@@ -19,6 +19,7 @@ const (
 	linkUnsubscribe = "unsubscribe"
 	linkRate        = "rate"     // rate1 .. rate5
 	linkUnwatch     = "unwatch:" // unwatch:ADDRESS, for the contact: remove a watcher
+	linkView        = "view"     // the case page, for the contact and the watchers (casepage.go)
 )
 
 // link is what a signed link in a mail stands for. Gen binds accept,
@@ -84,6 +85,12 @@ func (g *Gateway) linksFor(c store.Case, tpl string, r recipient) map[string]str
 	mk := func(action string, gen int64) {
 		links[action] = g.linkURL(link{Case: c.Number, Email: r.Email, Action: action, Gen: gen})
 	}
+	switch r.Role {
+	case "team", "agent":
+		links["console"] = g.consoleURL(c.Number)
+	case "contact", "watcher":
+		links["case"] = g.caseURL(c.Number, r.Email)
+	}
 	if r.Role == "watcher" {
 		mk(linkUnsubscribe, 0)
 	}
@@ -102,4 +109,15 @@ func (g *Gateway) linksFor(c store.Case, tpl string, r recipient) map[string]str
 		}
 	}
 	return links
+}
+
+// caseURL is the case page of c for email: a signed link bound to the
+// case and the recipient (casepage.go).
+func (g *Gateway) caseURL(number, email string) string {
+	return strings.TrimRight(g.cfg.PublicURL, "/") + "/c/" + g.signLink(link{Case: number, Email: email, Action: linkView})
+}
+
+// consoleURL is the case in the agents' console.
+func (g *Gateway) consoleURL(number string) string {
+	return strings.TrimRight(g.cfg.PublicURL, "/") + "/console/cases/" + number
 }

@@ -16,6 +16,13 @@ type CaseSearch struct {
 	// or description ("" matches every case). SQLite folds ASCII letters
 	// only.
 	Query string
+	// Assignee selects the cases assigned to one address; "none" the
+	// unassigned ones.
+	Assignee string
+	// Account selects one account's cases.
+	Account string
+	// Oldest lists oldest first; After then means a larger id.
+	Oldest bool
 }
 
 // SearchCases returns the cases matching s, newest first; s.After and
@@ -32,14 +39,31 @@ func (s *Store) SearchCases(ctx context.Context, f CaseSearch) ([]Case, error) {
 	if f.Contact != "" {
 		add("p.email = ?", f.Contact) // contacts.email is COLLATE NOCASE
 	}
-	if f.After > 0 {
+	switch {
+	case f.After > 0 && f.Oldest:
+		add("c.id > ?", f.After)
+	case f.After > 0:
 		add("c.id < ?", f.After)
+	}
+	switch f.Assignee {
+	case "":
+	case "none":
+		add("c.assignee = ''")
+	default:
+		add("c.assignee = ?", f.Assignee)
+	}
+	if f.Account != "" {
+		add("c.account = ?", f.Account)
 	}
 	if q := strings.TrimSpace(f.Query); q != "" {
 		pat := "%" + escapeLike(q) + "%"
 		add(`(c.number LIKE ? ESCAPE '\' OR c.subject LIKE ? ESCAPE '\' OR c.description LIKE ? ESCAPE '\')`, pat, pat, pat)
 	}
-	q := `SELECT ` + caseColumns + caseFrom + `WHERE ` + strings.Join(where, " AND ") + ` ORDER BY c.id DESC`
+	order := ` ORDER BY c.id DESC`
+	if f.Oldest {
+		order = ` ORDER BY c.id`
+	}
+	q := `SELECT ` + caseColumns + caseFrom + `WHERE ` + strings.Join(where, " AND ") + order
 	if f.Limit > 0 {
 		q += fmt.Sprintf(" LIMIT %d", f.Limit)
 	}

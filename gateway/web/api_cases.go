@@ -42,6 +42,7 @@ const (
 // registerCaseRoutes adds the case API of SPEC §5 under /api/v1.
 func (h *Handler) registerCaseRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /api/v1/cases", h.requireToken(h.apiListCases))
+	mux.HandleFunc("POST /api/v1/cases", h.requireToken(h.apiOpenCase))
 	mux.HandleFunc("GET /api/v1/cases/{number}", h.requireToken(h.apiGetCase))
 	mux.HandleFunc("PATCH /api/v1/cases/{number}", h.requireToken(h.apiPatchCase))
 	mux.HandleFunc("POST /api/v1/cases/{number}/comments", h.requireToken(h.apiComment))
@@ -148,6 +149,51 @@ func (h *Handler) apiGetCase(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, d)
 }
 
+type openRequest struct {
+	Contact     string   `json:"contact"`
+	Subject     string   `json:"subject"`
+	Description string   `json:"description"`
+	Kind        string   `json:"kind"`
+	Priority    string   `json:"priority"`
+	Impact      string   `json:"impact"`
+	Watchers    []string `json:"watchers"`
+	LinkedTo    string   `json:"linked_to"`
+	Author      string   `json:"author"`
+}
+
+// apiOpenCase opens a case on behalf of a customer: the contact gets the
+// confirmation, as if she had written.
+func (h *Handler) apiOpenCase(w http.ResponseWriter, r *http.Request) {
+	var req openRequest
+	if !h.decodeBody(w, r, &req) {
+		return
+	}
+	if strings.TrimSpace(req.Contact) == "" || strings.TrimSpace(req.Subject) == "" {
+		h.apiError(w, r, invalidf("contact and subject are required"))
+		return
+	}
+	actor, err := parseAuthor(req.Author, tokenName(r))
+	if err != nil {
+		h.apiError(w, r, err)
+		return
+	}
+	c, err := h.g.OpenCase(r.Context(), gateway.OpenRequest{Contact: req.Contact, Subject: req.Subject, Description: req.Description,
+		Kind: req.Kind, Priority: req.Priority, Impact: req.Impact, Watchers: req.Watchers, LinkedTo: req.LinkedTo}, actor)
+	if errors.Is(err, store.ErrNotFound) {
+		err = invalidf("linked_to %q is not a case", req.LinkedTo)
+	}
+	if err != nil {
+		h.apiError(w, r, err)
+		return
+	}
+	d, err := h.g.CaseDetail(r.Context(), c.Number)
+	if err != nil {
+		h.apiError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, d)
+}
+
 type commentRequest struct {
 	Body   string `json:"body"`
 	Public bool   `json:"public"`
@@ -161,8 +207,8 @@ func (h *Handler) apiComment(w http.ResponseWriter, r *http.Request) {
 	if !h.decodeBody(w, r, &req) {
 		return
 	}
-	if strings.TrimSpace(req.Author) == "" {
-		h.apiError(w, r, invalidf("author (the agent's address) is required"))
+	if strings.TrimSpace(req.Author) == "" && tokenName(r) == apiActor {
+		h.apiError(w, r, invalidf("author (the agent's address) is required with an unnamed token"))
 		return
 	}
 	if strings.TrimSpace(req.Body) == "" {
@@ -198,6 +244,7 @@ type patchRequest struct {
 	Assignee *string `json:"assignee"`
 	Priority *string `json:"priority"`
 	Impact   *string `json:"impact"`
+	Contact  *string `json:"contact"`
 	Author   string  `json:"author"`
 }
 
@@ -207,11 +254,17 @@ func (h *Handler) apiPatchCase(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p := store.CasePatch{Assignee: req.Assignee, Priority: req.Priority, Impact: req.Impact}
-	if p == (store.CasePatch{}) {
-		h.apiError(w, r, invalidf("nothing to change: give assignee, priority or impact"))
+	if p == (store.CasePatch{}) && req.Contact == nil {
+		h.apiError(w, r, invalidf("nothing to change: give assignee, priority, impact or contact"))
 		return
 	}
 	h.caseAction(w, r, http.StatusOK, req.Author, func(number string, a gateway.Actor) (store.Case, error) {
+		if req.Contact != nil {
+			c, err := h.g.ChangeContact(r.Context(), number, *req.Contact, a)
+			if err != nil || p == (store.CasePatch{}) {
+				return c, err
+			}
+		}
 		return h.g.Update(r.Context(), number, p, a)
 	})
 }
@@ -248,7 +301,7 @@ func (h *Handler) watcherRoute(w http.ResponseWriter, r *http.Request, status in
 // case as it is afterwards.
 func (h *Handler) caseAction(w http.ResponseWriter, r *http.Request, status int, author string,
 	fn func(number string, a gateway.Actor) (store.Case, error)) {
-	actor, err := parseAuthor(author)
+	actor, err := parseAuthor(author, tokenName(r))
 	if err != nil {
 		h.apiError(w, r, err)
 		return
@@ -266,10 +319,15 @@ func (h *Handler) caseAction(w http.ResponseWriter, r *http.Request, status int,
 	writeJSON(w, status, d)
 }
 
-// parseAuthor reads the acting agent's address; none means the API itself.
-func parseAuthor(s string) (gateway.Actor, error) {
+// parseAuthor reads the acting agent's address; none means the token's
+// name (an agent's address or an integration's name, "api" for a bare
+// token).
+func parseAuthor(s, token string) (gateway.Actor, error) {
 	if strings.TrimSpace(s) == "" {
-		return gateway.Actor{Email: apiActor}, nil
+		if token == "" {
+			token = apiActor
+		}
+		return gateway.Actor{Email: token}, nil
 	}
 	a, err := mail.ParseAddress(s)
 	if err != nil || gateway.EscapeControls(s, false) != s {

@@ -577,3 +577,59 @@ func TestMetrics(t *testing.T) {
 		}
 	}
 }
+
+// An agent opens a case on behalf of a customer: the customer is the
+// contact and gets the confirmation, the watchers their notice, and the
+// thread names the agent; a named token's changes are the agent's.
+func TestAPIOpenCaseOnBehalfAndContact(t *testing.T) {
+	a := newAPITest(t)
+	a.h.cfg.Tokens = []Token{{Name: "grace@agents.test", Secret: testToken}}
+	var d gateway.CaseDetail
+	a.want(http.StatusCreated, &d, "POST", "/api/v1/cases",
+		`{"contact": "Carol <carol@customer.example>", "subject": "Laptop for the new hire", "description": "Please order one.",
+		  "kind": "order", "priority": "high", "watchers": ["dave@customer.example"]}`)
+	if d.Contact.Email != "carol@customer.example" || d.Kind != "order" || d.Priority != "high" || d.State != "new" ||
+		len(d.Watchers) != 1 || d.Description != "Please order one." {
+		t.Fatalf("opened: %+v", d)
+	}
+	rows, _ := a.st.ListOutbox(context.Background(), "", 0)
+	got := map[string]string{}
+	for _, r := range rows {
+		got[r.Recipient] = r.Template
+	}
+	if got["carol@customer.example"] != "case_created" || got["dave@customer.example"] != "watcher_added" {
+		t.Fatalf("mails: %v", got)
+	}
+	acts, _ := a.st.Activities(context.Background(), a.storedCase(d.Number).ID)
+	if len(acts) == 0 || acts[0].Actor != "grace@agents.test" || !strings.Contains(acts[0].Body, "on behalf of carol@customer.example") {
+		t.Fatalf("activity: %+v", acts)
+	}
+	a.wantError(http.StatusBadRequest, "invalid", "POST", "/api/v1/cases", `{"contact": "support@support.test", "subject": "x"}`)
+	a.wantError(http.StatusBadRequest, "invalid", "POST", "/api/v1/cases", `{"contact": "carol@customer.example"}`)
+
+	// A comment without author is the token's agent's.
+	a.want(http.StatusCreated, &d, "POST", "/api/v1/cases/"+d.Number+"/comments", `{"body": "Ordered.", "public": true}`)
+	last := d.Activity[len(d.Activity)-1]
+	if last.Actor != "grace@agents.test" {
+		t.Fatalf("comment by %q, want the token's name", last.Actor)
+	}
+	// The contact changes: the new one gets the mails, the old one watches.
+	a.want(http.StatusOK, &d, "PATCH", "/api/v1/cases/"+d.Number, `{"contact": "Erin <erin@customer.example>"}`)
+	if d.Contact.Email != "erin@customer.example" || !hasWatcher(d.Watchers, "carol@customer.example") {
+		t.Fatalf("after the change: %+v", d)
+	}
+	if tpl := a.lastTemplate("erin@customer.example"); tpl != "contact_changed" {
+		t.Fatalf("new contact got %q", tpl)
+	}
+}
+
+func (a *apiTest) lastTemplate(rcpt string) string {
+	a.t.Helper()
+	rows, _ := a.st.ListOutbox(context.Background(), "", 0)
+	for _, r := range rows { // newest first
+		if r.Recipient == rcpt {
+			return r.Template
+		}
+	}
+	return ""
+}

@@ -177,7 +177,7 @@ func (h *Handler) apiListAddresses(w http.ResponseWriter, r *http.Request) {
 
 func (h *Handler) apiClearAddress(w http.ResponseWriter, r *http.Request) {
 	email := r.PathValue("email")
-	if err := h.g.ClearAddress(r.Context(), email, "api"); err != nil {
+	if err := h.g.ClearAddress(r.Context(), email, tokenName(r)); err != nil {
 		h.apiError(w, r, err)
 		return
 	}
