@@ -77,14 +77,14 @@ type Data struct {
 	Case      Case
 	Recipient Person
 	Contact   Person
-	Actor     Person            // who caused the event, if anyone
-	Body      string            // the text the event carries (a reply, a comment)
-	Note      string            // resolution note, state change note
+	Actor     Person // who caused the event, if anyone
+	Body      string // the text the event carries (a reply, a comment)
+	Note      string // resolution note, state change note
 	// Links by name: the signed links accept, reject, close, unsubscribe,
 	// rate1..rate5; case (the recipient's case page), console (the case in
 	// the agents' console), signin (a one-time sign-in link).
-	Links map[string]string
-	Watchers  []Person          // the case's watchers, for the mails that list them
+	Links    map[string]string
+	Watchers []Person // the case's watchers, for the mails that list them
 }
 
 // Rendered is one rendered notification.
