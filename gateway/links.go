@@ -121,3 +121,10 @@ func (g *Gateway) caseURL(number, email string) string {
 func (g *Gateway) consoleURL(number string) string {
 	return strings.TrimRight(g.cfg.PublicURL, "/") + "/console/cases/" + number
 }
+
+// PageMAC authenticates value for purpose under the gateway's link key,
+// which every instance sharing the database holds: the pages' CSRF tokens
+// are made and checked with it.
+func (g *Gateway) PageMAC(purpose, value string) string {
+	return b64.EncodeToString(g.mac("page\n" + purpose + "\n" + value))
+}

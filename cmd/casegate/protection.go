@@ -48,7 +48,7 @@ func (m *Main) httpLimits() web.Limits {
 	return web.Limits{
 		ReadHeaderTimeout: time.Duration(h.ReadHeaderTimeout), ReadTimeout: time.Duration(h.ReadTimeout),
 		WriteTimeout: time.Duration(h.WriteTimeout), IdleTimeout: time.Duration(h.IdleTimeout),
-		MaxHeaderBytes: h.MaxHeaderBytes, MaxBodyBytes: h.MaxBodyBytes,
+		MaxHeaderBytes: h.MaxHeaderBytes, MaxBodyBytes: h.MaxBodyBytes, MaxUploadBytes: h.MaxUploadBytes,
 		MaxConnections: h.MaxConnections, MaxPerIP: h.MaxConnectionsPerIP,
 		OnRefuse: func(remote, why string) {
 			log.Warn("http: connection refused", "remote", remote, "reason", why)

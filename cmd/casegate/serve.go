@@ -8,8 +8,10 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -102,7 +104,13 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	m.SMTPAddr, m.HTTPAddr = smtpLn.Addr().String(), httpLn.Addr().String()
 	httpLimits := m.httpLimits()
-	m.http = web.NewServer(web.New(m.Gateway, m.webConfig()), httpLimits, m.Log)
+	handler, err := web.New(m.Gateway, m.webConfig())
+	if err != nil {
+		smtpLn.Close()
+		httpLn.Close()
+		return err
+	}
+	m.http = web.NewServer(handler, httpLimits, m.Log)
 
 	ctx, m.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	m.goSafe("smtp", func() error { return ignoreClosed(m.smtp.Serve(m.Gateway.SMTPListener(m.limitSMTP(smtpLn)))) })
@@ -126,6 +134,7 @@ func gatewayConfig(cfg Config) gateway.Config {
 		MaxMessageBytes: cfg.SMTP.MaxMessageBytes, OutboxLifetime: time.Duration(cfg.Outbound.Lifetime),
 		Survey: cfg.Policy.Survey, AutoCloseAfter: time.Duration(cfg.Policy.AutoCloseAfter),
 		Protection: protection(cfg), Auth: authConfig(cfg),
+		TeamAddress: cfg.TeamAddress, SharedAccounts: cfg.Portal.SharedAccounts,
 	}
 	for _, a := range cfg.Addresses {
 		gc.Addresses = append(gc.Addresses, gateway.Address{Address: a.Address, Kind: a.Kind})
@@ -156,7 +165,18 @@ func (m *Main) imapPollers() ([]*imappoll.Poller, error) {
 
 // webConfig is what the HTTP side needs of the config.
 func (m *Main) webConfig() web.Config {
-	return web.Config{Tokens: web.ParseTokens(os.Getenv(m.Config.HTTP.TokensEnv)), Log: m.Log.With("component", "http")}
+	c := m.Config
+	wc := web.Config{Tokens: web.ParseTokens(os.Getenv(c.HTTP.TokensEnv)), Log: m.Log.With("component", "http"),
+		SecureCookies: strings.HasPrefix(c.PublicURL, "https://"), SessionLifetime: time.Duration(c.HTTP.SessionLifetime)}
+	if u, err := url.Parse(c.PublicURL); err == nil {
+		wc.PublicHost = u.Host
+	}
+	for _, p := range c.HTTP.TrustedProxies {
+		if pfx, err := parsePrefix(p); err == nil { // checked by validate
+			wc.TrustedProxies = append(wc.TrustedProxies, pfx)
+		}
+	}
+	return wc
 }
 
 // outboundPool is the sender pool on the gateway's outbox.

@@ -394,6 +394,11 @@ func (h *Handler) apiAttachment(w http.ResponseWriter, r *http.Request) {
 		h.apiError(w, r, err)
 		return
 	}
+	writeAttachment(w, a)
+}
+
+// writeAttachment serves an attachment as a download, never inline.
+func writeAttachment(w http.ResponseWriter, a store.Attachment) {
 	name := gateway.SafeFilename(a.Filename)
 	if name == "" {
 		name = fmt.Sprintf("attachment-%d", a.ID)

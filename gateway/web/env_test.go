@@ -121,7 +121,10 @@ func newEnv(t *testing.T, opts envOptions) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := New(g, Config{Tokens: []Token{{Name: "ops", Secret: "ops-token"}}, Log: log})
+	h, err := New(g, Config{Tokens: []Token{{Name: "ops", Secret: "ops-token"}}, Log: log})
+	if err != nil {
+		t.Fatal(err)
+	}
 	return &env{g: g, h: h, st: st, clock: clock, relay: relay, out: out, logs: logs}
 }
 

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 )
@@ -36,6 +37,7 @@ type Limits struct {
 	IdleTimeout       time.Duration
 	MaxHeaderBytes    int
 	MaxBodyBytes      int64
+	MaxUploadBytes    int64 // a form with files (multipart/form-data); default MaxBodyBytes
 	MaxConnections    int
 	MaxPerIP          int
 	OnRefuse          func(remote, why string) // called for each refused connection
@@ -57,6 +59,9 @@ func (l Limits) withDefaults() Limits {
 	if l.MaxBodyBytes <= 0 {
 		l.MaxBodyBytes = 1 << 20
 	}
+	if l.MaxUploadBytes < l.MaxBodyBytes {
+		l.MaxUploadBytes = l.MaxBodyBytes
+	}
 	if l.MaxConnections <= 0 {
 		l.MaxConnections = 256
 	}
@@ -72,7 +77,7 @@ func (l Limits) withDefaults() Limits {
 func NewServer(h http.Handler, lim Limits, log *slog.Logger) *http.Server {
 	lim = lim.withDefaults()
 	return &http.Server{
-		Handler:           limitBody(h, lim.MaxBodyBytes),
+		Handler:           limitBody(h, lim.MaxBodyBytes, lim.MaxUploadBytes),
 		ReadHeaderTimeout: lim.ReadHeaderTimeout,
 		ReadTimeout:       lim.ReadTimeout,
 		WriteTimeout:      lim.WriteTimeout,
@@ -82,10 +87,14 @@ func NewServer(h http.Handler, lim Limits, log *slog.Logger) *http.Server {
 	}
 }
 
-// limitBody refuses a declared body over max with 413 and cuts a longer
-// one at max.
-func limitBody(h http.Handler, max int64) http.Handler {
+// limitBody refuses a declared body over max (upload for a form with
+// files) with 413 and cuts a longer one there.
+func limitBody(h http.Handler, max, upload int64) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		max := max
+		if strings.HasPrefix(r.Header.Get("Content-Type"), "multipart/form-data") {
+			max = upload
+		}
 		if r.ContentLength > max {
 			w.Header().Set("Connection", "close")
 			writeJSONError(w, http.StatusRequestEntityTooLarge, "too_large", fmt.Sprintf("the request body is over %d bytes", max))

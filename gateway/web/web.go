@@ -13,9 +13,11 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -28,6 +30,17 @@ type Config struct {
 	Tokens []Token
 	// Log receives the HTTP side's errors; nil discards them.
 	Log *slog.Logger
+	// SecureCookies marks the pages' cookies Secure: the public URL is
+	// https.
+	SecureCookies bool
+	// PublicHost is the host of the public URL; a form may be posted
+	// from a page there (Origin) as well as from the request's Host.
+	PublicHost string
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For and
+	// X-Forwarded-Proto are believed.
+	TrustedProxies []netip.Prefix
+	// SessionLifetime is how long a sign-in lasts (default 12h).
+	SessionLifetime time.Duration
 }
 
 // Token is one bearer token of the API and the name changes made with it
@@ -57,24 +70,36 @@ func ParseTokens(s string) []Token {
 
 // Handler serves the HTTP side of one gateway.
 type Handler struct {
-	g   *gateway.Gateway
-	cfg Config
-	log *slog.Logger
-	mux *http.ServeMux
+	g     *gateway.Gateway
+	cfg   Config
+	log   *slog.Logger
+	mux   *http.ServeMux
+	pages pageSet
 }
 
 // New builds the HTTP side of g.
-func New(g *gateway.Gateway, cfg Config) *Handler {
-	h := &Handler{g: g, cfg: cfg, log: cfg.Log, mux: http.NewServeMux()}
+func New(g *gateway.Gateway, cfg Config) (*Handler, error) {
+	pages, err := parsePages()
+	if err != nil {
+		return nil, fmt.Errorf("web: pages: %w", err)
+	}
+	if cfg.SessionLifetime <= 0 {
+		cfg.SessionLifetime = 12 * time.Hour
+	}
+	h := &Handler{g: g, cfg: cfg, log: cfg.Log, mux: http.NewServeMux(), pages: pages}
 	if h.log == nil {
 		h.log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
+	h.mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/portal", http.StatusSeeOther) })
+	h.mux.HandleFunc("GET /assets/style.css", h.serveStyle)
+	h.registerPortalRoutes(h.mux)
+	h.registerConsoleRoutes(h.mux)
 	h.mux.HandleFunc("GET /healthz", h.handleHealth)
 	h.mux.Handle("GET /metrics", g.MetricsHandler())
 	h.registerCaseRoutes(h.mux)
 	h.registerLinkRoutes(h.mux)
 	h.registerOpsRoutes(h.mux)
-	return h
+	return h, nil
 }
 
 // ServeHTTP serves one request; a handler panic becomes a 500 and the
