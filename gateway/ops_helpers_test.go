@@ -5,7 +5,6 @@ import (
 	"context"
 	"io"
 	"log/slog"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -68,11 +67,7 @@ type opsEnv struct {
 func newOpsEnv(t *testing.T, prot Protection) *opsEnv {
 	t.Helper()
 	clock := &testClock{t: time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)}
-	st, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "db"), store.Options{Now: clock.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := openTestStore(t, store.Options{Now: clock.Now})
 	tpl, err := templates.New("")
 	if err != nil {
 		t.Fatal(err)

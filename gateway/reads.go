@@ -21,7 +21,8 @@ func (g *Gateway) Health(ctx context.Context) (body map[string]any, ok bool) {
 	if err := g.store.Ping(ctx); err != nil {
 		status, ok = "database unavailable", false
 	}
-	body = map[string]any{"status": status, "time": g.store.Now().Format(time.RFC3339)}
+	body = map[string]any{"status": status, "time": g.store.Now().Format(time.RFC3339),
+		"database": map[string]any{"backend": g.store.Backend(), "reachable": ok}}
 	g.breakerHealth(ctx, body) // circuit_breaker; status "degraded" while open
 	g.storageHealth(body)      // storage; status "degraded" while the disk is full
 	return body, ok
