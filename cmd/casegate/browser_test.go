@@ -303,7 +303,7 @@ func (p *person) shoot(t *testing.T, name string) {
 		w, h   int64
 	}{{"desktop", 1280, 900}, {"phone", 390, 844}} {
 		p.run(t, chromedp.EmulateViewport(size.w, size.h))
-		buf := get(t, p, chromedp.FullScreenshot(90))
+		buf := get(t, p, chromedp.FullScreenshot(100))
 		if err := os.WriteFile(filepath.Join(p.shots, name+"-"+size.suffix+".png"), buf, 0o644); err != nil {
 			t.Fatal(err)
 		}
