@@ -90,6 +90,9 @@ type inbound struct {
 	// domain; authFailed a failure the sender's domain asks to enforce.
 	authenticated bool
 	authFailed    bool
+	// web: a comment written on a case page (webcomment.go), whose first
+	// word is never a command.
+	web bool
 }
 
 func newInbound(raw []byte, env Envelope) *inbound {

@@ -78,7 +78,7 @@ func newOpsEnv(t *testing.T, prot Protection) *opsEnv {
 		Hostname: "support.test", CasePrefix: "CS", From: "Support <support@support.test>",
 		Addresses: []Address{{Address: "support@support.test", Kind: "case"}, {Address: "orders@support.test", Kind: "order"}},
 		Agents:    []string{"@agents.test"}, UnknownSender: "new_case", MaxMessageBytes: 1 << 20,
-		APITokens: []string{"ops-token"}, Protection: prot,
+		Protection: prot,
 	}, st, tpl, slog.New(slog.NewTextHandler(w, nil)))
 	if err != nil {
 		t.Fatal(err)

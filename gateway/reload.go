@@ -69,6 +69,8 @@ func (g *Gateway) Reload(cfg Config, tpl *templates.Set) error {
 		next.AutoCloseAfter = 7 * 24 * time.Hour
 	}
 	next.Protection = cfg.Protection
+	next.TeamAddress = strings.ToLower(cfg.TeamAddress)
+	next.SharedAccounts = append([]string(nil), cfg.SharedAccounts...)
 	g.live.Store(&liveConfig{cfg: next, tpl: tpl})
 	return nil
 }

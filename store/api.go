@@ -17,6 +17,13 @@ type CaseSearch struct {
 	// or description ("" matches every case). SQLite folds ASCII letters
 	// only, PostgreSQL every letter.
 	Query string
+	// Assignee selects the cases assigned to one address; "none" the
+	// unassigned ones.
+	Assignee string
+	// Account selects one account's cases.
+	Account string
+	// Oldest lists oldest first; After then means a larger id.
+	Oldest bool
 }
 
 // SearchCases returns the cases matching s, newest first; s.After and
@@ -33,14 +40,31 @@ func (s *Store) SearchCases(ctx context.Context, f CaseSearch) ([]Case, error) {
 	if f.Contact != "" {
 		add("p.email = ?", f.Contact) // contacts.email is COLLATE NOCASE
 	}
-	if f.After > 0 {
+	switch {
+	case f.After > 0 && f.Oldest:
+		add("c.id > ?", f.After)
+	case f.After > 0:
 		add("c.id < ?", f.After)
+	}
+	switch f.Assignee {
+	case "":
+	case "none":
+		add("c.assignee = ''")
+	default:
+		add("c.assignee = ?", f.Assignee)
+	}
+	if f.Account != "" {
+		add("c.account = ?", f.Account)
 	}
 	if q := strings.TrimSpace(f.Query); q != "" {
 		pat := "%" + escapeLike(q) + "%"
 		add(`(lower(c.number) LIKE lower(?) ESCAPE '\' OR lower(c.subject) LIKE lower(?) ESCAPE '\' OR lower(c.description) LIKE lower(?) ESCAPE '\')`, pat, pat, pat)
 	}
-	q := `SELECT ` + caseColumns + caseFrom + `WHERE ` + strings.Join(where, " AND ") + ` ORDER BY c.id DESC`
+	order := ` ORDER BY c.id DESC`
+	if f.Oldest {
+		order = ` ORDER BY c.id`
+	}
+	q := `SELECT ` + caseColumns + caseFrom + `WHERE ` + strings.Join(where, " AND ") + order
 	q += limitClause(f.Limit)
 	rows, err := s.r.QueryContext(ctx, q, args...)
 	if err != nil {

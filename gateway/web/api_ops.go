@@ -1,10 +1,11 @@
-package gateway
+package web
 
 import (
 	"errors"
 	"net/http"
 	"strconv"
 
+	"github.com/casegate/casegate/gateway"
 	"github.com/casegate/casegate/store"
 )
 
@@ -21,21 +22,21 @@ import (
 //
 // Errors: 400 invalid, 404 not_found, 409 not_dead / already_replayed /
 // still_quarantined, 503 temporary (try again), 500 internal.
-func (g *Gateway) registerOpsRoutes(mux *http.ServeMux) {
-	mux.HandleFunc("GET /api/v1/outbox", g.requireToken(g.apiListOutbox))
-	mux.HandleFunc("GET /api/v1/outbox/{id}", g.requireToken(g.apiGetOutbox))
-	mux.HandleFunc("POST /api/v1/outbox/{id}/retry", g.requireToken(g.apiRetryOutbox))
-	mux.HandleFunc("GET /api/v1/quarantine", g.requireToken(g.apiListQuarantine))
-	mux.HandleFunc("POST /api/v1/quarantine/{id}/replay", g.requireToken(g.apiReplay))
-	mux.HandleFunc("GET /api/v1/addresses", g.requireToken(g.apiListAddresses))
-	mux.HandleFunc("POST /api/v1/addresses/{email}/clear", g.requireToken(g.apiClearAddress))
+func (h *Handler) registerOpsRoutes(mux *http.ServeMux) {
+	mux.HandleFunc("GET /api/v1/outbox", h.requireToken(h.apiListOutbox))
+	mux.HandleFunc("GET /api/v1/outbox/{id}", h.requireToken(h.apiGetOutbox))
+	mux.HandleFunc("POST /api/v1/outbox/{id}/retry", h.requireToken(h.apiRetryOutbox))
+	mux.HandleFunc("GET /api/v1/quarantine", h.requireToken(h.apiListQuarantine))
+	mux.HandleFunc("POST /api/v1/quarantine/{id}/replay", h.requireToken(h.apiReplay))
+	mux.HandleFunc("GET /api/v1/addresses", h.requireToken(h.apiListAddresses))
+	mux.HandleFunc("POST /api/v1/addresses/{email}/clear", h.requireToken(h.apiClearAddress))
 }
 
 // pathID reads the {id} path value; it answers 400 itself when it is bad.
-func (g *Gateway) pathID(w http.ResponseWriter, r *http.Request) (int64, bool) {
+func (h *Handler) pathID(w http.ResponseWriter, r *http.Request) (int64, bool) {
 	id, err := resourceID(r)
 	if err != nil {
-		g.apiError(w, r, err)
+		h.apiError(w, r, err)
 		return 0, false
 	}
 	return id, true
@@ -54,7 +55,7 @@ func queryLimit(w http.ResponseWriter, r *http.Request, def int) (int, bool) {
 	return n, true
 }
 
-func (g *Gateway) apiListOutbox(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) apiListOutbox(w http.ResponseWriter, r *http.Request) {
 	status := r.URL.Query().Get("status")
 	switch status {
 	case "", store.OutboxPending, store.OutboxSent, store.OutboxDead:
@@ -66,9 +67,9 @@ func (g *Gateway) apiListOutbox(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	rows, err := g.store.ListOutbox(r.Context(), status, limit)
+	rows, err := h.g.ListOutbox(r.Context(), status, limit)
 	if err != nil {
-		g.apiError(w, r, err)
+		h.apiError(w, r, err)
 		return
 	}
 	if rows == nil {
@@ -77,19 +78,14 @@ func (g *Gateway) apiListOutbox(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"outbox": rows})
 }
 
-func (g *Gateway) apiGetOutbox(w http.ResponseWriter, r *http.Request) {
-	id, ok := g.pathID(w, r)
+func (h *Handler) apiGetOutbox(w http.ResponseWriter, r *http.Request) {
+	id, ok := h.pathID(w, r)
 	if !ok {
 		return
 	}
-	m, err := g.store.OutboxByID(r.Context(), id)
+	m, attempts, err := h.g.OutboxMail(r.Context(), id)
 	if err != nil {
-		g.apiError(w, r, err)
-		return
-	}
-	attempts, err := g.store.Attempts(r.Context(), id)
-	if err != nil {
-		g.apiError(w, r, err)
+		h.apiError(w, r, err)
 		return
 	}
 	if attempts == nil {
@@ -98,40 +94,40 @@ func (g *Gateway) apiGetOutbox(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"mail": m, "attempts": attempts})
 }
 
-func (g *Gateway) apiRetryOutbox(w http.ResponseWriter, r *http.Request) {
-	id, ok := g.pathID(w, r)
+func (h *Handler) apiRetryOutbox(w http.ResponseWriter, r *http.Request) {
+	id, ok := h.pathID(w, r)
 	if !ok {
 		return
 	}
-	m, err := g.store.OutboxByID(r.Context(), id)
+	m, _, err := h.g.OutboxMail(r.Context(), id)
 	if err != nil {
-		g.apiError(w, r, err)
+		h.apiError(w, r, err)
 		return
 	}
 	if m.Status != store.OutboxDead {
 		writeJSONError(w, http.StatusConflict, "not_dead", "outbox "+r.PathValue("id")+" is "+m.Status+", only dead letters are retried")
 		return
 	}
-	if err := g.RetryOutbox(r.Context(), id); err != nil {
-		g.apiError(w, r, err)
+	if err := h.g.RetryOutbox(r.Context(), id); err != nil {
+		h.apiError(w, r, err)
 		return
 	}
-	m, err = g.store.OutboxByID(r.Context(), id)
+	m, _, err = h.g.OutboxMail(r.Context(), id)
 	if err != nil {
-		g.apiError(w, r, err)
+		h.apiError(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"mail": m})
 }
 
-func (g *Gateway) apiListQuarantine(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) apiListQuarantine(w http.ResponseWriter, r *http.Request) {
 	limit, ok := queryLimit(w, r, 100)
 	if !ok {
 		return
 	}
-	rows, err := g.store.ListQuarantine(r.Context(), limit)
+	rows, err := h.g.ListQuarantine(r.Context(), limit)
 	if err != nil {
-		g.apiError(w, r, err)
+		h.apiError(w, r, err)
 		return
 	}
 	if rows == nil {
@@ -140,22 +136,22 @@ func (g *Gateway) apiListQuarantine(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"quarantine": rows})
 }
 
-func (g *Gateway) apiReplay(w http.ResponseWriter, r *http.Request) {
-	id, ok := g.pathID(w, r)
+func (h *Handler) apiReplay(w http.ResponseWriter, r *http.Request) {
+	id, ok := h.pathID(w, r)
 	if !ok {
 		return
 	}
-	q, err := g.store.QuarantinedByID(r.Context(), id)
+	q, err := h.g.Quarantined(r.Context(), id)
 	if err != nil {
-		g.apiError(w, r, err)
+		h.apiError(w, r, err)
 		return
 	}
 	if q.ReplayedAt != nil {
 		writeJSONError(w, http.StatusConflict, "already_replayed", "quarantine "+r.PathValue("id")+" was already replayed")
 		return
 	}
-	res, err := g.Replay(r.Context(), id)
-	if errors.Is(err, ErrStillQuarantined) {
+	res, err := h.g.Replay(r.Context(), id)
+	if errors.Is(err, gateway.ErrStillQuarantined) {
 		writeJSON(w, http.StatusConflict, map[string]any{
 			"error":  map[string]string{"code": "still_quarantined", "message": err.Error()},
 			"result": res,
@@ -163,31 +159,31 @@ func (g *Gateway) apiReplay(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err != nil {
-		g.apiError(w, r, err)
+		h.apiError(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"result": res})
 }
 
-func (g *Gateway) apiListAddresses(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) apiListAddresses(w http.ResponseWriter, r *http.Request) {
 	only, _ := strconv.ParseBool(r.URL.Query().Get("undeliverable"))
-	rows, err := g.store.ListAddresses(r.Context(), only)
+	rows, err := h.g.ListAddresses(r.Context(), only)
 	if err != nil {
-		g.apiError(w, r, err)
+		h.apiError(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"addresses": rows})
 }
 
-func (g *Gateway) apiClearAddress(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) apiClearAddress(w http.ResponseWriter, r *http.Request) {
 	email := r.PathValue("email")
-	if err := g.ClearAddress(r.Context(), email, "api"); err != nil {
-		g.apiError(w, r, err)
+	if err := h.g.ClearAddress(r.Context(), email, tokenName(r)); err != nil {
+		h.apiError(w, r, err)
 		return
 	}
-	a, err := g.store.AddressStatus(r.Context(), email)
+	a, err := h.g.AddressStatus(r.Context(), email)
 	if err != nil {
-		g.apiError(w, r, err)
+		h.apiError(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"address": a})
