@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 
@@ -11,8 +12,8 @@ import (
 // registerOpsRoutes adds the operator routes (SPEC §5): the outbox and its
 // dead letters, the quarantine, and the deliverability of addresses.
 //
-//	GET  /api/v1/outbox?status=dead&limit=N   outbox rows, newest first
-//	GET  /api/v1/outbox/{id}                  one row with its attempts
+//	GET  /api/v1/outbox?status=dead&limit=N   outbox rows, newest first (status bounced too)
+//	GET  /api/v1/outbox/{id}                  one row with its attempts and delivery reports
 //	POST /api/v1/outbox/{id}/retry            a dead letter back in the queue
 //	GET  /api/v1/quarantine?limit=N           quarantined messages
 //	POST /api/v1/quarantine/{id}/replay       run one through ingestion again
@@ -57,9 +58,9 @@ func queryLimit(w http.ResponseWriter, r *http.Request, def int) (int, bool) {
 func (g *Gateway) apiListOutbox(w http.ResponseWriter, r *http.Request) {
 	status := r.URL.Query().Get("status")
 	switch status {
-	case "", store.OutboxPending, store.OutboxSent, store.OutboxDead:
+	case "", store.OutboxPending, store.OutboxSent, store.OutboxBounced, store.OutboxDead:
 	default:
-		writeJSONError(w, http.StatusBadRequest, "invalid", "status must be pending, sent or dead")
+		writeJSONError(w, http.StatusBadRequest, "invalid", "status must be pending, sent, bounced or dead")
 		return
 	}
 	limit, ok := queryLimit(w, r, 100)
@@ -74,7 +75,20 @@ func (g *Gateway) apiListOutbox(w http.ResponseWriter, r *http.Request) {
 	if rows == nil {
 		rows = []store.OutboxMail{}
 	}
+	for i := range rows {
+		linkReports(&rows[i])
+	}
 	writeJSON(w, http.StatusOK, map[string]any{"outbox": rows})
+}
+
+// linkReports gives a row's delivery reports the URL of the stored
+// report mail.
+func linkReports(m *store.OutboxMail) {
+	for _, r := range []*store.DeliveryReport{m.Bounce, m.Delayed} {
+		if r != nil && r.MessageID != 0 {
+			r.RawURL = fmt.Sprintf("/api/v1/messages/%d/raw", r.MessageID)
+		}
+	}
 }
 
 func (g *Gateway) apiGetOutbox(w http.ResponseWriter, r *http.Request) {
@@ -95,6 +109,7 @@ func (g *Gateway) apiGetOutbox(w http.ResponseWriter, r *http.Request) {
 	if attempts == nil {
 		attempts = []store.Attempt{}
 	}
+	linkReports(&m)
 	writeJSON(w, http.StatusOK, map[string]any{"mail": m, "attempts": attempts})
 }
 
