@@ -413,6 +413,9 @@ func (g *Gateway) apiMessageRaw(w http.ResponseWriter, r *http.Request) {
 		g.apiError(w, r, err)
 		return
 	}
+	if gonePurged(w, "message", id, m.Purged, m.PurgedAt) {
+		return
+	}
 	h := w.Header()
 	h.Set("Content-Type", "message/rfc822")
 	h.Set("Content-Length", strconv.Itoa(len(m.Raw)))
@@ -434,6 +437,9 @@ func (g *Gateway) apiAttachment(w http.ResponseWriter, r *http.Request) {
 	a, err := g.store.AttachmentByID(r.Context(), id)
 	if err != nil {
 		g.apiError(w, r, err)
+		return
+	}
+	if gonePurged(w, "attachment", id, a.Purged, a.PurgedAt) {
 		return
 	}
 	name := SafeFilename(a.Filename)

@@ -43,7 +43,7 @@ type Address struct {
 
 // Config is what the gateway needs to know of the deployment. Reload
 // replaces Addresses, Agents, Accounts, UnknownSender, Survey,
-// AutoCloseAfter and Protection while the gateway runs: the gateway reads
+// AutoCloseAfter, Retention and Protection while the gateway runs: the gateway reads
 // those through rules(), the rest from cfg.
 type Config struct {
 	Hostname        string
@@ -62,6 +62,10 @@ type Config struct {
 	AutoCloseAfter  time.Duration
 	Auth            AuthConfig // sender authentication and what it decides (auth.go)
 	DKIM            DKIMConfig // signing of our notifications (dkim.go); no key = unsigned
+
+	// Retention: the raw mail of cases closed longer ago is purged; 0 =
+	// never (retention.go).
+	Retention time.Duration
 }
 
 // Gateway holds the wiring every part of the gateway shares.
@@ -78,6 +82,7 @@ type Gateway struct {
 	linkKey   []byte                     // signs the links in mails
 	disk      storageState               // the last full-disk failure (storage.go)
 	live      atomic.Pointer[liveConfig] // the last Reload; nil: cfg and templates (reload.go)
+	retention retentionState             // what retention and erasure removed (retention.go)
 }
 
 // New checks cfg and builds a gateway.

@@ -24,6 +24,7 @@ func (g *Gateway) handleMetrics(w http.ResponseWriter, r *http.Request) {
 	writeFamily(&b, "casegate_messages_total", "counter", "Inbound messages stored, by outcome.", "outcome", c.MessagesByOutcome)
 	writeFamily(&b, "casegate_quarantine", "gauge", "Quarantined messages not yet replayed.", "", map[string]int{"": c.Quarantined})
 	writeFamily(&b, "casegate_panics_total", "counter", "Panics recovered by this process.", "", map[string]int{"": int(g.Panics())})
+	g.retentionMetrics(&b)
 	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
 	_, _ = w.Write(b.Bytes())
 }

@@ -63,12 +63,14 @@ type opsEnv struct {
 	relay *gatewaytest.Relay
 	out   *outbound.Pool
 	logs  *syncBuffer
+	path  string // the database file
 }
 
 func newOpsEnv(t *testing.T, prot Protection) *opsEnv {
 	t.Helper()
 	clock := &testClock{t: time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)}
-	st, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "db"), store.Options{Now: clock.Now})
+	path := filepath.Join(t.TempDir(), "db")
+	st, err := store.Open(context.Background(), path, store.Options{Now: clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,7 +106,7 @@ func newOpsEnv(t *testing.T, prot Protection) *opsEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &opsEnv{g: g, st: st, clock: clock, relay: relay, out: out, logs: logs}
+	return &opsEnv{g: g, st: st, clock: clock, relay: relay, out: out, logs: logs, path: path}
 }
 
 // ingest stores raw (LF line ends are fine) as if received by SMTP.

@@ -126,6 +126,7 @@ func gatewayConfig(cfg Config) gateway.Config {
 		MaxMessageBytes: cfg.SMTP.MaxMessageBytes, OutboxLifetime: time.Duration(cfg.Outbound.Lifetime),
 		APITokens: splitTokens(os.Getenv(cfg.HTTP.TokensEnv)),
 		Survey:    cfg.Policy.Survey, AutoCloseAfter: time.Duration(cfg.Policy.AutoCloseAfter),
+		Retention:  time.Duration(cfg.Policy.Retention),
 		Protection: protection(cfg), Auth: authConfig(cfg),
 	}
 	for _, a := range cfg.Addresses {

@@ -1,0 +1,145 @@
+package gateway
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/casegate/casegate/store"
+)
+
+// Retention (policy.retention). Once a case has been closed longer than
+// the retention, the scheduler purges the raw bytes of its inbound mail
+// and the content of its attachments. The case, its thread (each mail's
+// visible reply, full text and headers) and its decision history stay;
+// the purge is written on the case's activity (internal), logged, and
+// counted (/metrics). A purged raw mail or attachment answers 410 Gone
+// with the code "purged" on the API. Each case is purged in a transaction
+// of its own, so mail keeps flowing while a backlog is worked off; the
+// freed space is given back to the file system afterwards
+// (store.Reclaim). Mail on no case (delivery reports, ignored mail) and
+// the quarantine are not touched.
+
+// purgeBatch is how many cases one query of the sweep returns.
+const purgeBatch = 100
+
+// retentionState counts what retention and erasure removed, for /metrics.
+type retentionState struct {
+	cases, messages, attachments, bytes atomic.Int64
+	erasures                            atomic.Int64
+	warnedSpace                         atomic.Bool // the log said once that the file cannot shrink
+}
+
+// Purge purges the mail of every case closed longer than the retention
+// ago, and reports how many cases and what it purged. With no retention
+// set it does nothing.
+func (g *Gateway) Purge(ctx context.Context) (int, store.PurgeStats, error) {
+	var total store.PurgeStats
+	retention := g.rules().Retention
+	if retention <= 0 {
+		return 0, total, nil
+	}
+	cutoff := g.store.Now().Add(-retention)
+	n := 0
+	for ctx.Err() == nil {
+		ids, err := g.store.DueForPurge(ctx, cutoff, purgeBatch)
+		if err != nil {
+			return n, total, err
+		}
+		for _, id := range ids {
+			st, err := g.purgeCase(ctx, id, cutoff, retention)
+			switch {
+			case errors.Is(err, errSkip):
+				continue
+			case err != nil:
+				return n, total, err
+			}
+			n, total = n+1, total.Add(st)
+		}
+		if len(ids) < purgeBatch {
+			break
+		}
+	}
+	if n > 0 {
+		g.reclaimAfterPurge(ctx, "retention", n, total)
+	}
+	return n, total, nil
+}
+
+// purgeCase purges one case's mail and writes it on the case.
+func (g *Gateway) purgeCase(ctx context.Context, id int64, cutoff time.Time, retention time.Duration) (store.PurgeStats, error) {
+	var st store.PurgeStats
+	err := g.store.Write(ctx, func(tx *store.Tx) error {
+		var err error
+		st, err = tx.PurgeCaseMail(ctx, id, cutoff)
+		if errors.Is(err, store.ErrNotFound) {
+			return errSkip // purged or changed since the query
+		}
+		if err != nil {
+			return err
+		}
+		_, err = tx.AddActivity(ctx, id, store.Activity{Kind: "retention", Actor: bySystem, Public: false,
+			Body: fmt.Sprintf("raw mail and attachments purged under policy.retention (%s after the close): "+
+				"%d mails, %d attachments, %d bytes", retention, st.Messages, st.Attachments, st.Bytes)})
+		return err
+	})
+	if err == nil {
+		g.retention.cases.Add(1)
+		g.retention.messages.Add(int64(st.Messages))
+		g.retention.attachments.Add(int64(st.Attachments))
+		g.retention.bytes.Add(st.Bytes)
+	}
+	return st, err
+}
+
+// reclaimAfterPurge logs what a purge or an erasure removed and gives the
+// space back to the file system. A database that cannot shrink (created
+// without incremental auto-vacuum, store/space.go) is named once.
+func (g *Gateway) reclaimAfterPurge(ctx context.Context, what string, cases int, st store.PurgeStats) {
+	freed, err := g.store.Reclaim(ctx)
+	if err != nil {
+		g.log.Error(what+": giving the freed space back failed; it is reused for new mail", "err", err)
+	}
+	g.log.Info(what+": raw mail purged", "cases", cases, "messages", st.Messages, "attachments", st.Attachments,
+		"bytes", st.Bytes, "pages_reclaimed", freed)
+	sp, err := g.store.Space(ctx)
+	if err == nil && sp.AutoVacuum != "incremental" && g.retention.warnedSpace.CompareAndSwap(false, true) {
+		g.log.Warn("the database was created without incremental auto-vacuum: purged space is reused for new mail, "+
+			"but the file does not shrink until a backup is restored (see the manual, backup and restore)",
+			"auto_vacuum", sp.AutoVacuum, "free_pages", sp.FreePages)
+	}
+}
+
+// gonePurged answers 410 Gone for a raw mail or attachment whose bytes
+// were purged, with the stable code "purged" (policy.retention) or
+// "erased" (the sender's data was erased), and reports whether it did.
+func gonePurged(w http.ResponseWriter, what string, id int64, why string, at *time.Time) bool {
+	if why == "" {
+		return false
+	}
+	when := ""
+	if at != nil {
+		when = " on " + at.UTC().Format(time.RFC3339)
+	}
+	code, msg := "purged", fmt.Sprintf("the content of %s %d was purged%s under policy.retention", what, id, when)
+	if why == store.PurgedErased {
+		code, msg = "erased", fmt.Sprintf("the content of %s %d was erased%s with its sender's personal data", what, id, when)
+	}
+	writeJSONError(w, http.StatusGone, code, msg)
+	return true
+}
+
+// retentionMetrics writes the counters of retention and erasure.
+func (g *Gateway) retentionMetrics(b *bytes.Buffer) {
+	r := &g.retention
+	writeFamily(b, "casegate_retention_purged_total", "counter", "Cases, mails and attachments whose content policy.retention purged.",
+		"what", map[string]int{"cases": int(r.cases.Load()), "messages": int(r.messages.Load()), "attachments": int(r.attachments.Load())})
+	writeFamily(b, "casegate_retention_purged_bytes_total", "counter", "Bytes of raw mail and attachments policy.retention purged.",
+		"", map[string]int{"": int(r.bytes.Load())})
+	writeFamily(b, "casegate_erasures_total", "counter", "Contacts whose personal data was erased (contacts forget).",
+		"", map[string]int{"": int(r.erasures.Load())})
+}
