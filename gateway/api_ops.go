@@ -19,6 +19,7 @@ import (
 //	POST /api/v1/quarantine/{id}/replay       run one through ingestion again
 //	GET  /api/v1/addresses?undeliverable=true addresses with bounces
 //	POST /api/v1/addresses/{email}/clear      make an address deliverable again
+//	POST /api/v1/contacts/{email}/forget      erase a person's data (forget.go)
 //
 // Errors: 400 invalid, 404 not_found, 409 not_dead / already_replayed /
 // still_quarantined, 503 temporary (try again), 500 internal.
@@ -30,6 +31,7 @@ func (g *Gateway) registerOpsRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /api/v1/quarantine/{id}/replay", g.requireToken(g.apiReplay))
 	mux.HandleFunc("GET /api/v1/addresses", g.requireToken(g.apiListAddresses))
 	mux.HandleFunc("POST /api/v1/addresses/{email}/clear", g.requireToken(g.apiClearAddress))
+	mux.HandleFunc("POST /api/v1/contacts/{email}/forget", g.requireToken(g.apiForget))
 }
 
 // pathID reads the {id} path value; it answers 400 itself when it is bad.
@@ -206,4 +208,13 @@ func (g *Gateway) apiClearAddress(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"address": a})
+}
+
+func (g *Gateway) apiForget(w http.ResponseWriter, r *http.Request) {
+	out, err := g.Forget(r.Context(), r.PathValue("email"), "api")
+	if err != nil {
+		g.apiError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"erased": out})
 }

@@ -38,6 +38,7 @@ Usage:
   casegate quarantine list|show|replay ID list, print raw, or replay quarantined mail
   casegate addresses list [--undeliverable]  addresses with bounces
   casegate addresses clear ADDRESS        make an undeliverable address deliverable again
+  casegate contacts forget ADDRESS        erase a person's data (mail, address, notifications)
   casegate dkim keygen [--type rsa|ed25519] --selector S --domain D --out FILE
                                           a DKIM signing key, and the DNS record to publish
   casegate backup FILE                    a consistent copy of the database, while serve runs
@@ -84,6 +85,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		err = cmdQuarantine(ctx, args[1:], stdout, stderr)
 	case "addresses":
 		err = cmdAddresses(ctx, args[1:], stdout, stderr)
+	case "contacts":
+		err = cmdContacts(ctx, args[1:], stdout, stderr)
 	case "dkim":
 		err = cmdDKIM(ctx, args[1:], stdout, stderr)
 	case "backup":
