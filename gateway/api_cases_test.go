@@ -554,17 +554,29 @@ func TestMetrics(t *testing.T) {
 		"# TYPE casegate_cases gauge\n",
 		`casegate_cases{state="new"} 1` + "\n",
 		`casegate_cases{state="on_hold"} 1` + "\n",
-		`casegate_cases{state="closed"} 0` + "\n",
-		`casegate_outbox{status="pending"} `,
+		`casegate_cases{state="awaiting_info"} 0` + "\n",
+		`casegate_outbox{status="pending"} 3` + "\n", // two confirmations and the on_hold notice
 		`casegate_outbox{status="dead"} 0` + "\n",
+		"casegate_outbox_oldest_pending_age_seconds 0\n", // the test clock stands still
 		"# TYPE casegate_messages_total counter\n",
 		`casegate_messages_total{outcome="new_case"} 2` + "\n",
 		`casegate_messages_total{outcome="bounce"} 0` + "\n",
+		`casegate_messages_total{outcome="duplicate"} 0` + "\n",
+		"# TYPE casegate_intake_duration_seconds histogram\n",
+		`casegate_intake_duration_seconds_count{source="smtp"} 2` + "\n",
+		`casegate_notifications_total{result="sent"} 0` + "\n",
+		"# TYPE casegate_notification_latency_seconds histogram\n",
 		"casegate_quarantine 0\n",
 		"casegate_panics_total 0\n",
+		"# TYPE go_goroutines gauge\n",
+		"# TYPE process_cpu_seconds_total counter\n",
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("metrics lack %q:\n%s", want, body)
 		}
+	}
+	// Closed cases are history: no gauge counts them.
+	if strings.Contains(body, `state="closed"`) {
+		t.Errorf("metrics count closed cases:\n%s", body)
 	}
 }

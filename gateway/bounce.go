@@ -44,9 +44,17 @@ const notAReport = "not_a_report"
 // first applies the RFC 3834 sender rules (see markAutomatic), so whatever
 // follows never answers a machine.
 func (g *Gateway) bounceOf(in *inbound) *mailparse.Bounce {
+	// An out-of-office says it is one (Auto-Submitted: auto-replied and
+	// the like) and comes from a person's address; it is often sent with
+	// the null sender to our bounce address, and is no delivery report.
+	selfDeclared := in.msg.Signals.AutoReply && !automaticAddress(in.msg.From.Email)
 	g.markAutomatic(in)
 	if b := in.msg.Signals.Bounce; b != nil {
 		return b
+	}
+	if selfDeclared {
+		in.step("bounce", "no", "an auto-reply ("+in.msg.Signals.AutoReason+"), not a delivery report")
+		return nil
 	}
 	if in.env.nullSender() {
 		return &mailparse.Bounce{Reason: "null_sender"}
@@ -72,9 +80,10 @@ func (g *Gateway) ingestBounce(ctx context.Context, tx *store.Tx, in *inbound, b
 	if err != nil {
 		return Result{}, err
 	}
-	delayed := delayWarning(in.msg, b)
+	delayed := b.Delayed
+	reason, detail := reportReason(b)
 	rec := store.Bounce{Recipient: b.Recipient, Status: b.Status, Permanent: b.Permanent, Kind: store.BounceFailed,
-		Reason: failureReason(b.Status, delayed)}
+		Reason: reason, Detail: detail}
 	if delayed {
 		rec.Kind = store.BounceDelayed
 	}

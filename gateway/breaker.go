@@ -37,7 +37,7 @@ import (
 // of the breaker.
 type BreakerState struct {
 	Open        bool          `json:"open"`
-	Sent        int           `json:"sent"`       // mails sent within the window
+	Sent        int           `json:"sent"`       // mails sent within the window, counted up to Limit
 	Limit       int           `json:"limit"`      // the count that opens it
 	Window      time.Duration `json:"window"`     // nanoseconds
 	DomainLimit int           `json:"per_domain"` // mails per recipient domain per window
@@ -80,7 +80,7 @@ func (g *Gateway) sentInWindow(ctx context.Context, p Protection) (int, error) {
 	if !at.IsZero() && now.Sub(at) < time.Second && now.Sub(at) >= 0 && n+breakerSlack < p.BreakerLimit {
 		return n, nil
 	}
-	n, err := g.store.SentSince(ctx, now.Add(-p.BreakerWindow))
+	n, err := g.store.SentSince(ctx, now.Add(-p.BreakerWindow), p.BreakerLimit)
 	if err != nil {
 		return 0, err
 	}

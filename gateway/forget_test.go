@@ -17,59 +17,58 @@ const (
 	bystander = "bob@customer.example"
 )
 
-// traces lists every table and column of the database holding s (any
-// case, BLOBs too): a query over the schema, so a table or column added
-// later is searched as well.
-func traces(t *testing.T, path, s string) []string {
+// traces lists every table and column of the database at loc (a SQLite
+// file or a PostgreSQL URL) holding s, in any ASCII case, BLOBs too: a
+// query over the schema, so a table or column added later is searched as
+// well.
+func traces(t *testing.T, loc, s string) []string {
 	t.Helper()
-	db, err := sql.Open("sqlite", "file:"+path+"?mode=ro")
+	pg := strings.HasPrefix(loc, "postgres://")
+	driver, dsn := "sqlite", "file:"+loc+"?mode=ro"
+	schema := `SELECT m.name, c.name, c.type FROM sqlite_master m, pragma_table_info(m.name) c WHERE m.type = 'table'`
+	if pg {
+		driver, dsn = "pgx", loc
+		schema = `SELECT table_name, column_name, data_type FROM information_schema.columns WHERE table_schema = current_schema()`
+	}
+	db, err := sql.Open(driver, dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	tables, err := db.Query(`SELECT name FROM sqlite_master WHERE type = 'table'`)
+	rows, err := db.Query(schema)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var names []string
-	for tables.Next() {
-		var n string
-		if err := tables.Scan(&n); err != nil {
+	type column struct{ table, name, typ string }
+	var cols []column
+	tables := map[string]bool{}
+	for rows.Next() {
+		var c column
+		if err := rows.Scan(&c.table, &c.name, &c.typ); err != nil {
 			t.Fatal(err)
 		}
-		names = append(names, n)
+		cols, tables[c.table] = append(cols, c), true
 	}
-	tables.Close()
+	rows.Close()
+	if len(tables) < 15 || len(cols) < 100 {
+		t.Fatalf("the schema query saw %d tables and %d columns only", len(tables), len(cols))
+	}
 	var found []string
-	columns := 0
-	for _, table := range names {
-		cols, err := db.Query(`SELECT name FROM pragma_table_info(?)`, table)
-		if err != nil {
-			t.Fatal(err)
+	for _, c := range cols {
+		q := fmt.Sprintf(`SELECT count(*) FROM %q WHERE instr(lower(CAST(%q AS TEXT)), ?) > 0`, c.table, c.name)
+		switch {
+		case pg && c.typ == "bytea":
+			q = fmt.Sprintf(`SELECT count(*) FROM %q WHERE position($1 in lower(encode(%q, 'escape'))) > 0`, c.table, c.name)
+		case pg:
+			q = fmt.Sprintf(`SELECT count(*) FROM %q WHERE strpos(lower(CAST(%q AS TEXT)) COLLATE "C", $1) > 0`, c.table, c.name)
 		}
-		var cs []string
-		for cols.Next() {
-			var c string
-			if err := cols.Scan(&c); err != nil {
-				t.Fatal(err)
-			}
-			cs = append(cs, c)
+		var n int
+		if err := db.QueryRow(q, strings.ToLower(s)).Scan(&n); err != nil {
+			t.Fatalf("%s.%s: %v", c.table, c.name, err)
 		}
-		cols.Close()
-		for _, c := range cs {
-			columns++
-			var n int
-			q := fmt.Sprintf(`SELECT count(*) FROM %q WHERE instr(lower(CAST(%q AS TEXT)), ?) > 0`, table, c)
-			if err := db.QueryRow(q, strings.ToLower(s)).Scan(&n); err != nil {
-				t.Fatal(err)
-			}
-			if n > 0 {
-				found = append(found, fmt.Sprintf("%s.%s (%d rows)", table, c, n))
-			}
+		if n > 0 {
+			found = append(found, fmt.Sprintf("%s.%s (%d rows)", c.table, c.name, n))
 		}
-	}
-	if len(names) < 15 || columns < 100 {
-		t.Fatalf("the schema query saw %d tables and %d columns only", len(names), columns)
 	}
 	return found
 }

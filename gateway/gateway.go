@@ -82,6 +82,7 @@ type Gateway struct {
 	linkKey   []byte                     // signs the links in mails
 	disk      storageState               // the last full-disk failure (storage.go)
 	live      atomic.Pointer[liveConfig] // the last Reload; nil: cfg and templates (reload.go)
+	metrics   *metrics                   // this gateway's Prometheus registry (metrics.go)
 	retention retentionState             // what retention and erasure removed (retention.go)
 }
 
@@ -110,10 +111,12 @@ func New(cfg Config, st *store.Store, tpl *templates.Set, log *slog.Logger) (*Ga
 	if err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)
 	}
-	return &Gateway{linkKey: key,
+	g := &Gateway{linkKey: key,
 		cfg: cfg, store: st, templates: tpl, log: log, from: from, wake: make(chan struct{}, 1),
 		parseOpts: mailparse.Options{CasePrefix: cfg.CasePrefix, Hostname: cfg.Hostname, LoopHeader: LoopHeader},
-	}, nil
+	}
+	g.metrics = newMetrics(g)
+	return g, nil
 }
 
 // Panics reports how many panics the gateway recovered from; tests fail

@@ -70,10 +70,12 @@ func (g *Gateway) handleHealth(w http.ResponseWriter, r *http.Request) {
 	// probe that half-closed its connection would read "unavailable".
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 5*time.Second)
 	defer cancel()
-	if err := g.store.Ping(ctx); err != nil {
+	reachable := g.store.Ping(ctx) == nil
+	if !reachable {
 		status, code = "database unavailable", http.StatusServiceUnavailable
 	}
-	body := map[string]any{"status": status, "time": g.store.Now().Format(time.RFC3339)}
+	body := map[string]any{"status": status, "time": g.store.Now().Format(time.RFC3339),
+		"database": map[string]any{"backend": g.store.Backend(), "reachable": reachable}}
 	g.breakerHealth(ctx, body) // circuit_breaker; status "degraded" while open
 	g.storageHealth(body)      // storage; status "degraded" while the disk is full
 	writeJSON(w, code, body)

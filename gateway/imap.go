@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/casegate/casegate/gateway/imappoll"
 )
@@ -20,9 +21,13 @@ func (g *Gateway) IMAPSink() *IMAPSink { return &IMAPSink{g: g} }
 func (s *IMAPSink) Deliver(ctx context.Context, raw []byte, src imappoll.Source) error {
 	env := Envelope{Source: "imap", Kind: src.Kind}
 	if src.Truncated {
+		start := time.Now()
 		in := newInbound(raw, env)
 		_, err := s.g.quarantine(ctx, in, "too_big",
 			fmt.Sprintf("mailbox %s uid %d: %d bytes, only the start was fetched", src.Mailbox, src.UID, src.Size))
+		if err == nil {
+			s.g.metrics.ingested(env.Source, OutcomeQuarantined, start)
+		}
 		return err
 	}
 	res, err := s.g.Ingest(ctx, raw, env)

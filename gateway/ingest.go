@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/casegate/casegate/mailparse"
 	"github.com/casegate/casegate/store"
@@ -105,7 +106,12 @@ func (in *inbound) step(step, result, detail string) {
 // is durably stored (or was already, or is quarantined); a non-nil error is
 // a *TemporaryError and nothing was stored.
 func (g *Gateway) Ingest(ctx context.Context, raw []byte, env Envelope) (Result, error) {
-	return g.ingest(ctx, newInbound(raw, env), false)
+	start := time.Now()
+	res, err := g.ingest(ctx, newInbound(raw, env), false)
+	if err == nil {
+		g.metrics.ingested(env.Source, res.Outcome, start)
+	}
+	return res, err
 }
 
 // errDryRun rolls back a dry run's transaction.
@@ -114,11 +120,23 @@ var errDryRun = errors.New("dry run")
 // ingest is Ingest; with dry set it takes every decision against the
 // current database, then rolls the transaction back and writes nothing.
 func (g *Gateway) ingest(ctx context.Context, in *inbound, dry bool) (Result, error) {
+	raw, env := in.raw, in.env
 	j := g.prepare(ctx, in, dry)
 	if j.write == nil {
 		return j.res, j.err
 	}
-	return g.finish(j, g.store.Write(ctx, j.write))
+	err := g.store.Write(ctx, j.write)
+	if errors.Is(err, store.ErrDuplicate) {
+		// Another instance stored the same mail between our duplicate
+		// check and our insert, and our transaction was rolled back:
+		// taken in again, the check finds it.
+		j = g.prepare(ctx, newInbound(raw, env), dry)
+		if j.write == nil {
+			return j.res, j.err
+		}
+		err = g.store.Write(ctx, j.write)
+	}
+	return g.finish(j, err)
 }
 
 // IngestBatch ingests several messages of one source, in order, the way
@@ -142,7 +160,11 @@ func (g *Gateway) IngestBatch(ctx context.Context, msgs []RawMessage) ([]Result,
 			results[i], errs[i] = j.res, j.err
 			continue
 		}
-		results[i], errs[i] = g.finish(j, werrs[0])
+		if errors.Is(werrs[0], store.ErrDuplicate) {
+			results[i], errs[i] = g.ingest(ctx, newInbound(msgs[i].Raw, msgs[i].Env), false) // see ingest
+		} else {
+			results[i], errs[i] = g.finish(j, werrs[0])
+		}
 		werrs = werrs[1:]
 	}
 	return results, errs
@@ -394,6 +416,12 @@ func (g *Gateway) classify(ctx context.Context, tx *store.Tx, in *inbound) (Resu
 	c, found, err := g.threadLookup(ctx, tx, in)
 	if err != nil {
 		return Result{}, err
+	}
+	if !found && m.Signals.AutoReply && g.toBounceAddress(in) {
+		// An automatic answer to one of our notifications that names
+		// none of them: nobody to give a case to.
+		in.step("auto_reply", "ignored", "an automatic answer to a bounce address that threads to no case")
+		return g.storeOnly(ctx, tx, in, store.OutcomeAutoReply, nil)
 	}
 	if !found {
 		return g.openCase(ctx, tx, in, nil)

@@ -49,7 +49,8 @@ func TestIngestBatchInOrderOneCommit(t *testing.T) {
 			t.Errorf("message %d: %s %s, want %s %s", i, results[i].Outcome, results[i].Case, w.outcome, w.number)
 		}
 	}
-	if b := st.WriteStats().Batches - before.Batches; b != 1 {
+	// Group commit is SQLite's; on PostgreSQL each write commits alone.
+	if b := st.WriteStats().Batches - before.Batches; b != 1 && st.Backend() == store.BackendSQLite {
 		t.Errorf("a batch of %d mails took %d commits, want 1", len(msgs), b)
 	}
 	if q, err := st.ListQuarantine(ctx, 0); err != nil || len(q) != 1 || q[0].Reason != "too_big" {

@@ -2,41 +2,197 @@ package gateway
 
 import (
 	"context"
+	"flag"
 	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
+
+	"github.com/casegate/casegate/store"
+	"github.com/casegate/casegate/store/pgtest"
+	"github.com/casegate/casegate/store/storetest"
 )
 
+// prefill is how many cases of history the ingestion benchmarks' database
+// holds before they start (storetest.Populate), so the cost of a mail can be
+// compared between an empty desk and one with a long history:
+//
+//	go test -run '^$' -bench IngestNewCase -count 10 ./gateway > empty.txt
+//	go test -run '^$' -bench IngestNewCase -count 10 ./gateway -args -prefill 100000 > full.txt
+var prefill = flag.Int("prefill", 0, "cases of history in the ingestion benchmarks' database")
+
+// benchTemplates are populated databases built once per run, by number of
+// cases; each benchmark works on a copy.
+var benchTemplates struct {
+	mu   sync.Mutex
+	dir  string
+	path map[int]string
+}
+
+// TestMain also stops the PostgreSQL cluster the backend tests started
+// (pgtest).
+func TestMain(m *testing.M) {
+	flag.Parse()
+	code := pgtest.Main(m)
+	if benchTemplates.dir != "" {
+		os.RemoveAll(benchTemplates.dir)
+	}
+	os.Exit(code)
+}
+
+// benchGateway returns a gateway on a database holding *prefill cases.
+func benchGateway(b *testing.B) (*Gateway, *store.Store) {
+	b.Helper()
+	path := filepath.Join(b.TempDir(), "db")
+	if *prefill > 0 {
+		if err := copyFile(prefillTemplate(b, *prefill), path); err != nil {
+			b.Fatal(err)
+		}
+	}
+	g, st := newTestGatewayAt(b, path)
+	if *prefill > 0 {
+		if _, err := st.CaseByNumber(context.Background(), store.FormatNumber("CS", int64(*prefill))); err != nil {
+			b.Fatalf("the copy of the prefilled database lacks its last case: %v", err)
+		}
+	}
+	return g, st
+}
+
+// prefillTemplate returns the path of a closed database holding n cases.
+func prefillTemplate(b *testing.B, n int) string {
+	b.Helper()
+	t := &benchTemplates
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if p, ok := t.path[n]; ok {
+		return p
+	}
+	if t.dir == "" {
+		dir, err := os.MkdirTemp("", "casegate-bench-")
+		if err != nil {
+			b.Fatal(err)
+		}
+		t.dir, t.path = dir, map[int]string{}
+	}
+	p := filepath.Join(t.dir, fmt.Sprintf("prefill-%d.db", n))
+	ctx := context.Background()
+	st, err := store.Open(ctx, p, store.Options{Now: func() time.Time { return testTime }})
+	if err != nil {
+		b.Fatal(err)
+	}
+	err = storetest.Populate(ctx, st, n, "CS", testTime)
+	// Closing checkpoints the write-ahead log into the file copied.
+	if cerr := st.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		b.Fatal(err)
+	}
+	t.path[n] = p
+	return p
+}
+
+// reportCost, deferred with a call before the loop, reports per operation
+// the process's CPU time (user and system, all threads) as cpu-ns/op, the
+// work a mail costs, its system calls included, without the time spent
+// waiting for the disk, and the pages of the
+// database the writer read from the file system (misses of its page
+// cache) and wrote: counts that timings on a busy machine cannot blur.
+func reportCost(b *testing.B, st *store.Store) func() {
+	ctx := context.Background()
+	start := cpuTime()
+	pages, err := st.WriterPageCounts(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return func() {
+		if b.N == 0 {
+			return
+		}
+		cpu := cpuTime() - start
+		end, err := st.WriterPageCounts(ctx)
+		if err != nil {
+			b.Fatal(err)
+		}
+		n := float64(b.N)
+		b.ReportMetric(float64(cpu)/n, "cpu-ns/op")
+		b.ReportMetric(float64(end.Misses-pages.Misses)/n, "pages-read/op")
+		b.ReportMetric(float64(end.Hits-pages.Hits)/n, "pages-hit/op")
+		b.ReportMetric(float64(end.Writes-pages.Writes)/n, "pages-written/op")
+	}
+}
+
+func copyFile(from, to string) error {
+	src, err := os.Open(from)
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	dst, err := os.Create(to)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(dst, src); err != nil {
+		dst.Close()
+		return err
+	}
+	// On disk before the benchmark starts, or the first checkpoint's
+	// fsync would write the whole copy within the timed loop.
+	if err := dst.Sync(); err != nil {
+		dst.Close()
+		return err
+	}
+	return dst.Close()
+}
+
 // BenchmarkIngestNewCase measures the whole ingestion of a first mail:
-// parse, classify, one durable commit with the case, message, watcher and
-// two outbox rows.
+// parse, classify, one durable commit with the contact, the case, the
+// message, a watcher and two outbox rows.
 func BenchmarkIngestNewCase(b *testing.B) {
-	g, _ := newTestGateway(b)
+	g, st := benchGateway(b)
 	ctx := context.Background()
 	b.ReportAllocs()
+	defer reportCost(b, st)()
 	for i := 0; b.Loop(); i++ {
-		raw := fmt.Sprintf("From: Carol <carol%d@customer.example>\r\nTo: support@support.test\r\nCc: dave@customer.example\r\n"+
-			"Subject: VPN drops every hour\r\nMessage-ID: <bench.%d@customer.example>\r\n\r\nThe VPN disconnects every hour.\r\n", i, i)
-		if _, err := g.Ingest(ctx, []byte(raw), Envelope{Source: "smtp", To: []string{"support@support.test"}}); err != nil {
+		from := fmt.Sprintf("carol%d@customer.example", i)
+		raw := fmt.Sprintf("From: Carol <%s>\r\nTo: support@support.test\r\nCc: dave@customer.example\r\n"+
+			"Subject: VPN drops every hour\r\nMessage-ID: <bench.%d@customer.example>\r\n\r\nThe VPN disconnects every hour.\r\n", from, i)
+		res, err := g.Ingest(ctx, []byte(raw), Envelope{Source: "smtp", From: from, To: []string{"support@support.test"}})
+		if err != nil {
 			b.Fatal(err)
+		}
+		if res.Outcome != store.OutcomeNewCase {
+			b.Fatalf("outcome %s, want a new case", res.Outcome)
 		}
 	}
 }
 
 // BenchmarkIngestReply measures a threaded reply to an existing case.
 func BenchmarkIngestReply(b *testing.B) {
-	g, _ := newTestGateway(b)
+	g, st := benchGateway(b)
 	ctx := context.Background()
+	const carol = "carol@customer.example"
+	env := Envelope{Source: "smtp", From: carol, To: []string{"support@support.test"}}
 	first := "From: carol@customer.example\r\nTo: support@support.test\r\nSubject: VPN\r\nMessage-ID: <root@customer.example>\r\n\r\nx\r\n"
-	if _, err := g.Ingest(ctx, []byte(first), Envelope{Source: "smtp"}); err != nil {
-		b.Fatal(err)
+	res, err := g.Ingest(ctx, []byte(first), env)
+	if err != nil || res.Outcome != store.OutcomeNewCase {
+		b.Fatalf("first mail: %+v %v", res, err)
 	}
 	b.ReportAllocs()
+	defer reportCost(b, st)()
 	for i := 0; b.Loop(); i++ {
-		raw := fmt.Sprintf("From: carol@customer.example\r\nTo: support@support.test\r\nSubject: Re: [CS0000001] VPN\r\n"+
-			"Message-ID: <reply.%d@customer.example>\r\nIn-Reply-To: <root@customer.example>\r\n\r\nStill broken.\r\n", i)
-		if _, err := g.Ingest(ctx, []byte(raw), Envelope{Source: "smtp"}); err != nil {
+		raw := fmt.Sprintf("From: carol@customer.example\r\nTo: support@support.test\r\nSubject: Re: [%s] VPN\r\n"+
+			"Message-ID: <reply.%d@customer.example>\r\nIn-Reply-To: <root@customer.example>\r\n\r\nStill broken.\r\n", res.Case, i)
+		r, err := g.Ingest(ctx, []byte(raw), env)
+		if err != nil {
 			b.Fatal(err)
+		}
+		if r.Outcome != store.OutcomeReply {
+			b.Fatalf("outcome %s, want a reply", r.Outcome)
 		}
 	}
 }

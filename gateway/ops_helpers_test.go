@@ -5,7 +5,6 @@ import (
 	"context"
 	"io"
 	"log/slog"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -69,11 +68,8 @@ type opsEnv struct {
 func newOpsEnv(t *testing.T, prot Protection) *opsEnv {
 	t.Helper()
 	clock := &testClock{t: time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)}
-	path := filepath.Join(t.TempDir(), "db")
-	st, err := store.Open(context.Background(), path, store.Options{Now: clock.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
+	path := testDatabase(t)
+	st := openStoreAt(t, path, store.Options{Now: clock.Now})
 	t.Cleanup(func() { st.Close() })
 	tpl, err := templates.New("")
 	if err != nil {

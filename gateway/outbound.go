@@ -42,7 +42,13 @@ func (o *Outbox) StartAttempts(ctx context.Context, ids []int64) ([]int64, error
 
 // FinishAttempts records the results of attempts.
 func (o *Outbox) FinishAttempts(ctx context.Context, outcomes []store.AttemptOutcome) error {
-	return o.g.store.FinishAttempts(ctx, outcomes)
+	if err := o.g.store.FinishAttempts(ctx, outcomes); err != nil {
+		return err
+	}
+	for _, r := range outcomes {
+		o.g.RecordNotification(store.OutboxMail{ID: r.Outbox, CreatedAt: r.Queued}, r.Result)
+	}
+	return nil
 }
 
 // Queued receives a value when ingestion or an operator queued mail.

@@ -28,39 +28,20 @@ import (
 //     policy, or no enhanced status code at all) is recorded and counts
 //     nothing.
 
-// delayWarning reports whether a report is a warning only: a DSN that
-// says the delivery to some recipient is delayed and to none that it
-// failed (the Action fields of its message/delivery-status part). Any
-// other report, a DSN that failed with a 4.x.x status included, is a
-// failure.
-func delayWarning(m *mailparse.Message, b *mailparse.Bounce) bool {
-	if b.Reason != "dsn" || b.Permanent || m == nil {
-		return false
-	}
-	delayed := false
-	for _, a := range m.Attachments {
-		ct := strings.ToLower(a.ContentType)
-		if !strings.HasPrefix(ct, "message/delivery-status") && !strings.HasPrefix(ct, "message/global-delivery-status") {
-			continue
-		}
-		for _, line := range strings.Split(string(a.Data), "\n") {
-			k, v, ok := strings.Cut(line, ":")
-			if !ok || !strings.EqualFold(strings.TrimSpace(k), "Action") {
-				continue
-			}
-			switch action, _, _ := strings.Cut(strings.ToLower(strings.TrimSpace(v)), " "); action {
-			case "failed":
-				return false
-			case "delayed":
-				delayed = true
-			}
+// reportReason is why a report says the delivery failed, and the remote
+// answer: those of the recipient it names (mailparse's per-recipient
+// reason), else what the status code says.
+func reportReason(b *mailparse.Bounce) (reason, detail string) {
+	for _, r := range b.Recipients {
+		if strings.EqualFold(r.Address, b.Recipient) && r.Reason != "" {
+			return string(r.Reason), r.Diagnostic
 		}
 	}
-	return delayed
+	return failureReason(b.Status, b.Delayed), ""
 }
 
 // failureReason names why a delivery failed from its enhanced status code
-// (RFC 3463), in the vocabulary of delivery-report reasons: user_unknown,
+// (RFC 3463), in the vocabulary of mailparse.BounceReason: user_unknown,
 // host_unknown, has_moved, not_accept, suspended, mailbox_full,
 // message_too_big, rejected, expired, system_error, network_error,
 // content_error, security_error, undefined; delayed for a warning.

@@ -1,13 +1,14 @@
 package gateway
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"net/http"
 	"sync/atomic"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/casegate/casegate/store"
 )
@@ -133,13 +134,37 @@ func gonePurged(w http.ResponseWriter, what string, id int64, why string, at *ti
 	return true
 }
 
-// retentionMetrics writes the counters of retention and erasure.
-func (g *Gateway) retentionMetrics(b *bytes.Buffer) {
+// retentionMetrics are the counters of retention and erasure, read from
+// retentionState at scrape.
+func (g *Gateway) retentionMetrics() prometheus.Collector {
 	r := &g.retention
-	writeFamily(b, "casegate_retention_purged_total", "counter", "Cases, mails and attachments whose content policy.retention purged.",
-		"what", map[string]int{"cases": int(r.cases.Load()), "messages": int(r.messages.Load()), "attachments": int(r.attachments.Load())})
-	writeFamily(b, "casegate_retention_purged_bytes_total", "counter", "Bytes of raw mail and attachments policy.retention purged.",
-		"", map[string]int{"": int(r.bytes.Load())})
-	writeFamily(b, "casegate_erasures_total", "counter", "Contacts whose personal data was erased (contacts forget).",
-		"", map[string]int{"": int(r.erasures.Load())})
+	purged := func(what string, v *atomic.Int64) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "casegate_retention_purged_total",
+			Help:        "Cases, mails and attachments whose content policy.retention purged in this process.",
+			ConstLabels: prometheus.Labels{"what": what}}, func() float64 { return float64(v.Load()) })
+	}
+	return collectorSet{
+		purged("cases", &r.cases), purged("messages", &r.messages), purged("attachments", &r.attachments),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "casegate_retention_purged_bytes_total",
+			Help: "Bytes of raw mail and attachments policy.retention purged in this process."},
+			func() float64 { return float64(r.bytes.Load()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "casegate_erasures_total",
+			Help: "People whose data this process erased (contacts forget)."},
+			func() float64 { return float64(r.erasures.Load()) }),
+	}
+}
+
+// collectorSet is several collectors registered as one.
+type collectorSet []prometheus.Collector
+
+func (cs collectorSet) Describe(ch chan<- *prometheus.Desc) {
+	for _, c := range cs {
+		c.Describe(ch)
+	}
+}
+
+func (cs collectorSet) Collect(ch chan<- prometheus.Metric) {
+	for _, c := range cs {
+		c.Collect(ch)
+	}
 }

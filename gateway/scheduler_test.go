@@ -4,7 +4,6 @@ import (
 	"context"
 	"io"
 	"log/slog"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -12,14 +11,11 @@ import (
 	"github.com/casegate/casegate/templates"
 )
 
-// openGatewayAt opens a gateway on the database at path with clock now, as
-// a restarted process would.
-func openGatewayAt(t *testing.T, path string, now func() time.Time) (*Gateway, *store.Store) {
+// openGatewayAt opens a gateway on the database at loc (testDatabase) with
+// clock now, as a restarted process would.
+func openGatewayAt(t *testing.T, loc string, now func() time.Time) (*Gateway, *store.Store) {
 	t.Helper()
-	st, err := store.Open(context.Background(), path, store.Options{Now: now})
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := openStoreAt(t, loc, store.Options{Now: now})
 	tpl, err := templates.New("")
 	if err != nil {
 		t.Fatal(err)
@@ -36,7 +32,7 @@ func openGatewayAt(t *testing.T, path string, now func() time.Time) (*Gateway, *
 
 func TestAutoCloseAcrossRestart(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "db")
+	path := testDatabase(t)
 	start := time.Date(2026, 11, 1, 9, 0, 0, 0, time.UTC)
 	g, st := openGatewayAt(t, path, func() time.Time { return start })
 	c := openTestCase(t, g)

@@ -140,6 +140,7 @@ func (s *smtpSession) endTransaction() {
 func (s *smtpSession) Mail(from string, _ *smtp.MailOptions) error {
 	if !cleanAddress(from) {
 		reply := smtpReply(errBadSender)
+		s.g.metrics.smtpReply(reply.Code)
 		s.log.Info("smtp: sender refused", "from", fmt.Sprintf("%q", from), "code", replyCode(reply))
 		return reply
 	}
@@ -154,6 +155,7 @@ func (s *smtpSession) Rcpt(to string, _ *smtp.RcptOptions) error {
 	if _, _, ok := s.g.inbound(to); !ok {
 		if err := s.checkBounceAddress(to); err != nil {
 			reply := smtpReply(err)
+			s.g.metrics.smtpReply(reply.Code)
 			s.log.Info("smtp: recipient refused", "from", s.from, "to", to,
 				"code", replyCode(reply), "reason", err.Error())
 			return reply
@@ -233,14 +235,17 @@ func (s *smtpSession) Data(r io.Reader) (err error) {
 	}
 	s.log.Info("smtp: message stored", "from", s.from, "to", s.to, "size", len(raw),
 		"result", "250", "outcome", res.Outcome, "case", res.Case, "message_id", res.MessageID)
+	s.g.metrics.smtpReply(250)
 	return nil
 }
 
-// logRefused is the one line of a transaction whose DATA was refused. A
+// logRefused is the one line of a transaction whose DATA was refused
+// (and its count in the metrics). A
 // failure of our own (a TemporaryError) is logged at ERROR, unless it is a
 // full disk, which noteStorage reports at most once a minute; anything the
 // client caused, or a connection lost in the middle, is INFO.
 func (s *smtpSession) logRefused(size int, reply *smtp.SMTPError, cause error) {
+	s.g.metrics.smtpReply(reply.Code)
 	level := slog.LevelInfo
 	var te *TemporaryError
 	switch {

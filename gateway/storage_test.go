@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/emersion/go-smtp"
+
+	"github.com/casegate/casegate/store"
 )
 
 // A full disk, made real with SQLite's page limit (SQLITE_FULL), is named
@@ -33,7 +35,16 @@ func TestStorageFull(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The limit cannot go below the database's size: 1 means "as it is".
-	if err := e.st.Exec(ctx, `PRAGMA max_page_count = 1`); err != nil {
+	// PostgreSQL's disk_full is raised by triggers instead.
+	fill, free := `PRAGMA max_page_count = 1`, `PRAGMA max_page_count = 1073741823`
+	if e.st.Backend() == store.BackendPostgres {
+		fill = `CREATE FUNCTION disk_full() RETURNS trigger LANGUAGE plpgsql AS $$
+			BEGIN RAISE EXCEPTION 'could not extend file' USING ERRCODE = 'disk_full'; END $$;
+			CREATE TRIGGER disk_full BEFORE INSERT ON messages FOR EACH ROW EXECUTE FUNCTION disk_full();
+			CREATE TRIGGER disk_full BEFORE INSERT ON activities FOR EACH ROW EXECUTE FUNCTION disk_full()`
+		free = `DROP TRIGGER disk_full ON messages; DROP TRIGGER disk_full ON activities`
+	}
+	if err := e.st.Exec(ctx, fill); err != nil {
 		t.Fatal(err)
 	}
 
@@ -67,7 +78,7 @@ func TestStorageFull(t *testing.T) {
 	}
 
 	// Space again: the same mail is taken, and health is back.
-	if err := e.st.Exec(ctx, `PRAGMA max_page_count = 1073741823`); err != nil {
+	if err := e.st.Exec(ctx, free); err != nil {
 		t.Fatal(err)
 	}
 	if err := send(2); err != nil {

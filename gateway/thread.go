@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 
 	"github.com/casegate/casegate/store"
@@ -22,6 +23,23 @@ func (g *Gateway) threadLookup(ctx context.Context, tx *store.Tx, in *inbound) (
 	c, found, err := g.threadByMessageID(ctx, tx, in, ids)
 	if err != nil || found {
 		return c, found, err
+	}
+	if g.toBounceAddress(in) {
+		// Sent to the bounce address of one of our notifications (an
+		// auto-reply that left the threading headers out): the address
+		// names the notification, whose MAC nobody can forge.
+		row, err := g.verpTarget(ctx, tx, in)
+		if err != nil {
+			return store.Case{}, false, err
+		}
+		if row != nil && row.CaseID != 0 {
+			c, err := tx.CaseByID(ctx, row.CaseID)
+			if err != nil {
+				return c, false, err
+			}
+			in.step("thread", "bounce_address", fmt.Sprintf("outbox %d: %s", row.ID, c.Number))
+			return c, true, nil
+		}
 	}
 	for _, cand := range []struct{ how, number string }{
 		{"plus_address", in.plusTag},

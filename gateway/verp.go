@@ -130,3 +130,14 @@ func (g *Gateway) verpTarget(ctx context.Context, tx *store.Tx, in *inbound) (*s
 	}
 	return nil, nil
 }
+
+// toBounceAddress reports whether the message was sent to an address of
+// our bounce addresses' form (valid or not).
+func (g *Gateway) toBounceAddress(in *inbound) bool {
+	for _, rcpt := range in.env.To {
+		if g.isBounceAddress(rcpt) {
+			return true
+		}
+	}
+	return false
+}

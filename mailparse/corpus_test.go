@@ -47,6 +47,7 @@ type golden struct {
 	Cut         *Cut               `json:"cut,omitempty"`
 	HasHTML     bool               `json:"has_html,omitempty"`
 	Attachments []goldenAttachment `json:"attachments,omitempty"`
+	Forwarded   *Forwarded         `json:"forwarded,omitempty"`
 	Signals     *Signals           `json:"signals,omitempty"`
 	Warnings    []string           `json:"warnings,omitempty"`
 	Text        string             `json:"text,omitempty"`
@@ -68,7 +69,7 @@ func toGolden(m *Message) *golden {
 		From: &m.From, Sender: m.Sender, ReplyTo: m.ReplyTo, To: m.To, Cc: m.Cc,
 		ReturnPath: m.ReturnPath, Subject: m.Subject, Topic: m.Topic, CaseTag: m.CaseTag,
 		BodyRef: m.BodyRef, Visible: m.Visible, Cut: &m.Cut, HasHTML: m.HTML != "",
-		Signals: &m.Signals, Warnings: m.Warnings, Text: m.Text,
+		Signals: &m.Signals, Warnings: m.Warnings, Text: m.Text, Forwarded: m.Forwarded,
 	}
 	if !m.Date.IsZero() {
 		g.Date = m.Date.Format(time.RFC3339)

@@ -62,8 +62,8 @@ func checkMessage(t *testing.T, m *Message) {
 	if m.CaseTag != "" && strings.Contains(m.Topic, "["+m.CaseTag+"]") {
 		t.Errorf("topic %q still holds the tag %s", m.Topic, m.CaseTag)
 	}
-	if !strings.Contains(m.Text, m.Visible) {
-		t.Errorf("visible %q is not part of text %q", m.Visible, m.Text)
+	if !linesOf(m.Text, m.Visible) {
+		t.Errorf("visible %q is not made of lines of text %q", m.Visible, m.Text)
 	}
 	if m.Cut.Removed != len(m.Text)-len(m.Visible) {
 		t.Errorf("cut removed %d bytes, text %d, visible %d", m.Cut.Removed, len(m.Text), len(m.Visible))
@@ -81,6 +81,23 @@ func checkMessage(t *testing.T, m *Message) {
 	}
 }
 
+// linesOf reports whether the lines of vis are found in text in their
+// order, each inside one line of text: what VisibleReply promises.
+func linesOf(text, vis string) bool {
+	rest := text
+	for _, l := range strings.Split(vis, "\n") {
+		if l == "" {
+			continue
+		}
+		i := strings.Index(rest, l)
+		if i < 0 || strings.Contains(l, "\n") {
+			return false
+		}
+		rest = rest[i+len(l):]
+	}
+	return true
+}
+
 func FuzzVisibleReply(f *testing.F) {
 	addCorpusSeeds(f, func(raw []byte) {
 		if m, err := Parse(raw, corpusOptions); err == nil {
@@ -93,8 +110,8 @@ func FuzzVisibleReply(f *testing.F) {
 		var cut Cut
 		within(t, func() { vis, cut = VisibleReply(text) })
 		norm := normalizeNewlines(text)
-		if !strings.Contains(norm, vis) {
-			t.Fatalf("visible %q is not part of %q", vis, norm)
+		if !linesOf(norm, vis) {
+			t.Fatalf("visible %q is not made of lines of %q", vis, norm)
 		}
 		if cut.Removed != len(norm)-len(vis) || cut.Removed < 0 {
 			t.Fatalf("removed %d, text %d, visible %d", cut.Removed, len(norm), len(vis))

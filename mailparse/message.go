@@ -25,6 +25,13 @@
 // and original-message lines, signatures and mobile footers, or ">" quotes
 // that the common clients write in the common languages. Answers written
 // between quoted lines are kept. Cut records which marker ended it.
+//
+// Delivery reports are read whatever their shape: RFC 3464 reports, the
+// texts of the MTAs that write none (qmail, Exim, sendmail, DragonFly, ...)
+// and Amazon SES notifications. Each failed recipient gets a BounceReason
+// from its status code, SMTP reply and diagnostic; only the reasons that
+// say the address is gone make a bounce Hard. Feedback reports (RFC 5965)
+// are complaints, never bounces.
 package mailparse
 
 import (
@@ -70,8 +77,11 @@ type Message struct {
 	Cut     Cut    `json:"cut"`            // how Visible was found
 
 	Attachments []Attachment `json:"attachments,omitempty"`
-	Signals     Signals      `json:"signals"`
-	Warnings    []string     `json:"warnings,omitempty"`
+	// Forwarded is the message this mail forwards, attached or inline; nil
+	// when it forwards none. Text and Visible keep the forward as it came.
+	Forwarded *Forwarded `json:"forwarded,omitempty"`
+	Signals   Signals    `json:"signals"`
+	Warnings  []string   `json:"warnings,omitempty"`
 }
 
 // Cut records which marker ended the visible reply.
@@ -97,23 +107,17 @@ type Attachment struct {
 
 // Signals are what the gateway needs to tell people from machines.
 type Signals struct {
-	AutoReply    bool    `json:"auto_reply,omitempty"`
-	AutoReason   string  `json:"auto_reason,omitempty"` // the header or subject that said so
-	Bounce       *Bounce `json:"bounce,omitempty"`
-	List         bool    `json:"list,omitempty"` // List-Id, List-Unsubscribe, Precedence: list
-	Loop         bool    `json:"loop,omitempty"` // carries Options.LoopHeader with Options.Hostname
-	ReceivedHops int     `json:"received_hops"`
-	Priority     string  `json:"priority,omitempty"` // "high" when X-Priority/Importance/Priority say so
-}
-
-// Bounce describes a delivery status notification (RFC 3464) or a mail
-// that looks like one.
-type Bounce struct {
-	OriginalMessageID string `json:"original_message_id,omitempty"`
-	Recipient         string `json:"recipient,omitempty"`
-	Status            string `json:"status,omitempty"` // e.g. "5.1.1"
-	Permanent         bool   `json:"permanent"`
-	Reason            string `json:"reason,omitempty"` // "dsn", "null_sender", "mailer_daemon"
+	AutoReply  bool    `json:"auto_reply,omitempty"`
+	AutoReason string  `json:"auto_reason,omitempty"` // the header or subject that said so
+	Bounce     *Bounce `json:"bounce,omitempty"`
+	// Complaint is a feedback report (RFC 5965, ARF) or a complaint
+	// notification of a sending service: someone marked a mail as spam. A
+	// mail is never both a Complaint and a Bounce.
+	Complaint    *Complaint `json:"complaint,omitempty"`
+	List         bool       `json:"list,omitempty"` // List-Id, List-Unsubscribe, Precedence: list
+	Loop         bool       `json:"loop,omitempty"` // carries Options.LoopHeader with Options.Hostname
+	ReceivedHops int        `json:"received_hops"`
+	Priority     string     `json:"priority,omitempty"` // "high" when X-Priority/Importance/Priority say so
 }
 
 // Options tell Parse what is ours. The zero value works with DefaultLimits.

@@ -71,10 +71,19 @@ func parseDepth(raw []byte, opts Options, lim Limits, depth int, parts *int) (*M
 	m.HTML = w.html
 	m.Attachments = w.atts
 	fillHeaders(m, h, w.cs, casePrefix(opts))
-	m.Visible, m.Cut = visibleReply(m.Text, w.htmlQ)
+	m.Visible, m.Cut = visibleReply(m.Text, w.htmlQ, w.html != "" && !w.plain)
 	m.BodyRef = findBodyRef(m.Text, casePrefix(opts))
 	m.Signals = signals(h, opts, m)
-	m.Signals.Bounce = detectBounce(h, m, w.report)
+	rep := readReport(h, m, w.report)
+	if m.Signals.Complaint = detectComplaint(m, rep); m.Signals.Complaint == nil {
+		m.Signals.Bounce = detectBounce(h, m, rep)
+	}
+	if m.Signals.Bounce == nil && m.Signals.Complaint == nil && !m.Signals.AutoReply && nullReturnPath(h) {
+		// A mail with a null return path that reports nothing is an
+		// automatic response (RFC 3834 §3.3): a person never sends one.
+		m.Signals.AutoReply, m.Signals.AutoReason = true, "Return-Path: <>"
+	}
+	m.Forwarded = detectForward(m)
 	return m, nil
 }
 

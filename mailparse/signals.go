@@ -17,6 +17,39 @@ func signals(h header, opts Options, m *Message) Signals {
 	return s
 }
 
+// Kinds of machine mail, as Signals.Kind returns them.
+const (
+	KindBounce      = "bounce"       // a delivery failure report (Bounce)
+	KindDelay       = "delay"        // a delivery report that only says delivery is delayed (Bounce.Delayed)
+	KindComplaint   = "complaint"    // a feedback report (Complaint)
+	KindReadReceipt = "read_receipt" // a disposition notification (RFC 8098)
+	KindList        = "list"         // mailing-list mail
+	KindAutoReply   = "auto_reply"   // an out-of-office or other automatic reply, no report
+)
+
+// Kind says what a mail sent by a machine is, from the message alone: one
+// of the Kind constants, "" for mail from a person. The envelope does not
+// change it: an out-of-office reply that arrives with MAIL FROM:<> (as RFC
+// 3834 §3.3 asks responders to send) and Auto-Submitted: auto-replied but
+// no report in it is KindAutoReply, not KindBounce.
+func (s Signals) Kind() string {
+	switch {
+	case s.Complaint != nil:
+		return KindComplaint
+	case s.Bounce != nil && s.Bounce.Delayed:
+		return KindDelay
+	case s.Bounce != nil:
+		return KindBounce
+	case s.AutoReason == "read receipt":
+		return KindReadReceipt
+	case s.List:
+		return KindList
+	case s.AutoReply:
+		return KindAutoReply
+	}
+	return ""
+}
+
 // isLoop reports whether the mail carries our own loop header with our
 // hostname: a mail we sent that came back.
 func isLoop(h header, opts Options) bool {

@@ -33,15 +33,36 @@ type line struct {
 // removed, and the Cut that says which marker ended it. A reply written
 // between quoted lines keeps the answers and the quotes they answer; only
 // the quoted lines after the last answer are cut. A reply written below
-// the quote (bottom posting) is the answer alone. The result is always a
-// part of the text, and extracting again from it changes nothing.
+// the quote (bottom posting) is the answer alone. A reply written above a
+// quote header and closed below the quote ("Regards, Jane") keeps both
+// and loses the quote between them. The result is made of lines of the
+// text in their order (the start of a line when a quote header shares the
+// line with the reply), and extracting again from it changes nothing.
 func VisibleReply(text string) (string, Cut) {
-	return visibleReply(normalizeNewlines(text), -1)
+	return visibleReply(normalizeNewlines(text), -1, false)
 }
 
 // visibleReply is VisibleReply on LF text; htmlQuote is the offset of the
-// quote container of the HTML the text was made of, -1 if none.
-func visibleReply(text string, htmlQuote int) (string, Cut) {
+// quote container of the HTML the text was made of, -1 if none; fromHTML
+// says the text was made of HTML, so its ">" lines are blockquotes.
+func visibleReply(text string, htmlQuote int, fromHTML bool) (string, Cut) {
+	vis, marker, joined := visibleOnce(text, htmlQuote, fromHTML)
+	// A reply put together from pieces (the lines around a quote it wraps,
+	// the start of a line) is read once more until nothing changes: the
+	// pieces side by side may make a marker that the quote kept apart.
+	for n := 0; joined && n < 4; n++ {
+		again, _, j := visibleOnce(vis, -1, false)
+		if again == vis {
+			break
+		}
+		vis, joined = again, j || joined
+	}
+	return vis, Cut{Marker: marker, Removed: len(text) - len(vis)}
+}
+
+// visibleOnce finds the visible reply of LF text in one pass, and whether
+// it is put together from pieces rather than cut in one piece.
+func visibleOnce(text string, htmlQuote int, fromHTML bool) (string, string, bool) {
 	lines := splitLines(text)
 	end, marker := len(lines), ""
 	for i, l := range lines {
@@ -59,27 +80,60 @@ func visibleReply(text string, htmlQuote int) (string, Cut) {
 			}
 		}
 	}
-	start := 0
-	if c := findCut(lines[:end], htmlLine); c.end >= 0 || c.start > 0 {
-		start = c.start
-		if c.end >= 0 {
-			end = c.end
+	c := findCut(lines[:end], htmlLine, fromHTML)
+	if c.end < 0 && c.start == 0 {
+		c = span{0, end, -1, -1, -1, marker}
+	} else if c.end < 0 {
+		c.end = end
+		if c.marker == "" {
+			c.marker = marker
 		}
-		marker = c.marker
 	}
-	vis := text[lines[start].start:]
-	if end < len(lines) {
-		vis = text[lines[start].start:lines[end].start]
+	vis := trimVisible(text[lines[c.start].start:c.offset(lines, len(text))])
+	if c.tailStart >= 0 {
+		tail := trimVisible(text[lines[c.tailStart].start:lineEnd(lines, c.tailEnd, len(text))])
+		switch {
+		case vis == "":
+			vis = tail
+		case tail != "":
+			vis += "\n\n" + tail
+		}
 	}
-	vis = trimVisible(vis)
-	return vis, Cut{Marker: marker, Removed: len(text) - len(vis)}
+	return vis, c.marker, c.tailStart >= 0 || c.col >= 0
 }
 
 // span is the part of the lines that is the reply: from line start up to
-// line end (-1: to the last line), and the marker that decided it.
+// line end (-1: to the last line), or up to byte col of line end when the
+// quote header shares its line with the reply; and the closing lines
+// tailStart up to tailEnd kept after a quote the reply wraps (-1: none).
+// marker is the marker that decided it.
 type span struct {
-	start, end int
-	marker     string
+	start, end         int
+	col                int
+	tailStart, tailEnd int
+	marker             string
+}
+
+// cutAt is the span of a reply that ends at line end.
+func cutAt(start, end int, marker string) span {
+	return span{start, end, -1, -1, -1, marker}
+}
+
+// offset returns the byte offset in the text where the reply ends.
+func (c span) offset(lines []line, textLen int) int {
+	if c.col >= 0 {
+		return lines[c.end].start + c.col
+	}
+	return lineEnd(lines, c.end, textLen)
+}
+
+// lineEnd returns the offset where line i starts, the end of the text for
+// i past the last line.
+func lineEnd(lines []line, i, textLen int) int {
+	if i >= len(lines) {
+		return textLen
+	}
+	return lines[i].start
 }
 
 // splitLines splits LF text into lines.
@@ -100,22 +154,31 @@ func splitLines(text string) []line {
 
 // findCut returns where quoted history or a signature begins, and its
 // marker; end is -1 when there is none.
-func findCut(lines []line, htmlLine int) span {
+func findCut(lines []line, htmlLine int, fromHTML bool) span {
 	for i := range lines {
 		if i == htmlLine {
-			return considerInline(lines, i, MarkerHTMLQuote)
+			return considerInline(lines, i, MarkerHTMLQuote, true)
 		}
 		if m := stopMarker(lines, i); m != "" {
-			return span{0, i, m}
+			return cutAt(0, i, m)
+		}
+		if col := inlineAttribution(lines[i].s); col > 0 {
+			head := []line{{lines[i].start, strings.TrimRight(lines[i].s[:col], " \t")}}
+			if m := stopMarker(head, 0); m != "" {
+				return cutAt(0, i, m) // the reply's part of the line is a footer itself
+			}
+			c := cutAt(0, i, MarkerQuoteHeader)
+			c.col = col
+			return c
 		}
 		if attributionAt(lines, i) > 0 {
-			return considerInline(lines, i, MarkerQuoteHeader)
+			return considerInline(lines, i, MarkerQuoteHeader, true)
 		}
 		if isQuoted(lines[i].s) {
-			return considerInline(lines, i, MarkerQuote)
+			return considerInline(lines, i, MarkerQuote, fromHTML)
 		}
 	}
-	return span{0, -1, ""}
+	return cutAt(0, -1, "")
 }
 
 // considerInline decides, for quoted history starting at line i, whether
@@ -123,9 +186,12 @@ func findCut(lines []line, htmlLine int) span {
 // (inline replies) are kept with the quotes they answer, and only what
 // follows the last one (quotes, a signature) is cut. Answers below one
 // quote with nothing above it (bottom posting) are the reply alone.
-// Without answers everything from line i is cut.
-func considerInline(lines []line, i int, marker string) span {
-	a := answers{first: -1, last: -1}
+// Without answers everything from line i is cut. wraps says the quote is
+// one a reply can wrap (after a quote header, an HTML blockquote): answers
+// below it that answer nothing in between are the closing of a reply
+// written above it.
+func considerInline(lines []line, i int, marker string, wraps bool) span {
+	a := answers{first: -1, last: -1, wraps: wraps}
 	for j := i; j < len(lines); j++ {
 		s := lines[j].s
 		switch {
@@ -146,7 +212,7 @@ func considerInline(lines []line, i int, marker string) span {
 			continue
 		}
 		if !a.seenQuote {
-			return span{0, i, marker}
+			return cutAt(0, i, marker)
 		}
 		if j > 0 && isQuoted(lines[j-1].s) && len(lines[j-1].s) >= 60 && startsLower(s) {
 			continue // a long quoted line the sender's client wrapped
@@ -162,6 +228,7 @@ type answers struct {
 	first, last int  // the first and last answer line, -1 before any
 	quoteSince  bool // a quote after the first answer
 	interleaved bool // a quote between two answers
+	wraps       bool // a reply above may close below the quote
 }
 
 func (a *answers) quote() {
@@ -186,9 +253,14 @@ func (a *answers) answer(j int) {
 // answers the reply ends at the quote (line i, marker).
 func (a *answers) cut(lines []line, i, stop int, stopMarker, marker string) span {
 	if a.last < 0 {
-		return span{0, i, marker}
+		return cutAt(0, i, marker)
 	}
-	c := span{0, -1, ""}
+	if a.wraps && !a.interleaved && !allBlank(lines[:i]) {
+		c := cutAt(0, i, marker) // the reply wraps the quote
+		c.tailStart, c.tailEnd = a.first, a.last+1
+		return c
+	}
+	c := cutAt(0, -1, "")
 	for k := a.last + 1; k < stop && c.end < 0; k++ {
 		if !isBlank(lines[k].s) {
 			c.end, c.marker = k, MarkerQuote
@@ -226,7 +298,7 @@ func stopMarker(lines []line, i int) string {
 		return ""
 	case s == "-- " || s == "--" || s == "-- \u00a0" || t == "--":
 		return MarkerSignature
-	case isMobileFooter(t):
+	case isMobileFooter(lines, i):
 		return MarkerMobile
 	}
 	if m := dashedMarker(t); m != "" {

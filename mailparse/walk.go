@@ -25,6 +25,7 @@ type walker struct {
 	texts  []string // body texts in order, already decoded
 	html   string   // first HTML body, as sent (decoded to UTF-8)
 	htmlQ  int      // offset of the first quote container in the text made of html, -1 if none
+	plain  bool     // a text/plain body part was read
 	atts   []Attachment
 	report *reportParts
 	cs     string // charset of the first text part, for 8-bit headers
@@ -88,6 +89,8 @@ func (w *walker) walk(p *part, depth int) error {
 		w.noteDeliveryStatus(data)
 	case p.mtype == "text/rfc822-headers" || p.mtype == "message/rfc822-headers":
 		w.noteReturnedHeaders(data)
+	case p.mtype == "message/feedback-report":
+		w.noteFeedback(data)
 	case p.mtype == "application/ms-tnef" || p.mtype == "application/vnd.ms-tnef" ||
 		strings.EqualFold(p.filename, "winmail.dat"):
 		if w.addTNEF(data) {
@@ -104,6 +107,7 @@ func (w *walker) addText(p *part, data []byte) {
 	if w.cs == "" {
 		w.cs = cs
 	}
+	w.plain = true
 	text := normalizeNewlines(decodeCharset(data, cs, w.warn))
 	if strings.EqualFold(p.params["format"], "flowed") {
 		text = unflow(text, strings.EqualFold(p.params["delsp"], "yes"))

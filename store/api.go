@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 )
 
 // CaseSearch selects cases for SearchCases: the filter of ListCases plus
@@ -14,7 +15,7 @@ type CaseSearch struct {
 	CaseFilter
 	// Query matches, case-insensitively, anywhere in the number, subject
 	// or description ("" matches every case). SQLite folds ASCII letters
-	// only.
+	// only, PostgreSQL every letter.
 	Query string
 }
 
@@ -37,12 +38,10 @@ func (s *Store) SearchCases(ctx context.Context, f CaseSearch) ([]Case, error) {
 	}
 	if q := strings.TrimSpace(f.Query); q != "" {
 		pat := "%" + escapeLike(q) + "%"
-		add(`(c.number LIKE ? ESCAPE '\' OR c.subject LIKE ? ESCAPE '\' OR c.description LIKE ? ESCAPE '\')`, pat, pat, pat)
+		add(`(lower(c.number) LIKE lower(?) ESCAPE '\' OR lower(c.subject) LIKE lower(?) ESCAPE '\' OR lower(c.description) LIKE lower(?) ESCAPE '\')`, pat, pat, pat)
 	}
 	q := `SELECT ` + caseColumns + caseFrom + `WHERE ` + strings.Join(where, " AND ") + ` ORDER BY c.id DESC`
-	if f.Limit > 0 {
-		q += fmt.Sprintf(" LIMIT %d", f.Limit)
-	}
+	q += limitClause(f.Limit)
 	rows, err := s.r.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("search cases: %w", err)
@@ -83,61 +82,51 @@ func (s *Store) AttachmentByID(ctx context.Context, id int64) (Attachment, error
 	return a, nil
 }
 
-// Counts are the numbers /metrics reports. Every known state, status and
-// outcome is present, with 0 when there is no row.
-type Counts struct {
-	CasesByState      map[string]int
-	OutboxByStatus    map[string]int
-	MessagesByOutcome map[string]int
-	Quarantined       int
+// Backlog is what waits: the gauges /metrics reports. Each figure is read
+// through an index and costs in proportion to what it counts (active
+// cases, pending and dead mail, quarantine), never to the history. Ids
+// grow with time, so the pending row with the smallest id is the oldest.
+type Backlog struct {
+	ActiveCases   map[string]int // every state but closed, 0 when none
+	OutboxPending int
+	OutboxDead    int
+	OldestPending *time.Time // when the oldest pending mail was queued; nil when none is
+	Quarantined   int        // not replayed yet
 }
 
-// Count reads the current Counts.
-func (s *Store) Count(ctx context.Context) (Counts, error) {
-	c := Counts{
-		CasesByState:      zeros(StateNew, StateOpen, StateAwaitingInfo, StateOnHold, StateResolved, StateClosed),
-		OutboxByStatus:    zeros(OutboxPending, OutboxSent, OutboxDead),
-		MessagesByOutcome: zeros(OutcomeNewCase, OutcomeReply, OutcomeIgnored, OutcomeBounce, OutcomeAutoReply),
+// Backlog reads the current Backlog.
+func (s *Store) Backlog(ctx context.Context) (Backlog, error) {
+	b := Backlog{ActiveCases: map[string]int{}}
+	for _, st := range []string{StateNew, StateOpen, StateAwaitingInfo, StateOnHold, StateResolved} {
+		b.ActiveCases[st] = 0
 	}
-	for _, g := range []struct {
-		query string
-		into  map[string]int
-	}{
-		{`SELECT state, count(*) FROM cases GROUP BY state`, c.CasesByState},
-		{`SELECT status, count(*) FROM outbox GROUP BY status`, c.OutboxByStatus},
-		{`SELECT outcome, count(*) FROM messages GROUP BY outcome`, c.MessagesByOutcome},
-	} {
-		if err := s.countGroups(ctx, g.query, g.into); err != nil {
-			return c, err
-		}
-	}
-	if err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM quarantine WHERE replayed_at IS NULL`).Scan(&c.Quarantined); err != nil {
-		return c, fmt.Errorf("count quarantine: %w", err)
-	}
-	return c, nil
-}
-
-func (s *Store) countGroups(ctx context.Context, query string, into map[string]int) error {
-	rows, err := s.r.QueryContext(ctx, query)
+	rows, err := s.r.QueryContext(ctx, `SELECT state, count(*) FROM cases
+		WHERE state IN ('new', 'open', 'awaiting_info', 'on_hold', 'resolved') GROUP BY state`)
 	if err != nil {
-		return fmt.Errorf("count: %w", err)
+		return b, fmt.Errorf("backlog: %w", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var k string
+		var st string
 		var n int
-		if err := rows.Scan(&k, &n); err != nil {
-			return fmt.Errorf("count: %w", err)
+		if err := rows.Scan(&st, &n); err != nil {
+			return b, fmt.Errorf("backlog: %w", err)
 		}
-		into[k] = n
+		b.ActiveCases[st] = n
 	}
-	return rows.Err()
-}
-
-func zeros(keys ...string) map[string]int {
-	m := make(map[string]int, len(keys))
-	for _, k := range keys {
-		m[k] = 0
+	if err := rows.Err(); err != nil {
+		return b, fmt.Errorf("backlog: %w", err)
 	}
-	return m
+	var oldest sql.NullInt64
+	err = s.r.QueryRowContext(ctx, `SELECT
+		(SELECT count(*) FROM outbox WHERE status = 'pending'),
+		(SELECT created_at FROM outbox WHERE id = (SELECT min(id) FROM outbox WHERE status = 'pending')),
+		(SELECT count(*) FROM outbox WHERE status = 'dead'),
+		(SELECT count(*) FROM quarantine WHERE replayed_at IS NULL)`).
+		Scan(&b.OutboxPending, &oldest, &b.OutboxDead, &b.Quarantined)
+	if err != nil {
+		return b, fmt.Errorf("backlog: %w", err)
+	}
+	b.OldestPending = nullTime(oldest)
+	return b, nil
 }

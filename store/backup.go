@@ -16,6 +16,9 @@ import (
 // PRAGMA quick_check and only then renamed to path, so path is either a
 // whole, checked backup or absent. An existing path is refused.
 func (s *Store) Backup(ctx context.Context, path string) error {
+	if s.d.name != BackendSQLite {
+		return errors.New("backup: the database is PostgreSQL; back it up with pg_dump or the server's own backups")
+	}
 	if _, err := os.Lstat(path); err == nil {
 		return fmt.Errorf("backup: %s exists; remove it or name another file", path)
 	} else if !errors.Is(err, os.ErrNotExist) {

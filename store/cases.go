@@ -2,7 +2,9 @@ package store
 
 import (
 	"context"
+	"crypto/rand"
 	"database/sql"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
@@ -96,17 +98,14 @@ func scanCase(row scanner) (Case, error) {
 // UpsertContact returns the contact for email, creating it, and filling in
 // a missing name or account.
 func (tx *Tx) UpsertContact(ctx context.Context, email, name, account string) (Contact, error) {
-	_, err := tx.tx.ExecContext(ctx, `INSERT INTO contacts (email, name, account, created_at) VALUES (?, ?, ?, ?)
-		ON CONFLICT (email) DO UPDATE SET
-			name = CASE WHEN contacts.name = '' THEN excluded.name ELSE contacts.name END,
-			account = CASE WHEN contacts.account = '' THEN excluded.account ELSE contacts.account END`,
-		email, name, account, ms(tx.Now))
-	if err != nil {
-		return Contact{}, fmt.Errorf("upsert contact: %w", err)
-	}
 	var c Contact
 	var created int64
-	err = tx.tx.QueryRowContext(ctx, `SELECT id, email, name, account, undeliverable, created_at FROM contacts WHERE email = ?`, email).
+	err := tx.tx.QueryRowContext(ctx, `INSERT INTO contacts (email, name, account, created_at) VALUES (?, ?, ?, ?)
+		ON CONFLICT (email) DO UPDATE SET
+			name = CASE WHEN contacts.name = '' THEN excluded.name ELSE contacts.name END,
+			account = CASE WHEN contacts.account = '' THEN excluded.account ELSE contacts.account END
+		RETURNING id, email, name, account, undeliverable, created_at`,
+		email, name, account, ms(tx.Now)).
 		Scan(&c.ID, &c.Email, &c.Name, &c.Account, &c.Undeliverable, &created)
 	if err != nil {
 		return Contact{}, fmt.Errorf("upsert contact: %w", err)
@@ -124,13 +123,16 @@ func (tx *Tx) CreateCase(ctx context.Context, nc NewCase) (Case, error) {
 	if nc.Priority == "" {
 		nc.Priority = "normal"
 	}
-	res, err := tx.tx.ExecContext(ctx, `INSERT INTO cases (number, kind, state, contact_id, account, subject, description,
-		priority, linked_case_id, created_at, updated_at) VALUES ('', ?, 'new', ?, ?, ?, ?, ?, ?, ?, ?)`,
-		nc.Kind, nc.ContactID, nc.Account, nc.Subject, nc.Description, nc.Priority, linked, ms(tx.Now), ms(tx.Now))
+	// The number is known once the id is: the row is inserted with a
+	// placeholder of its own (unique, as concurrent transactions on
+	// PostgreSQL insert at the same time) and numbered right after.
+	placeholder, err := pendingNumber()
 	if err != nil {
 		return Case{}, fmt.Errorf("create case: %w", err)
 	}
-	id, err := res.LastInsertId()
+	id, err := tx.tx.insertID(ctx, `INSERT INTO cases (number, kind, state, contact_id, account, subject, description,
+		priority, linked_case_id, created_at, updated_at) VALUES (?, ?, 'new', ?, ?, ?, ?, ?, ?, ?, ?)`,
+		placeholder, nc.Kind, nc.ContactID, nc.Account, nc.Subject, nc.Description, nc.Priority, linked, ms(tx.Now), ms(tx.Now))
 	if err != nil {
 		return Case{}, fmt.Errorf("create case: %w", err)
 	}
@@ -141,6 +143,15 @@ func (tx *Tx) CreateCase(ctx context.Context, nc NewCase) (Case, error) {
 	return tx.CaseByID(ctx, id)
 }
 
+// pendingNumber is the placeholder number of a case row being created.
+func pendingNumber() (string, error) {
+	b := make([]byte, 12)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	return "pending-" + hex.EncodeToString(b), nil
+}
+
 // FormatNumber is the case number for a sequence value: prefix and at
 // least 7 digits.
 func FormatNumber(prefix string, seq int64) string {
@@ -149,7 +160,7 @@ func FormatNumber(prefix string, seq int64) string {
 
 // CaseByID reads a case inside the transaction.
 func (tx *Tx) CaseByID(ctx context.Context, id int64) (Case, error) {
-	c, err := scanCase(tx.tx.QueryRowContext(ctx, `SELECT `+caseColumns+caseFrom+`WHERE c.id = ?`, id))
+	c, err := scanCase(tx.tx.QueryRowContext(ctx, `SELECT `+caseColumns+caseFrom+`WHERE c.id = ?`+tx.tx.d.lockCase, id))
 	if err != nil {
 		return c, fmt.Errorf("case %d: %w", id, err)
 	}
@@ -158,12 +169,12 @@ func (tx *Tx) CaseByID(ctx context.Context, id int64) (Case, error) {
 
 // CaseByNumber reads a case inside the transaction.
 func (tx *Tx) CaseByNumber(ctx context.Context, number string) (Case, error) {
-	return caseByNumber(ctx, tx.tx, number)
+	return caseByNumber(ctx, tx.tx, tx.tx.d.lockCase, number)
 }
 
 // CaseByNumber reads a case.
 func (s *Store) CaseByNumber(ctx context.Context, number string) (Case, error) {
-	return caseByNumber(ctx, s.r, number)
+	return caseByNumber(ctx, s.r, "", number)
 }
 
 type querier interface {
@@ -171,8 +182,10 @@ type querier interface {
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
 }
 
-func caseByNumber(ctx context.Context, q querier, number string) (Case, error) {
-	c, err := scanCase(q.QueryRowContext(ctx, `SELECT `+caseColumns+caseFrom+`WHERE c.number = ?`, strings.ToUpper(number)))
+// caseByNumber reads a case; lock is the dialect's lockCase inside a
+// write transaction, "" outside.
+func caseByNumber(ctx context.Context, q querier, lock, number string) (Case, error) {
+	c, err := scanCase(q.QueryRowContext(ctx, `SELECT `+caseColumns+caseFrom+`WHERE c.number = ?`+lock, strings.ToUpper(number)))
 	if err != nil {
 		return c, fmt.Errorf("case %s: %w", number, err)
 	}
@@ -183,11 +196,17 @@ func caseByNumber(ctx context.Context, q querier, number string) (Case, error) {
 // rules of which transitions are legal are the gateway's.
 func (tx *Tx) SetState(ctx context.Context, caseID int64, state string) error {
 	now := ms(tx.Now)
+	var resolved, closed any
+	resolutions := 0
+	switch state {
+	case StateResolved:
+		resolved, resolutions = now, 1
+	case StateClosed:
+		closed = now
+	}
 	_, err := tx.tx.ExecContext(ctx, `UPDATE cases SET state = ?, updated_at = ?,
-		resolved_at = CASE WHEN ? = 'resolved' THEN ? ELSE resolved_at END,
-		resolutions = resolutions + (? = 'resolved'),
-		closed_at = CASE WHEN ? = 'closed' THEN ? ELSE closed_at END
-		WHERE id = ?`, state, now, state, now, state, state, now, caseID)
+		resolved_at = COALESCE(?, resolved_at), resolutions = resolutions + ?, closed_at = COALESCE(?, closed_at)
+		WHERE id = ?`, state, now, resolved, resolutions, closed, caseID)
 	if err != nil {
 		return fmt.Errorf("set state %s: %w", state, err)
 	}
@@ -225,9 +244,7 @@ func (s *Store) ListCases(ctx context.Context, f CaseFilter) ([]Case, error) {
 		where, args = append(where, "c.id < ?"), append(args, f.After)
 	}
 	q := `SELECT ` + caseColumns + caseFrom + `WHERE ` + strings.Join(where, " AND ") + ` ORDER BY c.id DESC`
-	if f.Limit > 0 {
-		q += fmt.Sprintf(" LIMIT %d", f.Limit)
-	}
+	q += limitClause(f.Limit)
 	out, err := queryAll(ctx, s.r, scanCase, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list cases: %w", err)

@@ -99,8 +99,13 @@ type WriteStats struct {
 	Writes  int64 // Write calls run in them
 }
 
-// WriteStats reports the group commit's counters.
+// WriteStats reports the group commit's counters. On PostgreSQL every
+// Write is a transaction of its own.
 func (s *Store) WriteStats() WriteStats {
+	if s.commit == nil {
+		n := s.ownTx.Load()
+		return WriteStats{Batches: n, Writes: n}
+	}
 	return WriteStats{Batches: s.commit.batches.Load(), Writes: s.commit.writes.Load()}
 }
 
@@ -188,7 +193,7 @@ func (c *committer) runBatch(reqs []*writeReq) {
 		c.finish(reqs, &BatchError{Err: fmt.Errorf("begin: %w", err)})
 		return
 	}
-	q := &txConn{tx: sqlTx}
+	q := &txConn{tx: sqlTx, d: c.s.d}
 	tx := &Tx{tx: q, Now: c.s.now().UTC()}
 	var ok []*writeReq
 	for i, r := range reqs {
@@ -227,7 +232,7 @@ func (c *committer) runOne(q *txConn, tx *Tx, r *writeReq) error {
 		r.err = err
 		return nil
 	}
-	if _, err := q.tx.Exec(`SAVEPOINT write`); err != nil {
+	if _, err := q.tx.Exec(`SAVEPOINT write`); err != nil { // sqlite only: no rebinding needed
 		r.err = &BatchError{Err: fmt.Errorf("savepoint: %w", err)}
 		return r.err
 	}
@@ -276,13 +281,25 @@ func (c *committer) finish(reqs []*writeReq, err error) {
 	}
 }
 
-// txConn runs the statements of a shared transaction without the callers'
-// cancellation (see the package's group-commit notes), checking it before
-// each statement instead, and counts the bytes of the arguments so a batch
-// can be bounded.
+// txConn runs the statements of a transaction in the backend's SQL
+// (dialect.go). In a shared transaction (SQLite's group commit) it runs
+// them without the callers' cancellation (see the package's group-commit
+// notes), checking it before each statement instead, and counts the bytes
+// of the arguments so a batch can be bounded. A transaction of its own
+// (own, PostgreSQL) runs them with the caller's context.
 type txConn struct {
 	tx    *sql.Tx
+	d     dialect
+	own   bool
 	bytes int64
+}
+
+// stmtCtx is the context a statement runs with.
+func (q *txConn) stmtCtx(ctx context.Context) context.Context {
+	if q.own {
+		return ctx
+	}
+	return context.WithoutCancel(ctx)
 }
 
 func (q *txConn) count(args []any) {
@@ -296,13 +313,31 @@ func (q *txConn) count(args []any) {
 	}
 }
 
+// insertID runs an INSERT and returns the id of the new row: RETURNING
+// on PostgreSQL, whose driver has no last insert id; SQLite's own last
+// insert id otherwise, since RETURNING on a table others reference puts a
+// scan of each referencing table into SQLite's plan (run only while a
+// deferred foreign key is violated, but a plan that reads as a scan).
+func (q *txConn) insertID(ctx context.Context, query string, args ...any) (int64, error) {
+	if q.d.numbered {
+		var id int64
+		err := q.QueryRowContext(ctx, query+` RETURNING id`, args...).Scan(&id)
+		return id, err
+	}
+	res, err := q.ExecContext(ctx, query, args...)
+	if err != nil {
+		return 0, err
+	}
+	return res.LastInsertId()
+}
+
 // ExecContext runs a statement in the transaction.
 func (q *txConn) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	q.count(args)
-	return q.tx.ExecContext(context.WithoutCancel(ctx), query, args...)
+	return q.tx.ExecContext(q.stmtCtx(ctx), q.d.query(query), q.d.args(args)...)
 }
 
 // QueryContext runs a query in the transaction.
@@ -310,16 +345,17 @@ func (q *txConn) QueryContext(ctx context.Context, query string, args ...any) (*
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	return q.tx.QueryContext(context.WithoutCancel(ctx), query, args...)
+	return q.tx.QueryContext(q.stmtCtx(ctx), q.d.query(query), q.d.args(args)...)
 }
 
 // QueryRowContext runs a one-row query in the transaction; a cancelled
 // context shows as the row's error.
 func (q *txConn) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
 	if ctx.Err() != nil {
-		return q.tx.QueryRowContext(ctx, query, args...) // fails before reaching SQLite
+		return q.tx.QueryRowContext(ctx, q.d.query(query), args...) // fails before reaching the database
 	}
-	return q.tx.QueryRowContext(context.WithoutCancel(ctx), query, args...)
+	q.count(args)
+	return q.tx.QueryRowContext(q.stmtCtx(ctx), q.d.query(query), q.d.args(args)...)
 }
 
 // PrepareContext prepares a statement to run several times in the
@@ -328,7 +364,7 @@ func (q *txConn) PrepareContext(ctx context.Context, query string) (*txStmt, err
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	st, err := q.tx.PrepareContext(context.WithoutCancel(ctx), query)
+	st, err := q.tx.PrepareContext(q.stmtCtx(ctx), q.d.query(query))
 	if err != nil {
 		return nil, err
 	}
@@ -347,7 +383,17 @@ func (s *txStmt) ExecContext(ctx context.Context, args ...any) (sql.Result, erro
 		return nil, err
 	}
 	s.q.count(args)
-	return s.st.ExecContext(context.WithoutCancel(ctx), args...)
+	return s.st.ExecContext(s.q.stmtCtx(ctx), s.q.d.args(args)...)
+}
+
+// QueryRowContext runs the statement for one row; a cancelled context
+// shows as the row's error.
+func (s *txStmt) QueryRowContext(ctx context.Context, args ...any) *sql.Row {
+	if ctx.Err() != nil {
+		return s.st.QueryRowContext(ctx, args...) // fails before reaching the database
+	}
+	s.q.count(args)
+	return s.st.QueryRowContext(s.q.stmtCtx(ctx), s.q.d.args(args)...)
 }
 
 // Close releases the statement.

@@ -35,7 +35,7 @@ func insertScratch(ctx context.Context, k string) func(*Tx) error {
 
 func scratchKeys(t *testing.T, st *Store) map[string]bool {
 	t.Helper()
-	rows, err := st.r.Query(`SELECT k FROM scratch`)
+	rows, err := st.r.QueryContext(context.Background(), `SELECT k FROM scratch`)
 	if err != nil {
 		t.Fatal(err)
 	}

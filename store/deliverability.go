@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math"
 	"time"
 )
 
@@ -54,13 +55,13 @@ const (
 func (tx *Tx) RecordBounce(ctx context.Context, b Bounce, hardLimit int) (AddressStatus, bool, error) {
 	counted := b.Counts && b.Recipient != ""
 	if counted && b.Permanent && b.OutboxID != 0 {
-		var n int
-		err := tx.tx.QueryRowContext(ctx, `SELECT count(*) FROM bounces WHERE outbox_id = ? AND permanent = 1 AND counted = 1`,
-			b.OutboxID).Scan(&n)
+		var seen bool
+		err := tx.tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM bounces WHERE outbox_id = ? AND permanent AND counted)`,
+			b.OutboxID).Scan(&seen)
 		if err != nil {
 			return AddressStatus{}, false, fmt.Errorf("record bounce: %w", err)
 		}
-		counted = n == 0
+		counted = !seen
 	}
 	if b.Kind == "" {
 		b.Kind = BounceFailed
@@ -85,11 +86,14 @@ func (tx *Tx) RecordBounce(ctx context.Context, b Bounce, hardLimit int) (Addres
 			hard = 0
 		}
 	}
+	limit := max(hardLimit, 1)
 	_, err = tx.tx.ExecContext(ctx, `INSERT INTO addresses (email, hard_bounces, soft_bounces, undeliverable, last_bounce_at, last_status, updated_at)
-		VALUES (?1, ?2, ?3, ?2 >= ?4, ?5, ?6, ?5)
-		ON CONFLICT (email) DO UPDATE SET hard_bounces = hard_bounces + ?2, soft_bounces = soft_bounces + ?3,
-			undeliverable = undeliverable OR hard_bounces + ?2 >= ?4, last_bounce_at = ?5, last_status = ?6, updated_at = ?5`,
-		b.Recipient, hard, soft, max(hardLimit, 1), ms(tx.Now), b.Status)
+		VALUES (?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (email) DO UPDATE SET hard_bounces = addresses.hard_bounces + excluded.hard_bounces,
+			soft_bounces = addresses.soft_bounces + excluded.soft_bounces,
+			undeliverable = addresses.undeliverable OR addresses.hard_bounces + excluded.hard_bounces >= ?,
+			last_bounce_at = excluded.last_bounce_at, last_status = excluded.last_status, updated_at = excluded.updated_at`,
+		b.Recipient, hard, soft, hard >= limit, ms(tx.Now), b.Status, ms(tx.Now), limit)
 	if err != nil {
 		return AddressStatus{}, false, fmt.Errorf("record bounce: %w", err)
 	}
@@ -151,8 +155,12 @@ func scanAddress(row scanner) (AddressStatus, error) {
 // ListAddresses lists addresses with bounces, undeliverable ones only when
 // onlyUndeliverable is set, most recently bounced first.
 func (s *Store) ListAddresses(ctx context.Context, onlyUndeliverable bool) ([]AddressStatus, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT `+addressColumns+` FROM addresses
-		WHERE ? = 0 OR undeliverable = 1 ORDER BY last_bounce_at DESC, email`, onlyUndeliverable)
+	where := ""
+	if onlyUndeliverable {
+		where = ` WHERE undeliverable`
+	}
+	rows, err := s.r.QueryContext(ctx, `SELECT `+addressColumns+` FROM addresses`+where+
+		` ORDER BY last_bounce_at DESC, email`)
 	if err != nil {
 		return nil, fmt.Errorf("list addresses: %w", err)
 	}
@@ -172,7 +180,7 @@ func (s *Store) ListAddresses(ctx context.Context, onlyUndeliverable bool) ([]Ad
 // by names who did it. ErrNotFound when nothing was recorded for email.
 func (s *Store) ClearAddress(ctx context.Context, email, by string) error {
 	return s.Write(ctx, func(tx *Tx) error {
-		res, err := tx.tx.ExecContext(ctx, `UPDATE addresses SET undeliverable = 0, hard_bounces = 0, soft_bounces = 0,
+		res, err := tx.tx.ExecContext(ctx, `UPDATE addresses SET undeliverable = FALSE, hard_bounces = 0, soft_bounces = 0,
 			cleared_at = ?, cleared_by = ?, updated_at = ? WHERE email = ?`, ms(tx.Now), by, ms(tx.Now), email)
 		if err != nil {
 			return fmt.Errorf("clear address %s: %w", email, err)
@@ -180,7 +188,7 @@ func (s *Store) ClearAddress(ctx context.Context, email, by string) error {
 		if n, _ := res.RowsAffected(); n == 0 {
 			return fmt.Errorf("clear address %s: %w", email, ErrNotFound)
 		}
-		_, err = tx.tx.ExecContext(ctx, `UPDATE contacts SET undeliverable = 0, hard_bounces = 0 WHERE email = ?`, email)
+		_, err = tx.tx.ExecContext(ctx, `UPDATE contacts SET undeliverable = FALSE, hard_bounces = 0 WHERE email = ?`, email)
 		return err
 	})
 }
@@ -206,11 +214,8 @@ type Suppression struct {
 
 // Suppressions lists the suppressed notifications, newest first.
 func (s *Store) Suppressions(ctx context.Context, limit int) ([]Suppression, error) {
-	if limit <= 0 {
-		limit = -1
-	}
 	rows, err := s.r.QueryContext(ctx, `SELECT COALESCE(case_id, 0), template, recipient, reason, created_at
-		FROM suppressions ORDER BY id DESC LIMIT ?`, limit)
+		FROM suppressions ORDER BY id DESC`+limitClause(limit))
 	if err != nil {
 		return nil, fmt.Errorf("suppressions: %w", err)
 	}
@@ -245,11 +250,16 @@ func (tx *Tx) QueuedSince(ctx context.Context, recipient string, caseID int64, t
 	return n, nil
 }
 
-// SentSince counts the mails handed to the relay since t: what the circuit
-// breaker counts.
-func (s *Store) SentSince(ctx context.Context, t time.Time) (int, error) {
+// SentSince counts the mails handed to the relay since t, up to atMost
+// (no bound when atMost <= 0): what the circuit breaker counts. The bound
+// keeps the count's cost to the breaker's limit however busy the window.
+func (s *Store) SentSince(ctx context.Context, t time.Time, atMost int) (int, error) {
+	if atMost <= 0 {
+		atMost = math.MaxInt32 // LIMIT -1 is SQLite's alone
+	}
 	var n int
-	err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM outbox_attempts WHERE started_at >= ? AND result = 'sent'`, ms(t)).Scan(&n)
+	err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM (SELECT 1 FROM outbox_attempts
+		WHERE result = 'sent' AND started_at >= ? LIMIT ?) AS recent`, ms(t), atMost).Scan(&n)
 	if err != nil {
 		return 0, fmt.Errorf("sent since: %w", err)
 	}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"syscall"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 )
@@ -14,7 +15,8 @@ import (
 var ErrStorageFull = errors.New("insufficient storage")
 
 // Classify marks err with ErrStorageFull when it says the disk is full:
-// SQLite's SQLITE_FULL, or ENOSPC / EDQUOT from the file system. Any other
+// SQLite's SQLITE_FULL, PostgreSQL's disk_full, or ENOSPC / EDQUOT from
+// the file system. Any other
 // error, and nil, is returned unchanged. The mark keeps the original:
 // errors.Is finds ErrStorageFull and whatever err wrapped.
 func Classify(err error) error {
@@ -27,6 +29,10 @@ func Classify(err error) error {
 func diskFull(err error) bool {
 	var se *sqlite.Error
 	if errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_FULL {
+		return true
+	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) && pe.Code == "53100" { // disk_full
 		return true
 	}
 	return errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT)

@@ -77,18 +77,20 @@ func survey(ctx context.Context, q querier, caseID int64) (Survey, error) {
 
 // Secret returns the named secret, creating 32 random bytes the first time.
 func (s *Store) Secret(ctx context.Context, name string) ([]byte, error) {
+	// Instances starting together each offer a key; the first stored
+	// is everybody's.
+	fresh := make([]byte, 32)
+	if _, err := rand.Read(fresh); err != nil {
+		return nil, fmt.Errorf("secret %s: %w", name, err)
+	}
 	var v []byte
 	err := s.Write(ctx, func(tx *Tx) error {
-		err := tx.tx.QueryRowContext(ctx, `SELECT value FROM settings WHERE key = ?`, "secret:"+name).Scan(&v)
-		if !errors.Is(err, sql.ErrNoRows) {
+		_, err := tx.tx.ExecContext(ctx, `INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING`,
+			"secret:"+name, fresh)
+		if err != nil {
 			return err
 		}
-		v = make([]byte, 32)
-		if _, err := rand.Read(v); err != nil {
-			return err
-		}
-		_, err = tx.tx.ExecContext(ctx, `INSERT INTO settings (key, value) VALUES (?, ?)`, "secret:"+name, v)
-		return err
+		return tx.tx.QueryRowContext(ctx, `SELECT value FROM settings WHERE key = ?`, "secret:"+name).Scan(&v)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("secret %s: %w", name, err)
@@ -99,7 +101,7 @@ func (s *Store) Secret(ctx context.Context, name string) ([]byte, error) {
 // DueForAutoClose lists resolved cases resolved before cutoff.
 func (s *Store) DueForAutoClose(ctx context.Context, cutoff time.Time, limit int) ([]string, error) {
 	rows, err := s.r.QueryContext(ctx, `SELECT number FROM cases WHERE state = 'resolved' AND resolved_at <= ?
-		ORDER BY resolved_at LIMIT ?`, ms(cutoff), limit)
+		ORDER BY resolved_at, id`+limitClause(limit), ms(cutoff))
 	if err != nil {
 		return nil, fmt.Errorf("auto-close: %w", err)
 	}

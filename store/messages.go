@@ -67,10 +67,15 @@ type Attachment struct {
 // FindDuplicate returns the id of an already stored inbound message with
 // the same Message-ID (when messageID is not empty) or the same content
 // hash; ErrNotFound when there is none.
+//
+// Both halves are index look-ups. The second names its column in the
+// condition that excludes empty Message-IDs, so the partial index on
+// message_id applies; the same condition on the parameter does not let
+// SQLite use it, and made this statement read every stored message.
 func (tx *Tx) FindDuplicate(ctx context.Context, messageID, sha string) (int64, error) {
 	var id int64
 	err := tx.tx.QueryRowContext(ctx, `SELECT id FROM messages WHERE content_sha256 = ?
-		UNION ALL SELECT id FROM messages WHERE message_id = ? AND ? <> '' LIMIT 1`, sha, messageID, messageID).Scan(&id)
+		UNION ALL SELECT id FROM messages WHERE message_id = ? AND message_id <> '' LIMIT 1`, sha, messageID).Scan(&id)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, ErrNotFound
 	}
@@ -86,16 +91,31 @@ func (tx *Tx) InsertMessage(ctx context.Context, m InboundMessage) (int64, error
 	if m.CaseID != 0 {
 		caseID = m.CaseID
 	}
-	res, err := tx.tx.ExecContext(ctx, `INSERT INTO messages (case_id, source, envelope_from, envelope_to,
+	id, err := tx.tx.insertID(ctx, `INSERT INTO messages (case_id, source, envelope_from, envelope_to,
 		message_id, content_sha256, from_addr, subject, outcome, raw, full_text, visible, headers, decision, received_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		caseID, m.Source, m.EnvelopeFrom, strings.Join(m.EnvelopeTo, ","), m.MessageID, m.ContentSHA256,
 		m.From, m.Subject, m.Outcome, m.Raw, m.FullText, m.Visible, orJSON(m.Headers, "{}"), orJSON(m.Decision, "[]"), ms(tx.Now))
+	if isUniqueViolation(err, duplicateKeys...) {
+		return 0, fmt.Errorf("insert message: %w", ErrDuplicate)
+	}
 	if err != nil {
 		return 0, fmt.Errorf("insert message: %w", err)
 	}
-	return res.LastInsertId()
+	return id, nil
 }
+
+// ErrDuplicate is InsertMessage's answer when a message with the same
+// content or Message-ID is already stored: another transaction stored it
+// after this one's FindDuplicate. The transaction is to be rolled back;
+// run again, FindDuplicate finds the stored one.
+var ErrDuplicate = errors.New("message already stored")
+
+// duplicateKeys are the unique keys of inbound messages: PostgreSQL's
+// index names and SQLite's columns. (On SQLite the single writer makes
+// FindDuplicate then InsertMessage safe; only the content hash is a
+// unique key there.)
+var duplicateKeys = []string{"messages_content", "messages_message_id", "messages.content_sha256"}
 
 func orJSON(s, empty string) string {
 	if s == "" {
@@ -110,13 +130,13 @@ func (tx *Tx) InsertAttachment(ctx context.Context, caseID int64, a Attachment) 
 	if caseID != 0 {
 		cid = caseID
 	}
-	res, err := tx.tx.ExecContext(ctx, `INSERT INTO attachments (message_id, case_id, filename, content_type,
+	id, err := tx.tx.insertID(ctx, `INSERT INTO attachments (message_id, case_id, filename, content_type,
 		content_id, inline, size, sha256, content) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		a.MessageID, cid, a.Filename, a.ContentType, a.ContentID, a.Inline, a.Size, a.SHA256, a.Content)
 	if err != nil {
 		return 0, fmt.Errorf("insert attachment %q: %w", a.Filename, err)
 	}
-	return res.LastInsertId()
+	return id, nil
 }
 
 const messageColumns = `id, COALESCE(case_id, 0), source, envelope_from, envelope_to, message_id, content_sha256,

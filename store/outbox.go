@@ -62,7 +62,7 @@ func (tx *Tx) Enqueue(ctx context.Context, m OutboxMail, lifetime time.Duration)
 	if m.CaseID != 0 {
 		caseID = m.CaseID
 	}
-	res, err := tx.tx.ExecContext(ctx, `INSERT INTO outbox (case_id, template, recipient, recipient_name, role,
+	id, err := tx.tx.insertID(ctx, `INSERT INTO outbox (case_id, template, recipient, recipient_name, role,
 		message_id, in_reply_to, refs, data, next_attempt_at, expires_at, created_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		caseID, m.Template, m.Recipient, m.RecipientName, m.Role, m.MessageID, m.InReplyTo,
@@ -75,7 +75,7 @@ func (tx *Tx) Enqueue(ctx context.Context, m OutboxMail, lifetime time.Duration)
 			return 0, err
 		}
 	}
-	return res.LastInsertId()
+	return id, nil
 }
 
 const outboxColumns = `o.id, COALESCE(o.case_id, 0), COALESCE(c.number, ''), o.template, o.recipient, o.recipient_name,
@@ -170,11 +170,8 @@ func (s *Store) NextDue(ctx context.Context, exclude ...int64) (t time.Time, ok 
 // with their delivery reports. Status bounced selects the sent rows a
 // report said failed, and sent the others.
 func (s *Store) ListOutbox(ctx context.Context, status string, limit int) ([]OutboxMail, error) {
-	if limit <= 0 {
-		limit = -1
-	}
 	where, args := statusWhere(status)
-	out, err := s.listOutbox(ctx, where+` ORDER BY o.id DESC LIMIT ?`, append(args, limit)...)
+	out, err := s.listOutbox(ctx, where+` ORDER BY o.id DESC`+limitClause(limit), args...)
 	if err != nil {
 		return nil, err
 	}
@@ -208,7 +205,7 @@ func (s *Store) listOutbox(ctx context.Context, where string, args ...any) ([]Ou
 // The statements of an attempt's bookkeeping, each by primary key.
 const (
 	startAttemptSQL  = `UPDATE outbox SET attempts = attempts + 1 WHERE id = ?`
-	insertAttemptSQL = `INSERT INTO outbox_attempts (outbox_id, started_at) VALUES (?, ?)`
+	insertAttemptSQL = `INSERT INTO outbox_attempts (outbox_id, started_at) VALUES (?, ?) RETURNING id`
 	finishAttemptSQL = `UPDATE outbox_attempts SET finished_at = ?, result = ?, error = ? WHERE id = ?`
 	finishOutboxSQL  = `UPDATE outbox SET status = ?, last_error = ?, next_attempt_at = ?, sent_at = ? WHERE id = ?`
 )
@@ -244,13 +241,9 @@ func (s *Store) StartAttempts(ctx context.Context, ids []int64) (attempts []int6
 			if _, err := up.ExecContext(ctx, id); err != nil {
 				return fmt.Errorf("outbox %d: %w", id, err)
 			}
-			res, err := ins.ExecContext(ctx, id, ms(tx.Now))
-			if err != nil {
+			var a int64
+			if err := ins.QueryRowContext(ctx, id, ms(tx.Now)).Scan(&a); err != nil {
 				return fmt.Errorf("outbox %d: %w", id, err)
-			}
-			a, err := res.LastInsertId()
-			if err != nil {
-				return err
 			}
 			attempts = append(attempts, a)
 		}
@@ -274,6 +267,9 @@ type AttemptOutcome struct {
 	Outbox  int64
 	Attempt int64
 	AttemptResult
+	// Queued is when the row was queued, for the caller's metrics; the
+	// store does not read it.
+	Queued time.Time
 }
 
 // status is the outbox status a result moves the mail to.

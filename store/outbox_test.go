@@ -123,7 +123,11 @@ func dueIDs(t *testing.T, st *Store, exclude ...int64) []int64 {
 // whether that one is being sent or waiting for its retry; mail to other
 // recipients or of other cases does not wait.
 func TestDueMailOneAtATimePerCaseAndRecipient(t *testing.T) {
-	st := openTest(t)
+	eachBackend(t, testDueMailOneAtATimePerCaseAndRecipient)
+}
+
+func testDueMailOneAtATimePerCaseAndRecipient(t *testing.T, b backend) {
+	st := b.open(t)
 	ctx := context.Background()
 	c1, c2 := newCase(t, st, "a@x.example"), newCase(t, st, "b@x.example")
 	a1 := enqueue(t, st, c1.ID, "a@x.example", "a1@h")
@@ -175,8 +179,10 @@ func TestDueMailOneAtATimePerCaseAndRecipient(t *testing.T) {
 
 // StartAttempts and FinishAttempts record a batch in one transaction: a
 // batch with a failing row records nothing of the others.
-func TestAttemptBatchesAreAtomic(t *testing.T) {
-	st := openTest(t)
+func TestAttemptBatchesAreAtomic(t *testing.T) { eachBackend(t, testAttemptBatchesAreAtomic) }
+
+func testAttemptBatchesAreAtomic(t *testing.T, b backend) {
+	st := b.open(t)
 	ctx := context.Background()
 	c := newCase(t, st, "a@x.example")
 	ids := []int64{enqueue(t, st, c.ID, "a@x.example", "1@h"), enqueue(t, st, c.ID, "b@x.example", "2@h")}

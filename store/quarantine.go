@@ -36,22 +36,19 @@ func (tx *Tx) Quarantine(ctx context.Context, q Quarantined) (int64, error) {
 	if !errors.Is(err, sql.ErrNoRows) {
 		return 0, fmt.Errorf("quarantine: %w", err)
 	}
-	res, err := tx.tx.ExecContext(ctx, `INSERT INTO quarantine (source, envelope_from, envelope_to, reason, detail,
+	id, err = tx.tx.insertID(ctx, `INSERT INTO quarantine (source, envelope_from, envelope_to, reason, detail,
 		content_sha256, raw, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
 		q.Source, q.EnvelopeFrom, strings.Join(q.EnvelopeTo, ","), q.Reason, q.Detail, q.ContentSHA256, q.Raw, ms(tx.Now))
 	if err != nil {
 		return 0, fmt.Errorf("quarantine: %w", err)
 	}
-	return res.LastInsertId()
+	return id, nil
 }
 
 // ListQuarantine lists quarantined messages newest first (without raw bytes).
 func (s *Store) ListQuarantine(ctx context.Context, limit int) ([]Quarantined, error) {
 	q := `SELECT id, source, envelope_from, envelope_to, reason, detail, content_sha256, length(raw), created_at, replayed_at
-		FROM quarantine ORDER BY id DESC`
-	if limit > 0 {
-		q += fmt.Sprintf(" LIMIT %d", limit)
-	}
+		FROM quarantine ORDER BY id DESC` + limitClause(limit)
 	rows, err := s.r.QueryContext(ctx, q)
 	if err != nil {
 		return nil, fmt.Errorf("list quarantine: %w", err)

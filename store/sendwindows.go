@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"sort"
 	"time"
 )
 
@@ -50,7 +51,7 @@ func (tx *Tx) CountInWindow(ctx context.Context, domain string, start, current t
 		return fmt.Errorf("send window %s: %w", domain, err)
 	}
 	_, err = tx.tx.ExecContext(ctx, `INSERT INTO send_windows (domain, start_ms, n) VALUES (?, ?, 1)
-		ON CONFLICT (domain, start_ms) DO UPDATE SET n = n + 1`, domain, ms(start))
+		ON CONFLICT (domain, start_ms) DO UPDATE SET n = send_windows.n + 1`, domain, ms(start))
 	if err != nil {
 		return fmt.Errorf("send window %s: %w", domain, err)
 	}
@@ -74,23 +75,48 @@ type DomainHold struct {
 }
 
 // HeldDomains lists the domains with mail scheduled in windows that start
-// after current, the most held first, at most limit of them.
+// after current, the most held first, at most limit of them. It reads the
+// future windows only (an index range: the mail held back, never the
+// history) and sums them here.
 func (s *Store) HeldDomains(ctx context.Context, current time.Time, window time.Duration, limit int) ([]DomainHold, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT domain, sum(n), max(start_ms) FROM send_windows WHERE start_ms > ?
-		GROUP BY domain ORDER BY sum(n) DESC, domain LIMIT ?`, ms(current), limit)
+	rows, err := s.r.QueryContext(ctx, `SELECT domain, n, start_ms FROM send_windows WHERE start_ms > ?`, ms(current))
 	if err != nil {
 		return nil, fmt.Errorf("held domains: %w", err)
 	}
 	defer rows.Close()
-	out := []DomainHold{}
+	byDomain := map[string]*DomainHold{}
 	for rows.Next() {
-		var h DomainHold
-		var last int64
-		if err := rows.Scan(&h.Domain, &h.Held, &last); err != nil {
+		var domain string
+		var n int
+		var start int64
+		if err := rows.Scan(&domain, &n, &start); err != nil {
 			return nil, fmt.Errorf("held domains: %w", err)
 		}
-		h.Until = fromMS(last).Add(window)
-		out = append(out, h)
+		h := byDomain[domain]
+		if h == nil {
+			h = &DomainHold{Domain: domain}
+			byDomain[domain] = h
+		}
+		h.Held += n
+		if until := fromMS(start).Add(window); until.After(h.Until) {
+			h.Until = until
+		}
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("held domains: %w", err)
+	}
+	out := make([]DomainHold, 0, len(byDomain))
+	for _, h := range byDomain {
+		out = append(out, *h)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Held != out[j].Held {
+			return out[i].Held > out[j].Held
+		}
+		return out[i].Domain < out[j].Domain
+	})
+	if limit > 0 && len(out) > limit {
+		out = out[:limit]
+	}
+	return out, nil
 }

@@ -2,19 +2,17 @@ package store
 
 import (
 	"context"
-	"path/filepath"
 	"testing"
 	"time"
 )
 
-func TestSendWindows(t *testing.T) {
+func TestSendWindows(t *testing.T) { eachBackend(t, testSendWindows) }
+
+func testSendWindows(t *testing.T, b backend) {
 	now := time.Date(2026, 11, 23, 10, 5, 0, 0, time.UTC)
-	s, err := Open(context.Background(), filepath.Join(t.TempDir(), "db"), Options{Now: func() time.Time { return now }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := b.openAt(t, b.newDB(t), Options{Now: func() time.Time { return now }})
 	ctx := context.Background()
+	var err error
 	w := 10 * time.Minute
 	cur := now.Truncate(w)
 	err = s.Write(ctx, func(tx *Tx) error {
@@ -66,12 +64,10 @@ func TestSendWindows(t *testing.T) {
 }
 
 // A bounce that does not count is recorded and changes no address.
-func TestRecordBounceCounts(t *testing.T) {
-	s, err := Open(context.Background(), filepath.Join(t.TempDir(), "db"), Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+func TestRecordBounceCounts(t *testing.T) { eachBackend(t, testRecordBounceCounts) }
+
+func testRecordBounceCounts(t *testing.T, b backend) {
+	s := b.open(t)
 	ctx := context.Background()
 	record := func(b Bounce) (AddressStatus, bool) {
 		t.Helper()

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 )
 
@@ -33,9 +34,13 @@ type Space struct {
 	AutoVacuum string `json:"auto_vacuum"` // none | full | incremental
 }
 
-// Space reads the database's page counts and its auto_vacuum mode.
+// Space reads the database's page counts and its auto_vacuum mode; on
+// PostgreSQL it answers errors.ErrUnsupported.
 func (s *Store) Space(ctx context.Context) (Space, error) {
 	var sp Space
+	if s.d.name != BackendSQLite {
+		return sp, fmt.Errorf("space: %w on %s", errors.ErrUnsupported, s.d.name)
+	}
 	var av int
 	for _, p := range []struct {
 		pragma string
@@ -52,8 +57,12 @@ func (s *Store) Space(ctx context.Context) (Space, error) {
 // Reclaim gives the database's free pages back to the file system, in
 // steps of reclaimStep pages (PRAGMA incremental_vacuum), then lets the
 // WAL checkpoint so the file shrinks; it reports how many pages it
-// freed. On a database without incremental auto-vacuum it frees nothing.
+// freed. On a database without incremental auto-vacuum, and on
+// PostgreSQL, it frees nothing.
 func (s *Store) Reclaim(ctx context.Context) (int64, error) {
+	if s.d.name != BackendSQLite {
+		return 0, nil
+	}
 	before, err := s.Space(ctx)
 	if err != nil || before.AutoVacuum != "incremental" || before.FreePages == 0 {
 		return 0, err

@@ -1,9 +1,12 @@
 // Package store persists casegate's cases, contacts, watchers, activity
 // thread, inbound messages (raw bytes kept exactly), attachments, threading
 // Message-IDs, the durable outbox, the quarantine and the IMAP pollers'
-// positions in SQLite (modernc.org/sqlite, no cgo).
+// positions, in SQLite (modernc.org/sqlite, no cgo; Open) or in PostgreSQL
+// (github.com/jackc/pgx/v5; OpenPostgres, postgres.go). The API is the same
+// on both; the SQL is written once and the few differences live in
+// dialect.go.
 //
-// Design:
+// Design on SQLite:
 //   - Two connection pools on one database file in WAL mode: a writer with
 //     exactly one connection (SQLite has one writer; queueing in Go is
 //     cheaper and fairer than SQLITE_BUSY retries) whose transactions begin
@@ -19,6 +22,12 @@
 //     transaction's Now, taken from the injected clock, so tests control
 //     time.
 //
+// On PostgreSQL (postgres.go) several gateway instances share the
+// database: each Write is a transaction of its own, a case row is locked
+// while a transaction works on it, and the duplicate keys of inbound mail
+// are unique in the database, so a check-then-insert race ends as
+// ErrDuplicate instead of a second copy.
+//
 // The store never sends mail and never imports the gateway: the case rules
 // live in the gateway and run inside Write's callback.
 package store
@@ -32,15 +41,16 @@ import (
 	"io/fs"
 	"net/url"
 	"os"
+	"path"
 	"path/filepath"
 	"sort"
-	"strings"
+	"sync/atomic"
 	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 )
 
-//go:embed migrations/*.sql
+//go:embed migrations/*.sql migrations_pg/*.sql
 var migrations embed.FS
 
 // ErrNotFound is returned when a looked-up row does not exist.
@@ -48,10 +58,13 @@ var ErrNotFound = errors.New("not found")
 
 // Store is the database. It is safe for concurrent use.
 type Store struct {
-	w      *sql.DB // one connection: the single writer, used by commit
-	r      *sql.DB // readers
+	d      dialect
+	w      *sql.DB // SQLite: one connection, the single writer, used by commit; PostgreSQL: the pool
+	r      *conn   // readers (on PostgreSQL the same pool as w)
 	now    func() time.Time
-	commit *committer
+	commit *committer // SQLite's group commit; nil on PostgreSQL
+
+	ownTx atomic.Int64 // PostgreSQL: transactions run by Write
 }
 
 // Options configure Open.
@@ -68,6 +81,9 @@ type Options struct {
 	// 32 MiB).
 	MaxBatch      int
 	MaxBatchBytes int64
+	// Trace, when set, is called with every statement and its arguments
+	// before it runs (trace.go); for tests.
+	Trace func(query string, args []any)
 }
 
 // Open opens (creating if needed) the database at path and applies the
@@ -76,21 +92,22 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
-	s := &Store{now: opts.Now}
+	s := &Store{d: sqliteDialect, now: opts.Now}
 	if s.now == nil {
 		s.now = time.Now
 	}
-	var err error
 	busy := opts.BusyTimeout
 	if busy <= 0 {
 		busy = 10 * time.Second
 	}
-	if s.r, err = sql.Open("sqlite", dsn(path, false, busy)); err != nil {
+	rdb, err := openPool(dsn(path, false, busy), opts.Trace)
+	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
-	s.r.SetMaxOpenConns(8)
-	if s.w, err = sql.Open("sqlite", dsn(path, true, busy)); err != nil {
-		s.r.Close()
+	rdb.SetMaxOpenConns(8)
+	s.r = &conn{db: rdb, d: s.d}
+	if s.w, err = openPool(dsn(path, true, busy), opts.Trace); err != nil {
+		rdb.Close()
 		return nil, fmt.Errorf("open store: %w", err)
 	}
 	s.w.SetMaxOpenConns(1)
@@ -133,11 +150,15 @@ func (s *Store) Close() error {
 	if s.w != nil {
 		err = s.w.Close()
 	}
-	if s.r != nil {
-		err = errors.Join(err, s.r.Close())
+	if s.r != nil && s.r.db != s.w {
+		err = errors.Join(err, s.r.db.Close())
 	}
 	return err
 }
+
+// Backend names the database the store runs on: BackendSQLite or
+// BackendPostgres.
+func (s *Store) Backend() string { return s.d.name }
 
 // Now returns the store's clock reading.
 func (s *Store) Now() time.Time { return s.now() }
@@ -158,6 +179,9 @@ func (s *Store) Write(ctx context.Context, fn func(*Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	if s.commit == nil {
+		return s.writeOwn(ctx, fn)
+	}
 	req := &writeReq{ctx: ctx, fn: fn, done: make(chan struct{})}
 	if err := s.commit.submit(req); err != nil {
 		return err
@@ -177,8 +201,9 @@ func (s *Store) Write(ctx context.Context, fn func(*Tx) error) error {
 }
 
 // WriteBatch runs fns as Write calls queued together, in order: they
-// share a transaction (or a few, when they pass the batch bounds) and a
-// later function sees what an earlier one wrote. Each function's work is
+// share a transaction (or a few, when they pass the batch bounds; on
+// PostgreSQL each has its own, one after another) and a later function
+// sees what an earlier one wrote. Each function's work is
 // committed or rolled back on its own, as with Write; errs[i] is fns[i]'s
 // outcome. A panic in a function is raised again here, after every
 // function has finished.
@@ -189,6 +214,9 @@ func (s *Store) WriteBatch(ctx context.Context, fns []func(*Tx) error) []error {
 			errs[i] = err
 		}
 		return errs
+	}
+	if s.commit == nil {
+		return s.writeEach(ctx, fns, errs)
 	}
 	reqs := make([]*writeReq, len(fns))
 	for i, fn := range fns {
@@ -217,16 +245,29 @@ func (s *Store) WriteBatch(ctx context.Context, fns []func(*Tx) error) []error {
 // Exec runs a statement outside the case model; for tests and
 // maintenance only (fault injection, pragmas).
 func (s *Store) Exec(ctx context.Context, query string, args ...any) error {
-	_, err := s.w.ExecContext(ctx, query, args...)
+	_, err := s.w.ExecContext(ctx, s.d.query(query), s.d.args(args)...)
 	return err
 }
 
-func (s *Store) migrate(ctx context.Context) error {
-	if _, err := s.w.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
-		name TEXT PRIMARY KEY, applied_at INTEGER NOT NULL)`); err != nil {
-		return fmt.Errorf("migrate: %w", err)
+// migrationsDir is the folder of the backend's migrations.
+func (d dialect) migrationsDir() string {
+	if d.name == BackendPostgres {
+		return "migrations_pg"
 	}
-	names, err := fs.Glob(migrations, "migrations/*.sql")
+	return "migrations"
+}
+
+// schemaMigrations is the bookkeeping table of the migrations.
+const schemaMigrations = `CREATE TABLE IF NOT EXISTS schema_migrations (
+	name TEXT PRIMARY KEY, applied_at BIGINT NOT NULL)`
+
+func (s *Store) migrate(ctx context.Context) error {
+	if s.d.name == BackendSQLite {
+		if _, err := s.w.ExecContext(ctx, schemaMigrations); err != nil {
+			return fmt.Errorf("migrate: %w", err)
+		}
+	}
+	names, err := fs.Glob(migrations, s.d.migrationsDir()+"/*.sql")
 	if err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
@@ -241,8 +282,11 @@ func (s *Store) migrate(ctx context.Context) error {
 
 // migrateOne applies one migration file and records it, atomically.
 func (s *Store) migrateOne(ctx context.Context, name string) error {
-	base := strings.TrimPrefix(name, "migrations/")
+	base := path.Base(name)
 	return s.Write(ctx, func(tx *Tx) error {
+		if err := s.d.lockMigrations(ctx, tx.tx); err != nil {
+			return fmt.Errorf("migrate %s: %w", base, err)
+		}
 		var n int
 		if err := tx.tx.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations WHERE name = ?`, base).Scan(&n); err != nil {
 			return fmt.Errorf("migrate %s: %w", base, err)
@@ -279,5 +323,5 @@ func nullTime(v sql.NullInt64) *time.Time {
 
 // Ping checks that the database answers.
 func (s *Store) Ping(ctx context.Context) error {
-	return s.r.PingContext(ctx)
+	return s.r.db.PingContext(ctx)
 }

@@ -75,7 +75,7 @@ func (tx *Tx) AddActivity(ctx context.Context, caseID int64, a Activity) (int64,
 	if a.MessageID != 0 {
 		msg = a.MessageID
 	}
-	res, err := tx.tx.ExecContext(ctx, `INSERT INTO activities (case_id, kind, actor, public, body, message_id, created_at)
+	id, err := tx.tx.insertID(ctx, `INSERT INTO activities (case_id, kind, actor, public, body, message_id, created_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?)`, caseID, a.Kind, a.Actor, a.Public, a.Body, msg, ms(tx.Now))
 	if err != nil {
 		return 0, fmt.Errorf("add activity: %w", err)
@@ -83,7 +83,7 @@ func (tx *Tx) AddActivity(ctx context.Context, caseID int64, a Activity) (int64,
 	if err := tx.Touch(ctx, caseID); err != nil {
 		return 0, fmt.Errorf("add activity: %w", err)
 	}
-	return res.LastInsertId()
+	return id, nil
 }
 
 // Activities lists a case's thread, oldest first.
@@ -125,15 +125,15 @@ func (tx *Tx) AddThreadID(ctx context.Context, messageID string, caseID int64, d
 // In-Reply-To first, then its References newest first) that we know, and
 // which id matched. ErrNotFound when none is known.
 func (tx *Tx) CaseByThreadIDs(ctx context.Context, ids []string) (Case, string, error) {
-	return caseByThreadIDs(ctx, tx.tx, ids)
+	return caseByThreadIDs(ctx, tx.tx, tx.tx.d.lockCase, ids)
 }
 
 // CaseByThreadIDs is the read-only form of Tx.CaseByThreadIDs.
 func (s *Store) CaseByThreadIDs(ctx context.Context, ids []string) (Case, string, error) {
-	return caseByThreadIDs(ctx, s.r, ids)
+	return caseByThreadIDs(ctx, s.r, "", ids)
 }
 
-func caseByThreadIDs(ctx context.Context, q querier, ids []string) (Case, string, error) {
+func caseByThreadIDs(ctx context.Context, q querier, lock string, ids []string) (Case, string, error) {
 	for _, id := range ids {
 		var caseID int64
 		err := q.QueryRowContext(ctx, `SELECT case_id FROM thread_ids WHERE message_id = ?`, id).Scan(&caseID)
@@ -143,7 +143,7 @@ func caseByThreadIDs(ctx context.Context, q querier, ids []string) (Case, string
 		if err != nil {
 			return Case{}, "", fmt.Errorf("thread lookup: %w", err)
 		}
-		c, err := scanCase(q.QueryRowContext(ctx, `SELECT `+caseColumns+caseFrom+`WHERE c.id = ?`, caseID))
+		c, err := scanCase(q.QueryRowContext(ctx, `SELECT `+caseColumns+caseFrom+`WHERE c.id = ?`+lock, caseID))
 		if err != nil {
 			return Case{}, "", fmt.Errorf("thread lookup: %w", err)
 		}
@@ -154,26 +154,26 @@ func caseByThreadIDs(ctx context.Context, q querier, ids []string) (Case, string
 
 // ThreadRefs returns the Message-IDs a notification about the case should
 // name in References: the case's first message and its latest ones, at
-// most max in all, oldest first.
+// most max in all (every one when max < 2), oldest first. It reads those
+// rows only, from the index on case_id, however long the thread.
 func (tx *Tx) ThreadRefs(ctx context.Context, caseID int64, max int) ([]string, error) {
-	rows, err := tx.tx.QueryContext(ctx, `SELECT message_id FROM thread_ids WHERE case_id = ? ORDER BY rowid`, caseID)
+	scan := func(row scanner) (string, error) {
+		var n int64
+		var id string
+		err := row.Scan(&n, &id)
+		return id, err
+	}
+	query, args := `SELECT rowid, message_id FROM thread_ids WHERE case_id = ? ORDER BY rowid`, []any{caseID}
+	if max > 1 {
+		query = `SELECT n, message_id FROM (SELECT rowid AS n, message_id FROM thread_ids WHERE case_id = ? ORDER BY rowid LIMIT 1) AS first_id
+			UNION
+			SELECT n, message_id FROM (SELECT rowid AS n, message_id FROM thread_ids WHERE case_id = ? ORDER BY rowid DESC LIMIT ?) AS latest_ids
+			ORDER BY n`
+		args = []any{caseID, caseID, max - 1}
+	}
+	ids, err := queryAll(ctx, tx.tx, scan, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("thread refs: %w", err)
-	}
-	defer rows.Close()
-	var ids []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, fmt.Errorf("thread refs: %w", err)
-		}
-		ids = append(ids, id)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("thread refs: %w", err)
-	}
-	if max > 1 && len(ids) > max {
-		ids = append(ids[:1], ids[len(ids)-max+1:]...)
 	}
 	return ids, nil
 }

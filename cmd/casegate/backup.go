@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -28,6 +29,9 @@ func cmdBackup(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	cfg, err := loadConfig(*configPath)
 	if err != nil {
 		return err
+	}
+	if cfg.Database.Driver == "postgres" {
+		return errors.New("backup: the database is PostgreSQL; back it up with pg_dump or the server's own backups")
 	}
 	opts, err := storeOptions()
 	if err != nil {

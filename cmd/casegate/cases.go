@@ -27,7 +27,7 @@ func openStore(ctx context.Context, configPath string) (*store.Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	return store.Open(ctx, dbPath(cfg), opts)
+	return openConfiguredStore(ctx, cfg, opts)
 }
 
 func cmdCases(ctx context.Context, args []string, stdout, stderr io.Writer) error {

@@ -74,6 +74,8 @@ func TestConfigRefusesUnknownKeysAndBadValues(t *testing.T) {
 	check("outbound:\n  tls: maybe\n", "outbound.tls")
 	check("imap:\n  - name: x\n    address: nohost\n", "imap[0].address")
 	check("addresses:\n  - {address: support+x@example.com, kind: case}\n", "addresses[0].address")
+	check("database:\n  driver: mysql\n", "database.driver")
+	check("database:\n  driver: postgres\n  url_env: \"\"\n", "database.url_env")
 	if _, err := loadConfig(""); err != nil {
 		t.Fatalf("embedded defaults refused: %v", err)
 	}

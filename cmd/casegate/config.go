@@ -34,6 +34,14 @@ type Config struct {
 	TemplatesDir string            `yaml:"templates_dir"`
 	Auth         AuthConfig        `yaml:"auth"` // sender authentication (trust.go)
 	DKIM         DKIMConfig        `yaml:"dkim"` // signing of outbound mail (trust.go)
+	Database     DatabaseConfig    `yaml:"database"`
+}
+
+// DatabaseConfig chooses the database: SQLite under data_dir (one
+// instance), or PostgreSQL, which several instances share.
+type DatabaseConfig struct {
+	Driver string `yaml:"driver"`  // sqlite | postgres
+	URLEnv string `yaml:"url_env"` // postgres: the variable holding the connection URL
 }
 
 // AddressConfig is one inbound address.
@@ -169,7 +177,8 @@ func defaultConfig() Config {
 		Policy: PolicyConfig{UnknownSender: "new_case", AutoCloseAfter: Duration(168 * time.Hour), Survey: true,
 			DMARCFail: "new_case", AuthTempError: "unauthenticated", Spam: "quarantine",
 			MaxWatchersPerMail: 10, UnauthenticatedWatcherNotices: "same_domain"},
-		Auth: defaultAuthConfig(),
+		Auth:     defaultAuthConfig(),
+		Database: DatabaseConfig{Driver: "sqlite", URLEnv: "CASEGATE_DATABASE_URL"},
 	}
 }
 
@@ -236,6 +245,8 @@ var envName = regexp.MustCompile(`[^A-Za-z0-9]+`)
 
 var prefixRE = regexp.MustCompile(`^[A-Z]{1,8}$`)
 
+var envVarRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
 // validate checks every value, naming the key of the first bad one.
 func (c *Config) validate() error {
 	var errs []error
@@ -297,6 +308,14 @@ func (c *Config) validate() error {
 	case "all", "same_domain", "none":
 	default:
 		bad("policy.unauthenticated_watcher_notices", "%q must be all, same_domain or none", c.Policy.UnauthenticatedWatcherNotices)
+	}
+	switch c.Database.Driver {
+	case "sqlite", "postgres":
+	default:
+		bad("database.driver", "%q must be sqlite or postgres", c.Database.Driver)
+	}
+	if c.Database.Driver == "postgres" && !envVarRE.MatchString(c.Database.URLEnv) {
+		bad("database.url_env", "%q must name an environment variable", c.Database.URLEnv)
 	}
 	return errors.Join(errs...)
 }

@@ -51,7 +51,7 @@ func gatewayFor(ctx context.Context, cfg Config, log *slog.Logger) (*gateway.Gat
 	if err != nil {
 		return nil, nil, err
 	}
-	st, err := store.Open(ctx, dbPath(cfg), opts)
+	st, err := openConfiguredStore(ctx, cfg, opts)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -274,5 +274,18 @@ func describeResult(res gateway.Result) string {
 	return fmt.Sprintf("%s: message %d", res.Outcome, res.MessageID)
 }
 
-// dbPath is the database file under the data directory.
+// dbPath is the SQLite database file under the data directory.
 func dbPath(cfg Config) string { return filepath.Join(cfg.DataDir, "casegate.db") }
+
+// openConfiguredStore opens the configured database: the SQLite file under
+// data_dir, or the PostgreSQL database whose URL is in database.url_env.
+func openConfiguredStore(ctx context.Context, cfg Config, opts store.Options) (*store.Store, error) {
+	if cfg.Database.Driver != "postgres" {
+		return store.Open(ctx, dbPath(cfg), opts)
+	}
+	url := os.Getenv(cfg.Database.URLEnv)
+	if url == "" {
+		return nil, fmt.Errorf("database.url_env: $%s is empty; it holds the PostgreSQL URL", cfg.Database.URLEnv)
+	}
+	return store.OpenPostgres(ctx, url, opts)
+}

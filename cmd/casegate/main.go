@@ -41,6 +41,8 @@ Usage:
   casegate contacts forget ADDRESS        erase a person's data (mail, address, notifications)
   casegate dkim keygen [--type rsa|ed25519] --selector S --domain D --out FILE
                                           a DKIM signing key, and the DNS record to publish
+  casegate db copy --to postgres [--url-env NAME]
+                                          copy the SQLite database into an empty PostgreSQL one
   casegate backup FILE                    a consistent copy of the database, while serve runs
   casegate reload [--check]               make the running serve read its config file again
                                           (or send it SIGHUP); --check only checks the file
@@ -87,6 +89,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		err = cmdAddresses(ctx, args[1:], stdout, stderr)
 	case "contacts":
 		err = cmdContacts(ctx, args[1:], stdout, stderr)
+	case "db":
+		err = cmdDB(ctx, args[1:], stdout, stderr)
 	case "dkim":
 		err = cmdDKIM(ctx, args[1:], stdout, stderr)
 	case "backup":

@@ -267,3 +267,22 @@ func TestBrokenTemplateOverrideStopsStartup(t *testing.T) {
 		t.Fatalf("start-up with a broken override: %v (want it to name %s:2)", err, path)
 	}
 }
+
+// Close right after Run returns: the listeners' Serve goroutines may not
+// have started yet, and Close must still end them (a Serve that began
+// after Shutdown would otherwise accept forever).
+func TestCloseRightAfterRun(t *testing.T) {
+	for i := range 20 {
+		m := startMain(t, nil, nil)
+		done := make(chan error, 1)
+		go func() { done <- m.Close() }()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatalf("close %d: %v", i, err)
+			}
+		case <-time.After(20 * time.Second):
+			t.Fatalf("close %d right after run did not return", i)
+		}
+	}
+}

@@ -61,7 +61,7 @@ func (o *opsFlags) store(ctx context.Context) (*store.Store, Config, error) {
 	if err != nil {
 		return nil, cfg, err
 	}
-	st, err := store.Open(ctx, dbPath(cfg), opts)
+	st, err := openConfiguredStore(ctx, cfg, opts)
 	return st, cfg, err
 }
 

@@ -42,13 +42,15 @@ type Main struct {
 	SMTPAddr string // the listening addresses, once Run returned
 	HTTPAddr string
 
-	smtp   *smtp.Server
-	http   *http.Server
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
-	close  sync.Once
-	closed error
-	reload reloadState
+	smtp *smtp.Server
+	http *http.Server
+	// The listeners, closed by Close whether or not Serve got to them.
+	listeners []net.Listener
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup
+	close     sync.Once
+	closed    error
+	reload    reloadState
 }
 
 // Run opens everything and starts serving; it returns once the listeners
@@ -58,7 +60,7 @@ func (m *Main) Run(ctx context.Context) error {
 		m.Log = slog.Default()
 	}
 	cfg := m.Config
-	st, err := store.Open(ctx, filepath.Join(cfg.DataDir, "casegate.db"), store.Options{Now: m.Now})
+	st, err := openConfiguredStore(ctx, cfg, store.Options{Now: m.Now})
 	if err != nil {
 		return err
 	}
@@ -101,6 +103,7 @@ func (m *Main) Run(ctx context.Context) error {
 		return fmt.Errorf("http.listen: %w", err)
 	}
 	m.SMTPAddr, m.HTTPAddr = smtpLn.Addr().String(), httpLn.Addr().String()
+	m.listeners = []net.Listener{smtpLn, httpLn}
 	httpLimits := m.httpLimits()
 	m.http = m.Gateway.NewHTTPServer(httpLimits)
 
@@ -112,7 +115,8 @@ func (m *Main) Run(ctx context.Context) error {
 	for _, p := range pollers {
 		m.goSafe("imap "+p.Name(), func() error { return p.Run(ctx) })
 	}
-	m.Log.Info("casegate serving", "smtp", m.SMTPAddr, "http", m.HTTPAddr, "data_dir", cfg.DataDir)
+	m.Log.Info("casegate serving", "smtp", m.SMTPAddr, "http", m.HTTPAddr, "data_dir", cfg.DataDir,
+		"database", st.Backend())
 	return nil
 }
 
@@ -251,6 +255,11 @@ func (m *Main) shutdown() error {
 	}
 	if m.http != nil {
 		errs = append(errs, ignoreClosed(m.http.Shutdown(ctx)))
+	}
+	// A Serve that had not started when Shutdown ran would otherwise
+	// accept on its listener forever: closing it ends that Serve too.
+	for _, ln := range m.listeners {
+		_ = ln.Close()
 	}
 	if m.cancel != nil {
 		m.cancel()

@@ -41,7 +41,7 @@ func (w *worker) handle(ctx context.Context, j job) {
 	m := j.mail
 	w.current = &j
 	now := w.p.queue.Now()
-	o := store.AttemptOutcome{Outbox: m.ID, Attempt: j.attempt}
+	o := store.AttemptOutcome{Outbox: m.ID, Attempt: j.attempt, Queued: m.CreatedAt}
 	if now.After(m.ExpiresAt) {
 		w.logFor(m).Warn("outbox mail expired", "attempts", m.Attempts)
 		o.AttemptResult = store.AttemptResult{Result: store.AttemptExpired, Error: "lifetime exceeded: " + m.LastError}
@@ -85,10 +85,10 @@ func (w *worker) noteRefusal(ctx context.Context, m store.OutboxMail, err error)
 func (w *worker) abandon(err error) {
 	if j := w.current; j != nil {
 		w.current = nil
-		w.out <- store.AttemptOutcome{Outbox: j.mail.ID, Attempt: j.attempt, AttemptResult: w.failure(j.mail, err)}
+		w.out <- store.AttemptOutcome{Outbox: j.mail.ID, Attempt: j.attempt, AttemptResult: w.failure(j.mail, err), Queued: j.mail.CreatedAt}
 	}
 	for _, h := range w.held {
-		w.out <- store.AttemptOutcome{Outbox: h.outcome.Outbox, Attempt: h.outcome.Attempt, AttemptResult: w.failure(h.mail, err)}
+		w.out <- store.AttemptOutcome{Outbox: h.outcome.Outbox, Attempt: h.outcome.Attempt, AttemptResult: w.failure(h.mail, err), Queued: h.mail.CreatedAt}
 	}
 	w.held = nil
 }
@@ -143,7 +143,7 @@ func (w *worker) flush(ctx context.Context) {
 // interrupted hands on a claimed row that was not tried because the pool
 // is stopping: it is due again at once.
 func (w *worker) interrupted(j job) {
-	w.out <- store.AttemptOutcome{Outbox: j.mail.ID, Attempt: j.attempt, AttemptResult: store.AttemptResult{
+	w.out <- store.AttemptOutcome{Outbox: j.mail.ID, Attempt: j.attempt, Queued: j.mail.CreatedAt, AttemptResult: store.AttemptResult{
 		Result: store.AttemptInterrupted, Error: "not tried: the outbound pool was stopping", Next: w.p.queue.Now()}}
 }
 

@@ -1,4 +1,4 @@
--- As SQLite's migrations/0009_retention_erasure.sql: what was purged and
+-- As SQLite's migrations/0010_retention_erasure.sql: what was purged and
 -- when, the retention sweep's index, and the tombstones of erased people.
 ALTER TABLE messages ADD COLUMN purged TEXT NOT NULL DEFAULT '';
 ALTER TABLE messages ADD COLUMN purged_at BIGINT;

@@ -1,0 +1,419 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+)
+
+func TestRebind(t *testing.T) {
+	check := func(in, want string) {
+		t.Helper()
+		if got := rebind(in); got != want {
+			t.Errorf("rebind(%q) = %q, want %q", in, got, want)
+		}
+	}
+	check(`SELECT 1`, `SELECT 1`)
+	check(`a = ? AND b = ?`, `a = $1 AND b = $2`)
+	check(`x = ?2 OR y = ?1`, `x = $2 OR y = $1`)
+	check(`a = '?' AND b = ?`, `a = '?' AND b = $1`)
+	check(`a LIKE ? ESCAPE '\' OR b LIKE ? ESCAPE '\'`, `a LIKE $1 ESCAPE '\' OR b LIKE $2 ESCAPE '\'`)
+	check("-- what? nothing\na = ?", "-- what? nothing\na = $1")
+	check(`"odd?name" = ?`, `"odd?name" = $1`)
+	check(`'unterminated ?`, `'unterminated ?`)
+}
+
+func insertTestMessage(ctx context.Context, tx *Tx, caseID int64, messageID, sha string) (int64, error) {
+	return tx.InsertMessage(ctx, InboundMessage{CaseID: caseID, Source: "smtp", MessageID: messageID,
+		ContentSHA256: sha, Outcome: OutcomeNewCase, Raw: []byte("raw " + sha)})
+}
+
+// The duplicate keys are unique in the database: an insert that lost the
+// race against another transaction gets ErrDuplicate.
+func TestDuplicateKeys(t *testing.T) { eachBackend(t, testDuplicateKeys) }
+
+func testDuplicateKeys(t *testing.T, b backend) {
+	st := b.open(t)
+	ctx := context.Background()
+	c := newCase(t, st, "a@x.example")
+	write := func(messageID, sha string) error {
+		return st.Write(ctx, func(tx *Tx) error {
+			_, err := insertTestMessage(ctx, tx, c.ID, messageID, sha)
+			return err
+		})
+	}
+	if err := write("m1@x", "sha1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := write("m2@x", "sha1"); !errors.Is(err, ErrDuplicate) {
+		t.Fatalf("same content: %v, want ErrDuplicate", err)
+	}
+	if err := write("", "sha2"); err != nil {
+		t.Fatalf("no Message-ID: %v", err)
+	}
+	if err := write("", "sha3"); err != nil {
+		t.Fatalf("a second message without Message-ID: %v", err)
+	}
+	// SQLite's single writer checks Message-IDs before inserting; on
+	// PostgreSQL the key itself is unique.
+	if err := write("m1@x", "sha4"); b.name == BackendPostgres && !errors.Is(err, ErrDuplicate) {
+		t.Fatalf("same Message-ID: %v, want ErrDuplicate", err)
+	}
+	err := st.Write(ctx, func(tx *Tx) error {
+		_, err := tx.FindDuplicate(ctx, "m1@x", "other")
+		return err
+	})
+	if err != nil {
+		t.Fatalf("FindDuplicate by Message-ID: %v", err)
+	}
+}
+
+// The same mail taken in by many writers at once is stored once: each
+// writer checks, then inserts; the losers hear ErrDuplicate or find the
+// winner's row.
+func TestConcurrentDuplicateIsStoredOnce(t *testing.T) { eachBackend(t, testConcurrentDuplicate) }
+
+func testConcurrentDuplicate(t *testing.T, b backend) {
+	loc := b.newDB(t)
+	ctx := context.Background()
+	stores := []*Store{b.openAt(t, loc, Options{}), b.openAt(t, loc, Options{})}
+	const writers = 8
+	stored, found, dup := 0, 0, 0
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for i := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			st := stores[i%2]
+			var was bool
+			err := st.Write(ctx, func(tx *Tx) error {
+				if _, err := tx.FindDuplicate(ctx, "same@x", "same-sha"); err == nil {
+					was = true
+					return nil
+				}
+				_, err := insertTestMessage(ctx, tx, 0, "same@x", "same-sha")
+				return err
+			})
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case errors.Is(err, ErrDuplicate):
+				dup++
+			case err != nil:
+				t.Errorf("writer %d: %v", i, err)
+			case was:
+				found++
+			default:
+				stored++
+			}
+		}()
+	}
+	wg.Wait()
+	if stored != 1 || found+dup != writers-1 {
+		t.Fatalf("stored %d, found %d, duplicate errors %d", stored, found, dup)
+	}
+	if n, err := stores[0].CountMessages(ctx, ""); err != nil || n != 1 {
+		t.Fatalf("%d messages stored, %v", n, err)
+	}
+}
+
+// Addresses compare case-insensitively on both backends.
+func TestAddressesIgnoreCase(t *testing.T) { eachBackend(t, testAddressesIgnoreCase) }
+
+func testAddressesIgnoreCase(t *testing.T, b backend) {
+	st := b.open(t)
+	ctx := context.Background()
+	c := newCase(t, st, "Carol@Customer.Example")
+	err := st.Write(ctx, func(tx *Tx) error {
+		p, err := tx.UpsertContact(ctx, "carol@customer.example", "Carol", "Customer Inc")
+		if err != nil {
+			return err
+		}
+		if p.ID != c.Contact.ID || p.Name != "Carol" || p.Email != "Carol@Customer.Example" {
+			t.Errorf("contact = %+v, want the first one (id %d) with the name filled in", p, c.Contact.ID)
+		}
+		if added, err := tx.AddWatcher(ctx, c.ID, "Dave@X.example", "", ""); err != nil || !added {
+			return fmt.Errorf("first watcher: %v %v", added, err)
+		}
+		if added, err := tx.AddWatcher(ctx, c.ID, "dave@x.EXAMPLE", "", ""); err != nil || added {
+			return fmt.Errorf("same watcher again: %v %v", added, err)
+		}
+		if _, err := tx.Enqueue(ctx, OutboxMail{CaseID: c.ID, Template: "t", Recipient: "DAVE@x.example", MessageID: "q1@h"}, time.Hour); err != nil {
+			return err
+		}
+		if n, err := tx.QueuedSince(ctx, "dave@X.example", 0, testClock.Add(-time.Hour)); err != nil || n != 1 {
+			return fmt.Errorf("queued since: %d %v", n, err)
+		}
+		_, _, err = tx.RecordBounce(ctx, Bounce{Recipient: "CAROL@customer.example", Status: "5.1.1", Permanent: true, Counts: true}, 1)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a, err := st.AddressStatus(ctx, "carol@CUSTOMER.example"); err != nil || !a.Undeliverable || a.HardBounces != 1 {
+		t.Fatalf("address status = %+v, %v", a, err)
+	}
+	got, err := st.ListCases(ctx, CaseFilter{Contact: "CAROL@customer.example"})
+	if err != nil || len(got) != 1 || !got[0].Contact.Undeliverable {
+		t.Fatalf("cases of the contact = %+v, %v", got, err)
+	}
+	if only, err := st.ListAddresses(ctx, true); err != nil || len(only) != 1 {
+		t.Fatalf("undeliverable addresses = %+v, %v", only, err)
+	}
+	if err := st.ClearAddress(ctx, "Carol@customer.example", "op"); err != nil {
+		t.Fatal(err)
+	}
+	if only, _ := st.ListAddresses(ctx, true); len(only) != 0 {
+		t.Fatalf("still undeliverable after clear: %+v", only)
+	}
+	if all, _ := st.ListAddresses(ctx, false); len(all) != 1 {
+		t.Fatalf("addresses = %+v", all)
+	}
+}
+
+// Text that PostgreSQL's text type refuses (NUL, invalid UTF-8) is still
+// stored, and the raw bytes come back exactly.
+func TestOddBytesInText(t *testing.T) { eachBackend(t, testOddBytes) }
+
+func testOddBytes(t *testing.T, b backend) {
+	st := b.open(t)
+	ctx := context.Background()
+	raw := []byte("Subject: caf\xe9\x00\r\n\r\nbody \x00\xff\xfe")
+	var id int64
+	err := st.Write(ctx, func(tx *Tx) error {
+		var err error
+		id, err = tx.InsertMessage(ctx, InboundMessage{Source: "smtp", ContentSHA256: "odd", Outcome: OutcomeIgnored,
+			Raw: raw, Subject: "caf\xe9\x00", FullText: "body \x00\xff\xfe", From: "a\x00@x"})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := st.Message(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(m.Raw, raw) {
+		t.Fatalf("raw = %q, want %q", m.Raw, raw)
+	}
+	if m.Subject == "" || m.FullText == "" {
+		t.Fatalf("text lost: %+v", m)
+	}
+}
+
+// Instances starting together agree on one secret.
+func TestSecretSharedByInstances(t *testing.T) { eachBackend(t, testSecretShared) }
+
+func testSecretShared(t *testing.T, b backend) {
+	loc := b.newDB(t)
+	ctx := context.Background()
+	b.openAt(t, loc, Options{}) // migrated before the race
+	const n = 4
+	keys := make([][]byte, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		st := b.openAt(t, loc, Options{})
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			k, err := st.Secret(ctx, "links")
+			if err != nil {
+				t.Errorf("secret %d: %v", i, err)
+			}
+			keys[i] = k
+		}()
+	}
+	wg.Wait()
+	for i := range keys {
+		if len(keys[i]) != 32 || !bytes.Equal(keys[i], keys[0]) {
+			t.Fatalf("instance %d has key %x, instance 0 %x", i, keys[i], keys[0])
+		}
+	}
+}
+
+func TestSearchCases(t *testing.T) { eachBackend(t, testSearchCases) }
+
+func testSearchCases(t *testing.T, b backend) {
+	st := b.open(t)
+	ctx := context.Background()
+	for i, subject := range []string{"VPN drops", "Printer 100% broken", "vpn slow", "under_score"} {
+		c := newCase(t, st, fmt.Sprintf("u%d@x.example", i))
+		if err := st.Exec(ctx, `UPDATE cases SET subject = ? WHERE id = ?`, subject, c.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check := func(q string, want int) {
+		t.Helper()
+		got, err := st.SearchCases(ctx, CaseSearch{Query: q})
+		if err != nil || len(got) != want {
+			t.Errorf("search %q: %d cases, %v; want %d", q, len(got), err, want)
+		}
+	}
+	check("vpn", 2)
+	check("VPN", 2)
+	check("100%", 1)
+	check("%", 1)
+	check("_", 1)
+	check("cs0000003", 1)
+	check("", 4)
+	if got, _ := st.SearchCases(ctx, CaseSearch{CaseFilter: CaseFilter{Limit: 2}}); len(got) != 2 || got[0].Number != "CS0000004" {
+		t.Errorf("limit 2 = %+v", got)
+	}
+}
+
+// A failing function leaves nothing; a later function of a batch sees an
+// earlier one's work; a panic reaches the caller.
+func TestWriteAndBatch(t *testing.T) { eachBackend(t, testWriteAndBatch) }
+
+func testWriteAndBatch(t *testing.T, b backend) {
+	st := b.open(t)
+	ctx := context.Background()
+	c := newCase(t, st, "a@x.example")
+	boom := errors.New("boom")
+	errs := st.WriteBatch(ctx, []func(*Tx) error{
+		func(tx *Tx) error { _, err := insertTestMessage(ctx, tx, c.ID, "b1@x", "b1"); return err },
+		func(tx *Tx) error {
+			if _, err := insertTestMessage(ctx, tx, c.ID, "b2@x", "b2"); err != nil {
+				return err
+			}
+			return boom
+		},
+		func(tx *Tx) error {
+			if _, err := tx.FindDuplicate(ctx, "b1@x", ""); err != nil {
+				return fmt.Errorf("the first function's message is not visible: %w", err)
+			}
+			_, err := insertTestMessage(ctx, tx, c.ID, "b3@x", "b3")
+			return err
+		},
+	})
+	if errs[0] != nil || !errors.Is(errs[1], boom) || errs[2] != nil {
+		t.Fatalf("errs = %v", errs)
+	}
+	if n, _ := st.CountMessages(ctx, ""); n != 2 {
+		t.Fatalf("%d messages, want 2", n)
+	}
+	func() {
+		defer func() {
+			if v := recover(); v != "oops" {
+				t.Errorf("recovered %v, want the panic", v)
+			}
+		}()
+		st.Write(ctx, func(tx *Tx) error {
+			insertTestMessage(ctx, tx, c.ID, "p@x", "p")
+			panic("oops")
+		})
+	}()
+	if n, _ := st.CountMessages(ctx, ""); n != 2 {
+		t.Fatalf("%d messages after a panic, want 2", n)
+	}
+}
+
+func TestQuarantineAndIMAPState(t *testing.T) { eachBackend(t, testQuarantineAndIMAPState) }
+
+func testQuarantineAndIMAPState(t *testing.T, b backend) {
+	st := b.open(t)
+	ctx := context.Background()
+	var ids [2]int64
+	for i := range ids {
+		err := st.Write(ctx, func(tx *Tx) error {
+			var err error
+			ids[i], err = tx.Quarantine(ctx, Quarantined{Source: "smtp", Reason: "too_big", ContentSHA256: "q", Raw: []byte("raw\x00")})
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if ids[0] != ids[1] {
+		t.Fatalf("the same bytes quarantined twice: %v", ids)
+	}
+	q, err := st.QuarantinedByID(ctx, ids[0])
+	if err != nil || string(q.Raw) != "raw\x00" || q.Size != 4 {
+		t.Fatalf("quarantined = %+v, %v", q, err)
+	}
+	if l, _ := st.ListQuarantine(ctx, 0); len(l) != 1 || l[0].Size != 4 {
+		t.Fatalf("list = %+v", l)
+	}
+	if err := st.MarkReplayed(ctx, ids[0]); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := st.CountQuarantine(ctx); n != 0 {
+		t.Fatalf("%d quarantined after replay", n)
+	}
+	if err := st.SaveIMAPState(ctx, "box", 4000000000, 7); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.SaveIMAPState(ctx, "box", 4000000000, 9); err != nil {
+		t.Fatal(err)
+	}
+	if v, u, err := st.IMAPState(ctx, "box"); err != nil || v != 4000000000 || u != 9 {
+		t.Fatalf("imap state = %d %d %v", v, u, err)
+	}
+	counts, err := st.Backlog(ctx)
+	if err != nil || counts.Quarantined != 0 || counts.ActiveCases[StateNew] != 0 {
+		t.Fatalf("counts = %+v, %v", counts, err)
+	}
+}
+
+// Instances started together on a new PostgreSQL database migrate it
+// once.
+func TestConcurrentMigrations(t *testing.T) {
+	b := backends[1]
+	loc := b.newDB(t)
+	var wg sync.WaitGroup
+	stores := make([]*Store, 4)
+	for i := range stores {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			st, err := OpenPostgres(context.Background(), loc, Options{})
+			if err != nil {
+				t.Errorf("instance %d: %v", i, err)
+				return
+			}
+			stores[i] = st
+		}()
+	}
+	wg.Wait()
+	for _, st := range stores {
+		if st != nil {
+			st.Close()
+		}
+	}
+	st := b.openAt(t, loc, Options{})
+	var n, files int
+	if err := st.r.QueryRowContext(context.Background(), `SELECT count(*), count(DISTINCT name) FROM schema_migrations`).Scan(&n, &files); err != nil {
+		t.Fatal(err)
+	}
+	if n != files || n < 3 {
+		t.Fatalf("%d migration rows for %d names", n, files)
+	}
+}
+
+// A panic in one function of a batch is raised after the others ran.
+func TestWriteBatchPanicAfterAll(t *testing.T) { eachBackend(t, testWriteBatchPanic) }
+
+func testWriteBatchPanic(t *testing.T, b backend) {
+	st := b.open(t)
+	ctx := context.Background()
+	c := newCase(t, st, "a@x.example")
+	func() {
+		defer func() {
+			if v := recover(); v != "first" {
+				t.Errorf("recovered %v, want the panic", v)
+			}
+		}()
+		st.WriteBatch(ctx, []func(*Tx) error{
+			func(tx *Tx) error { panic("first") },
+			func(tx *Tx) error { _, err := insertTestMessage(ctx, tx, c.ID, "after@x", "after"); return err },
+		})
+	}()
+	if n, _ := st.CountMessages(ctx, ""); n != 1 {
+		t.Fatalf("%d messages: the function after the panic did not run", n)
+	}
+}
