@@ -59,6 +59,8 @@ var postgresCore = []string{
 	"TestSignedLinks", "TestSurveyByReplyAndAgentMail", "TestStrangerCannotWriteIntoCase",
 	"TestTransitionTable", "TestAutoCloseAcrossRestart", "TestBounceAttributionAndHardBounces",
 	"TestOutboxRetrySchedule", "TestLoopRulesThroughSMTP", "TestBudgetPerRecipient",
+	"TestOutboxShowsBounced", "TestRelayRefusalCountsAsHardBounce", "TestRetentionPurgesCasesClosedLongEnough",
+	"TestForgetLeavesNoTrace",
 	// The API's tests live in package web since the HTTP side moved there.
 }
 

@@ -44,7 +44,7 @@ type Address struct {
 
 // Config is what the gateway needs to know of the deployment. Reload
 // replaces Addresses, Agents, Accounts, UnknownSender, Survey,
-// AutoCloseAfter, Protection, TeamAddress and SharedAccounts while the gateway runs: the gateway reads
+// AutoCloseAfter, Retention, Protection, TeamAddress and SharedAccounts while the gateway runs: the gateway reads
 // those through rules(), the rest from cfg.
 type Config struct {
 	Hostname        string
@@ -68,6 +68,9 @@ type Config struct {
 	// SharedAccounts are the accounts whose people see each other's cases
 	// on the pages (portal.go).
 	SharedAccounts []string
+	// Retention: the raw mail of cases closed longer ago is purged; 0 =
+	// never (retention.go).
+	Retention time.Duration
 }
 
 // Gateway holds the wiring every part of the gateway shares.
@@ -85,6 +88,7 @@ type Gateway struct {
 	disk      storageState               // the last full-disk failure (storage.go)
 	live      atomic.Pointer[liveConfig] // the last Reload; nil: cfg and templates (reload.go)
 	metrics   *metrics                   // this gateway's Prometheus registry (metrics.go)
+	retention retentionState             // what retention and erasure removed (retention.go)
 }
 
 // New checks cfg and builds a gateway.

@@ -293,7 +293,7 @@ func (g *Gateway) finish(j *ingestJob, err error) (Result, error) {
 		return Result{}, g.temporary("ingest", err)
 	}
 	g.storageOK()
-	if j.quarantine {
+	if j.quarantine && res.Outcome == OutcomeQuarantined {
 		g.log.Warn("message quarantined", "reason", res.Reason, "detail", j.detail,
 			"quarantine_id", res.Quarantine, "source", j.in.env.Source)
 		return res, nil
@@ -375,6 +375,9 @@ func (g *Gateway) quarantine(ctx context.Context, in *inbound, reason, detail st
 // quarantineRaw keeps a message that could not be read (too big,
 // unparseable, over a limit) raw, with the reason.
 func (g *Gateway) quarantineRaw(ctx context.Context, tx *store.Tx, in *inbound, reason, detail string) (Result, error) {
+	if gone, err := g.forgottenMail(ctx, tx, in); err != nil || gone {
+		return forgottenResult(in), err
+	}
 	id, err := tx.Quarantine(ctx, store.Quarantined{
 		Source: in.env.Source, EnvelopeFrom: in.env.From, EnvelopeTo: in.env.To,
 		Reason: reason, Detail: detail, ContentSHA256: in.sha, Raw: in.raw,
@@ -394,6 +397,9 @@ func (g *Gateway) classify(ctx context.Context, tx *store.Tx, in *inbound) (Resu
 		return Result{Outcome: OutcomeDuplicate, MessageID: id, Trace: in.trace}, nil
 	} else if !errors.Is(err, store.ErrNotFound) {
 		return Result{}, err
+	}
+	if gone, err := g.forgottenMail(ctx, tx, in); err != nil || gone {
+		return forgottenResult(in), err
 	}
 	in.step("duplicate", "no", "")
 	in.authStep()

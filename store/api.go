@@ -91,9 +91,12 @@ func escapeLike(s string) string {
 // AttachmentByID reads one attachment with its content.
 func (s *Store) AttachmentByID(ctx context.Context, id int64) (Attachment, error) {
 	var a Attachment
-	err := s.r.QueryRowContext(ctx, `SELECT id, message_id, filename, content_type, content_id, inline, size, sha256, content
-		FROM attachments WHERE id = ?`, id).
-		Scan(&a.ID, &a.MessageID, &a.Filename, &a.ContentType, &a.ContentID, &a.Inline, &a.Size, &a.SHA256, &a.Content)
+	var purged sql.NullInt64
+	err := s.r.QueryRowContext(ctx, `SELECT id, message_id, filename, content_type, content_id, inline, size, sha256, content,
+		purged, purged_at FROM attachments WHERE id = ?`, id).
+		Scan(&a.ID, &a.MessageID, &a.Filename, &a.ContentType, &a.ContentID, &a.Inline, &a.Size, &a.SHA256, &a.Content,
+			&a.Purged, &purged)
+	a.PurgedAt = nullTime(purged)
 	if errors.Is(err, sql.ErrNoRows) {
 		return a, fmt.Errorf("attachment %d: %w", id, ErrNotFound)
 	}

@@ -29,11 +29,22 @@ type Bounce struct {
 	Recipient string // the address the report says failed
 	Status    string // e.g. "5.1.1"
 	Permanent bool
-	Via       string // verp | message_id | "" (unattributed)
+	Via       string // verp | relay | message_id | "" (unattributed)
+	// Kind is BounceFailed (the mail did not arrive) or BounceDelayed (a
+	// warning only: the mail may still arrive); "" is BounceFailed.
+	Kind   string
+	Reason string // why, in a short vocabulary: user_unknown, mailbox_full, delayed, ...
+	Detail string // the remote answer, where known (the relay's reply to RCPT)
 	// Counts: the gateway found the report trustworthy and about the
 	// recipient's address; only then does it count against Recipient.
 	Counts bool
 }
+
+// Kinds of bounce.
+const (
+	BounceFailed  = "failed"
+	BounceDelayed = "delayed"
+)
 
 // RecordBounce stores a bounce and, when it counts, counts it against its
 // recipient. A permanent bounce counts as a hard bounce once per outbox
@@ -52,9 +63,12 @@ func (tx *Tx) RecordBounce(ctx context.Context, b Bounce, hardLimit int) (Addres
 		}
 		counted = !seen
 	}
-	_, err := tx.tx.ExecContext(ctx, `INSERT INTO bounces (outbox_id, message_id, recipient, status, permanent, via, counted, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, nullID(b.OutboxID), nullID(b.MessageID), b.Recipient, b.Status, b.Permanent, b.Via,
-		counted, ms(tx.Now))
+	if b.Kind == "" {
+		b.Kind = BounceFailed
+	}
+	_, err := tx.tx.ExecContext(ctx, `INSERT INTO bounces (outbox_id, message_id, recipient, status, permanent, via, counted,
+		kind, reason, detail, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, nullID(b.OutboxID), nullID(b.MessageID),
+		b.Recipient, b.Status, b.Permanent, b.Via, counted, b.Kind, b.Reason, b.Detail, ms(tx.Now))
 	if err != nil {
 		return AddressStatus{}, false, fmt.Errorf("record bounce: %w", err)
 	}

@@ -136,6 +136,9 @@ type PolicyConfig struct {
 	UnknownSender  string   `yaml:"unknown_sender"`
 	AutoCloseAfter Duration `yaml:"auto_close_after"`
 	Survey         bool     `yaml:"survey"`
+	// Retention purges the raw mail of cases closed longer ago; 0 = never
+	// (gateway/retention.go).
+	Retention Duration `yaml:"retention"`
 	// What sender authentication decides (trust.go).
 	DMARCFail     string `yaml:"dmarc_fail"`     // new_case | quarantine
 	AuthTempError string `yaml:"auth_temperror"` // unauthenticated | retry
@@ -324,6 +327,9 @@ func (c *Config) validate() error {
 	}
 	if c.Policy.AutoCloseAfter <= 0 {
 		bad("policy.auto_close_after", "must be positive")
+	}
+	if c.Policy.Retention < 0 {
+		bad("policy.retention", "must not be negative (0 keeps raw mail for ever)")
 	}
 	if c.Policy.MaxWatchersPerMail < 1 {
 		bad("policy.max_watchers_per_mail", "%d must be at least 1", c.Policy.MaxWatchersPerMail)

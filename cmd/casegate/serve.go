@@ -137,6 +137,7 @@ func gatewayConfig(cfg Config) gateway.Config {
 		From: cfg.Outbound.From, PublicURL: cfg.PublicURL, UnknownSender: cfg.Policy.UnknownSender,
 		MaxMessageBytes: cfg.SMTP.MaxMessageBytes, OutboxLifetime: time.Duration(cfg.Outbound.Lifetime),
 		Survey: cfg.Policy.Survey, AutoCloseAfter: time.Duration(cfg.Policy.AutoCloseAfter),
+		Retention:  time.Duration(cfg.Policy.Retention),
 		Protection: protection(cfg), Auth: authConfig(cfg),
 		TeamAddress: cfg.TeamAddress, SharedAccounts: cfg.Portal.SharedAccounts,
 	}

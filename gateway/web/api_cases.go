@@ -371,6 +371,9 @@ func (h *Handler) apiMessageRaw(w http.ResponseWriter, r *http.Request) {
 		h.apiError(w, r, err)
 		return
 	}
+	if gonePurged(w, "message", id, m.Purged, m.PurgedAt) {
+		return
+	}
 	hd := w.Header()
 	hd.Set("Content-Type", "message/rfc822")
 	hd.Set("Content-Length", strconv.Itoa(len(m.Raw)))
@@ -392,6 +395,9 @@ func (h *Handler) apiAttachment(w http.ResponseWriter, r *http.Request) {
 	a, err := h.g.Attachment(r.Context(), id)
 	if err != nil {
 		h.apiError(w, r, err)
+		return
+	}
+	if gonePurged(w, "attachment", id, a.Purged, a.PurgedAt) {
 		return
 	}
 	writeAttachment(w, a)

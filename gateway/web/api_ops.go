@@ -2,6 +2,7 @@ package web
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 
@@ -12,13 +13,14 @@ import (
 // registerOpsRoutes adds the operator routes (SPEC §5): the outbox and its
 // dead letters, the quarantine, and the deliverability of addresses.
 //
-//	GET  /api/v1/outbox?status=dead&limit=N   outbox rows, newest first
-//	GET  /api/v1/outbox/{id}                  one row with its attempts
+//	GET  /api/v1/outbox?status=dead&limit=N   outbox rows, newest first (status bounced too)
+//	GET  /api/v1/outbox/{id}                  one row with its attempts and delivery reports
 //	POST /api/v1/outbox/{id}/retry            a dead letter back in the queue
 //	GET  /api/v1/quarantine?limit=N           quarantined messages
 //	POST /api/v1/quarantine/{id}/replay       run one through ingestion again
 //	GET  /api/v1/addresses?undeliverable=true addresses with bounces
 //	POST /api/v1/addresses/{email}/clear      make an address deliverable again
+//	POST /api/v1/contacts/{email}/forget      erase a person's data (forget.go)
 //
 // Errors: 400 invalid, 404 not_found, 409 not_dead / already_replayed /
 // still_quarantined, 503 temporary (try again), 500 internal.
@@ -30,6 +32,7 @@ func (h *Handler) registerOpsRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /api/v1/quarantine/{id}/replay", h.requireToken(h.apiReplay))
 	mux.HandleFunc("GET /api/v1/addresses", h.requireToken(h.apiListAddresses))
 	mux.HandleFunc("POST /api/v1/addresses/{email}/clear", h.requireToken(h.apiClearAddress))
+	mux.HandleFunc("POST /api/v1/contacts/{email}/forget", h.requireToken(h.apiForget))
 }
 
 // pathID reads the {id} path value; it answers 400 itself when it is bad.
@@ -58,9 +61,9 @@ func queryLimit(w http.ResponseWriter, r *http.Request, def int) (int, bool) {
 func (h *Handler) apiListOutbox(w http.ResponseWriter, r *http.Request) {
 	status := r.URL.Query().Get("status")
 	switch status {
-	case "", store.OutboxPending, store.OutboxSent, store.OutboxDead:
+	case "", store.OutboxPending, store.OutboxSent, store.OutboxBounced, store.OutboxDead:
 	default:
-		writeJSONError(w, http.StatusBadRequest, "invalid", "status must be pending, sent or dead")
+		writeJSONError(w, http.StatusBadRequest, "invalid", "status must be pending, sent, bounced or dead")
 		return
 	}
 	limit, ok := queryLimit(w, r, 100)
@@ -74,6 +77,9 @@ func (h *Handler) apiListOutbox(w http.ResponseWriter, r *http.Request) {
 	}
 	if rows == nil {
 		rows = []store.OutboxMail{}
+	}
+	for i := range rows {
+		linkReports(&rows[i])
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"outbox": rows})
 }
@@ -91,6 +97,7 @@ func (h *Handler) apiGetOutbox(w http.ResponseWriter, r *http.Request) {
 	if attempts == nil {
 		attempts = []store.Attempt{}
 	}
+	linkReports(&m)
 	writeJSON(w, http.StatusOK, map[string]any{"mail": m, "attempts": attempts})
 }
 
@@ -187,4 +194,23 @@ func (h *Handler) apiClearAddress(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"address": a})
+}
+
+func (h *Handler) apiForget(w http.ResponseWriter, r *http.Request) {
+	out, err := h.g.Forget(r.Context(), r.PathValue("email"), tokenName(r))
+	if err != nil {
+		h.apiError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"erased": out})
+}
+
+// linkReports gives a row's delivery reports the URL of the stored
+// report mail.
+func linkReports(m *store.OutboxMail) {
+	for _, r := range []*store.DeliveryReport{m.Bounce, m.Delayed} {
+		if r != nil && r.MessageID != 0 {
+			r.RawURL = fmt.Sprintf("/api/v1/messages/%d/raw", r.MessageID)
+		}
+	}
 }
