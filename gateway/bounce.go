@@ -152,6 +152,14 @@ func addressGone(b *mailparse.Bounce) bool {
 	if !b.Permanent {
 		return false
 	}
+	// The parser's reason for the failed recipient, from the status, the
+	// SMTP reply and the diagnostic text (user_unknown, host_unknown,
+	// has_moved ...), where the report names them.
+	for _, r := range b.Recipients {
+		if strings.EqualFold(r.Address, b.Recipient) && r.Reason != "" {
+			return r.AddressGone()
+		}
+	}
 	s := b.Status
 	switch {
 	case s == "5.1.7" || s == "5.1.8":

@@ -412,6 +412,9 @@ func (g *Gateway) classify(ctx context.Context, tx *store.Tx, in *inbound) (Resu
 		return g.storeOnly(ctx, tx, in, store.OutcomeIgnored, nil)
 	}
 	in.step("loop", "no", "")
+	if c := m.Signals.Complaint; c != nil {
+		return g.ingestComplaint(ctx, tx, in, c)
+	}
 	if b := g.bounceOf(in); b != nil {
 		return g.ingestBounce(ctx, tx, in, b)
 	}
