@@ -40,7 +40,9 @@ func (g *Gateway) newCase(ctx context.Context, tx *store.Tx, in *inbound, linked
 	}
 	nc := store.NewCase{
 		Prefix: g.cfg.CasePrefix, Kind: in.kind, ContactID: contact.ID, Account: contact.Account,
-		Subject: caseSubject(m.Topic), Description: caseDescription(m.Visible),
+		// A new case is about the mail's whole text, a forwarded mail or
+		// an old thread in it included: the quote cut is for replies.
+		Subject: caseSubject(m.Topic), Description: caseDescription(m.Text),
 	}
 	if linked != nil {
 		nc.LinkedTo = linked.ID
@@ -82,8 +84,8 @@ func (g *Gateway) newCase(ctx context.Context, tx *store.Tx, in *inbound, linked
 	return res, g.notifyOpened(ctx, tx, in, c, carried, notify)
 }
 
-// The description a case keeps is the start of its opening mail's
-// visible text, for lists and search; the whole of it is the message's,
+// The description a case opened by mail keeps is the start of the mail's
+// full text, for lists and search; the whole of it is the message's,
 // which CaseDetail shows.
 const (
 	descriptionMaxLines = 100
@@ -91,9 +93,9 @@ const (
 )
 
 // caseDescription is the description a case opened by a mail with the
-// visible text visible keeps.
-func caseDescription(visible string) string {
-	return excerpt(visible, descriptionMaxLines, descriptionMaxBytes)
+// full text text keeps.
+func caseDescription(text string) string {
+	return excerpt(text, descriptionMaxLines, descriptionMaxBytes)
 }
 
 // caseSubject is the subject a new case gets.
@@ -183,7 +185,10 @@ func (g *Gateway) notifyOpened(ctx context.Context, tx *store.Tx, in *inbound, c
 	// The notice carries nothing of the mail's text: it goes to people who
 	// did not write to us.
 	actor := templates.Person{Name: c.Contact.Name, Email: c.Contact.Email, Role: "contact"}
-	return g.enqueue(ctx, tx, c, "watcher_added", watchers, templates.Data{Actor: actor}, in.msg.MessageID)
+	if err := g.enqueue(ctx, tx, c, "watcher_added", watchers, templates.Data{Actor: actor}, in.msg.MessageID); err != nil {
+		return err
+	}
+	return g.notifyTeam(ctx, tx, c, "team_new_case", templates.Data{Actor: actor, Body: data.Body}, in.msg.MessageID)
 }
 
 // setState moves a case and records the change on its thread.

@@ -16,9 +16,10 @@ import (
 // Reading a message's DATA costs memory in proportion to what is in hand,
 // not to what a client could send:
 //
-//   - The first spoolAbove bytes (256 KiB) are read into memory; a message that is
-//     larger is written to a file in the spool directory while it
-//     arrives, so a slow or large transfer holds a file, not memory.
+//   - The first spoolAbove bytes (256 KiB) are read into memory; a
+//     message that is larger is written to a file in the spool directory
+//     while it arrives, so a slow or large transfer holds a file, not
+//     memory.
 //   - Once the whole message is in, it takes its size from the memory
 //     budget (memBudget) before it is read back, in one buffer of exactly
 //     its size (no doubling growth), for parsing and storing. The budget

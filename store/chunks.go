@@ -106,3 +106,81 @@ func cleanIf(d dialect, s string) string {
 	}
 	return s
 }
+
+// dropRawChunks deletes the pieces of the raw bytes of the messages
+// matching where (one ? for id) that are not purged yet, clears their bit,
+// and returns their size.
+func (tx *Tx) dropRawChunks(ctx context.Context, where string, id int64) (int64, error) {
+	of := `message_id IN (SELECT id FROM messages WHERE ` + where + ` AND purged = '' AND chunked <> 0)`
+	var size int64
+	if err := tx.tx.QueryRowContext(ctx, `SELECT COALESCE(sum(length(data)), 0) FROM message_chunks
+		WHERE part = 'raw' AND `+of, id).Scan(&size); err != nil {
+		return 0, err
+	}
+	if size == 0 {
+		return 0, nil
+	}
+	if _, err := tx.tx.ExecContext(ctx, `DELETE FROM message_chunks WHERE part = 'raw' AND `+of, id); err != nil {
+		return 0, err
+	}
+	_, err := tx.tx.ExecContext(ctx, `UPDATE messages SET chunked = chunked - (chunked & ?)
+		WHERE `+where+` AND purged = '' AND chunked <> 0`, chunkedRaw, id)
+	return size, err
+}
+
+// dropChunks deletes every piece of message id (an erased mail's text
+// goes with its raw bytes) and clears its bits.
+func (tx *Tx) dropChunks(ctx context.Context, id int64) error {
+	if _, err := tx.tx.ExecContext(ctx, `DELETE FROM message_chunks WHERE message_id = ?`, id); err != nil {
+		return err
+	}
+	_, err := tx.tx.ExecContext(ctx, `UPDATE messages SET chunked = 0 WHERE id = ? AND chunked <> 0`, id)
+	return err
+}
+
+// redactChunks applies replace to each part kept in pieces of the mail of
+// case caseID that is not erased, whole (a word may straddle two
+// pieces), and writes back the parts it changed; it returns how many
+// messages changed.
+func (tx *Tx) redactChunks(ctx context.Context, caseID int64, replace func([]byte) ([]byte, bool)) (int, error) {
+	type msg struct {
+		id      int64
+		chunked int
+	}
+	msgs, err := queryAll(ctx, tx.tx, func(s scanner) (msg, error) {
+		var m msg
+		err := s.Scan(&m.id, &m.chunked)
+		return m, err
+	}, `SELECT id, chunked FROM messages WHERE case_id = ? AND purged <> 'erased' AND chunked <> 0`, caseID)
+	if err != nil {
+		return 0, err
+	}
+	changed := 0
+	for _, m := range msgs {
+		touched := false
+		for _, bit := range []int{chunkedRaw, chunkedText, chunkedVisible} {
+			if m.chunked&bit == 0 {
+				continue
+			}
+			var b bytes.Buffer
+			if err := readChunks(ctx, tx.tx, m.id, bit, &b); err != nil {
+				return changed, err
+			}
+			nb, ok := replace(b.Bytes())
+			if !ok {
+				continue
+			}
+			if _, err := tx.tx.ExecContext(ctx, `DELETE FROM message_chunks WHERE message_id = ? AND part = ?`, m.id, chunkPart[bit]); err != nil {
+				return changed, err
+			}
+			if err := tx.insertChunks(ctx, m.id, bit, string(nb)); err != nil {
+				return changed, err
+			}
+			touched = true
+		}
+		if touched {
+			changed++
+		}
+	}
+	return changed, nil
+}

@@ -141,7 +141,7 @@ func testMessageChunksGo(t *testing.T, b backend) {
 	}
 }
 
-// 0009_single_copy turns the copies an older database keeps into the
+// 0014_single_copy turns the copies an older database keeps into the
 // single form: a visible reply equal to the full text becomes NULL, an
 // inbound entry's body goes, and everything reads as before.
 func TestMigrationKeepsTextsOnce(t *testing.T) { eachBackend(t, testMigrationKeepsTextsOnce) }
@@ -150,7 +150,7 @@ func testMigrationKeepsTextsOnce(t *testing.T, b backend) {
 	ctx := context.Background()
 	loc := b.newDB(t)
 	now := func() time.Time { return testClock }
-	old := b.openAt(t, loc, Options{Now: now, migrateBefore: "0009"})
+	old := b.openAt(t, loc, Options{Now: now, migrateBefore: "0014"})
 	c := newCase(t, old, "a@x.example")
 	for _, q := range []struct {
 		sql  string
@@ -195,5 +195,78 @@ func testMigrationKeepsTextsOnce(t *testing.T, b backend) {
 	m, err := st.Message(ctx, 2)
 	if err != nil || m.Visible != "Answer." || m.FullText != "Answer.\n> quote" {
 		t.Errorf("message 2 after the migration: %q %q %v", m.FullText, m.Visible, err)
+	}
+}
+
+// Retention and erasure reach the pieces: an erased mail loses all of
+// them, the address is replaced in the pieces of other people's mail
+// (where it straddles two pieces too), and a purge drops the raw bytes'
+// pieces, counts them and keeps the text.
+func TestPurgeAndErasureReachThePieces(t *testing.T) { eachBackend(t, testPurgeAndErasure) }
+
+func testPurgeAndErasure(t *testing.T, b backend) {
+	st := b.open(t)
+	ctx := context.Background()
+	const alice = "alice@customer.example"
+	c := newCase(t, st, alice)
+	pad := strings.Repeat("x", chunkSize-10)
+	own := pad + " from " + alice + " " + pad
+	other := pad + " cc " + alice + " and more " + pad // the address straddles the first boundary
+	var ownID, otherID int64
+	err := st.Write(ctx, func(tx *Tx) error {
+		var err error
+		if ownID, err = tx.InsertMessage(ctx, InboundMessage{CaseID: c.ID, Source: "smtp", ContentSHA256: "own", From: alice,
+			Outcome: OutcomeNewCase, Raw: []byte(own), FullText: own, Visible: own}); err != nil {
+			return err
+		}
+		if otherID, err = tx.InsertMessage(ctx, InboundMessage{CaseID: c.ID, Source: "smtp", ContentSHA256: "other",
+			From: "bob@customer.example", Outcome: OutcomeReply, Raw: []byte(other), FullText: other, Visible: other}); err != nil {
+			return err
+		}
+		return tx.SetState(ctx, c.ID, StateClosed)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = st.Write(ctx, func(tx *Tx) error {
+		_, err := tx.Forget(ctx, Erasure{Email: alice, Tombstone: "erased-1@invalid",
+			Hash: func(kind, v string) string { return kind + ":" + v }, Note: "erased"})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f := readStoredForm(t, st, ownID); f.chunks != 0 || f.chunked != 0 {
+		t.Errorf("the erased mail keeps %d pieces (chunked %d)", f.chunks, f.chunked)
+	}
+	m, err := st.Message(ctx, otherID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, v := range map[string]string{"raw": string(m.Raw), "text": m.FullText, "visible": m.Visible} {
+		if strings.Contains(v, alice) || !strings.Contains(v, " cc erased-1@invalid and more ") {
+			t.Errorf("the address is not replaced in the %s of another person's mail", name)
+		}
+	}
+
+	var stats PurgeStats
+	err = st.Write(ctx, func(tx *Tx) error {
+		var err error
+		stats, err = tx.PurgeCaseMail(ctx, c.ID, testClock)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stats.Messages != 1 || stats.Bytes != int64(len(m.Raw)) {
+		t.Errorf("purge counted %+v, want 1 message of %d bytes", stats, len(m.Raw))
+	}
+	f := readStoredForm(t, st, otherID)
+	if want := (len(m.FullText) + chunkSize - 1) / chunkSize; f.chunked != chunkedText || f.chunks != want {
+		t.Errorf("after the purge stored as %+v, want only the text's %d pieces", f, want)
+	}
+	after, err := st.Message(ctx, otherID)
+	if err != nil || len(after.Raw) != 0 || after.FullText != m.FullText {
+		t.Errorf("after the purge: %d raw bytes, text kept %v (%v)", len(after.Raw), after.FullText == m.FullText, err)
 	}
 }
