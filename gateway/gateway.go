@@ -62,6 +62,11 @@ type Config struct {
 	AutoCloseAfter  time.Duration
 	Auth            AuthConfig // sender authentication and what it decides (auth.go)
 	DKIM            DKIMConfig // signing of our notifications (dkim.go); no key = unsigned
+	// InstanceID names this instance in the claims of outbox rows and the
+	// leases of mailboxes (instance.go); empty: a new random id.
+	InstanceID string
+	// Lease is how long those last unless renewed (default DefaultLease).
+	Lease time.Duration
 }
 
 // Gateway holds the wiring every part of the gateway shares.
@@ -102,6 +107,7 @@ func New(cfg Config, st *store.Store, tpl *templates.Set, log *slog.Logger) (*Ga
 	if cfg.AutoCloseAfter <= 0 {
 		cfg.AutoCloseAfter = 7 * 24 * time.Hour
 	}
+	cfg.InstanceID, cfg.Lease = instanceDefaults(cfg.InstanceID, cfg.Lease)
 	key, err := st.Secret(context.Background(), "links")
 	if err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)

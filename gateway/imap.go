@@ -9,8 +9,8 @@ import (
 )
 
 // IMAPSink feeds mail taken from polled mailboxes into the one ingestion
-// path and keeps the pollers' positions in the database. It implements
-// imappoll.Deliverer and imappoll.State.
+// path and keeps the pollers' positions and leases in the database. It
+// implements imappoll.Deliverer, imappoll.State and imappoll.Lock.
 type IMAPSink struct{ g *Gateway }
 
 // IMAPSink returns the gateway's sink for IMAP pollers.
@@ -74,4 +74,20 @@ func (s *IMAPSink) Load(ctx context.Context, mailbox string) (uint32, uint32, er
 // Save records a mailbox's position durably.
 func (s *IMAPSink) Save(ctx context.Context, mailbox string, uidValidity, lastUID uint32) error {
 	return s.g.store.SaveIMAPState(ctx, mailbox, uidValidity, lastUID)
+}
+
+// Acquire takes or renews this instance's lease on mailbox (store
+// AcquireMailbox): with several instances on one database, each mailbox
+// is polled by one of them at a time.
+func (s *IMAPSink) Acquire(ctx context.Context, mailbox string) (imappoll.Lease, error) {
+	l, err := s.g.store.AcquireMailbox(ctx, mailbox, s.g.cfg.InstanceID, s.g.cfg.Lease)
+	if err != nil {
+		return imappoll.Lease{}, err
+	}
+	return imappoll.Lease{Held: l.Owner == s.g.cfg.InstanceID, Holder: l.Owner, Until: l.Until}, nil
+}
+
+// Release gives up this instance's lease on mailbox.
+func (s *IMAPSink) Release(ctx context.Context, mailbox string) error {
+	return s.g.store.ReleaseMailbox(ctx, mailbox, s.g.cfg.InstanceID)
 }

@@ -116,7 +116,7 @@ func (m *Main) Run(ctx context.Context) error {
 		m.goSafe("imap "+p.Name(), func() error { return p.Run(ctx) })
 	}
 	m.Log.Info("casegate serving", "smtp", m.SMTPAddr, "http", m.HTTPAddr, "data_dir", cfg.DataDir,
-		"database", st.Backend())
+		"database", st.Backend(), "instance", m.Gateway.InstanceID())
 	return nil
 }
 
@@ -131,6 +131,7 @@ func gatewayConfig(cfg Config) gateway.Config {
 		APITokens: splitTokens(os.Getenv(cfg.HTTP.TokensEnv)),
 		Survey:    cfg.Policy.Survey, AutoCloseAfter: time.Duration(cfg.Policy.AutoCloseAfter),
 		Protection: protection(cfg), Auth: authConfig(cfg),
+		InstanceID: cfg.InstanceID, Lease: time.Duration(cfg.InstanceLease),
 	}
 	for _, a := range cfg.Addresses {
 		gc.Addresses = append(gc.Addresses, gateway.Address{Address: a.Address, Kind: a.Kind})
@@ -180,6 +181,7 @@ func (m *Main) outboundPool() (*outbound.Pool, error) {
 	return outbound.New(outbound.Config{
 		Concurrency: out.Concurrency,
 		Retry:       outbound.RetryPolicy{First: time.Duration(out.RetryFirst), Max: time.Duration(out.RetryMax)},
+		Renew:       m.Gateway.Lease() / 3,
 		Log:         m.Log.With("component", "outbound"),
 		Panicked:    box.NotePanic,
 	}, box, box, box, sender)
