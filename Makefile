@@ -14,6 +14,8 @@ run:
 test:
 	$(GO) vet ./...
 	$(GO) test -race -count=1 -timeout 20m ./...
+	# the gateway's whole suite once more, on PostgreSQL (skipped without it)
+	CASEGATE_TEST_DATABASE=postgres $(GO) test -race -count=1 -timeout 20m ./gateway/
 
 lint:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }

@@ -58,8 +58,10 @@ var postgresCore = []string{
 	"TestIngestBatchInOrderOneCommit", "TestNotificationRecipients", "TestNotificationThreadingHeaders",
 	"TestSignedLinks", "TestSurveyByReplyAndAgentMail", "TestStrangerCannotWriteIntoCase",
 	"TestTransitionTable", "TestAutoCloseAcrossRestart", "TestBounceAttributionAndHardBounces",
-	"TestOutboxRetrySchedule", "TestAPIListFilters", "TestAPICommentTransitionPatchAndWatchers",
-	"TestLoopRulesThroughSMTP", "TestBudgetPerRecipient", "TestReplayStillQuarantined",
+	"TestOutboxRetrySchedule", "TestLoopRulesThroughSMTP", "TestBudgetPerRecipient",
+	"TestOutboxShowsBounced", "TestRelayRefusalCountsAsHardBounce", "TestRetentionPurgesCasesClosedLongEnough",
+	"TestForgetLeavesNoTrace",
+	// The API's tests live in package web since the HTTP side moved there.
 }
 
 // TestCoreOnPostgres runs the core tests again, in a process of their

@@ -24,6 +24,10 @@ import (
 //  3. it gives an address-level reason (addressGone): the address does not
 //     exist or no longer takes mail.
 //
+// Our relay's own permanent refusal of a row's recipient at RCPT meets
+// conditions 1 and 2 by itself and counts under condition 3 the same way
+// (reports.go). A delay warning is no failure and counts nothing.
+//
 // It then counts as a hard bounce of that recipient, once per row; at
 // Protection.HardBounceLimit hard bounces the address is undeliverable and
 // suppressed gets it no mail until an agent clears it. Everything else — a
@@ -76,12 +80,22 @@ func (g *Gateway) ingestBounce(ctx context.Context, tx *store.Tx, in *inbound, b
 	if err != nil {
 		return Result{}, err
 	}
-	rec := store.Bounce{Recipient: b.Recipient, Status: b.Status, Permanent: b.Permanent}
+	delayed := b.Delayed
+	reason, detail := reportReason(b)
+	rec := store.Bounce{Recipient: b.Recipient, Status: b.Status, Permanent: b.Permanent, Kind: store.BounceFailed,
+		Reason: reason, Detail: detail}
+	if delayed {
+		rec.Kind = store.BounceDelayed
+	}
 	var c *store.Case
 	if row != nil {
 		in.step("bounce", "attributed", fmt.Sprintf("bounce address → outbox %d (%s to %s)", row.ID, row.Template, row.Recipient))
 		rec.OutboxID, rec.Via = row.ID, "verp"
-		rec.Counts = g.bounceCounts(in, b, row)
+		if delayed {
+			in.step("bounce", "delayed", fmt.Sprintf("a delay warning, not a failed delivery: noted on outbox %d, counts nothing", row.ID))
+		} else {
+			rec.Counts = g.bounceCounts(in, b, row)
+		}
 		if c, err = g.rowCase(ctx, tx, row); err != nil {
 			return Result{}, err
 		}
@@ -106,7 +120,7 @@ func (g *Gateway) ingestBounce(ctx context.Context, tx *store.Tx, in *inbound, b
 		return res, nil
 	}
 	res.Case = c.Number
-	return res, g.noteBounce(ctx, tx, c, res.MessageID, row, b, addr, undeliverable)
+	return res, g.noteBounce(ctx, tx, c, res.MessageID, row, b, delayed, addr, undeliverable)
 }
 
 // bounceCounts applies conditions 2 and 3 of the rule to a report that
@@ -137,6 +151,14 @@ func (g *Gateway) bounceCounts(in *inbound, b *mailparse.Bounce, row *store.Outb
 func addressGone(b *mailparse.Bounce) bool {
 	if !b.Permanent {
 		return false
+	}
+	// The parser's reason for the failed recipient, from the status, the
+	// SMTP reply and the diagnostic text (user_unknown, host_unknown,
+	// has_moved ...), where the report names them.
+	for _, r := range b.Recipients {
+		if strings.EqualFold(r.Address, b.Recipient) && r.Reason != "" {
+			return r.AddressGone()
+		}
 	}
 	s := b.Status
 	switch {
@@ -184,13 +206,17 @@ func (g *Gateway) rowCase(ctx context.Context, tx *store.Tx, row *store.OutboxMa
 // noteBounce writes the failed delivery of row on the case's activity
 // thread (internal: for agents, not mailed to anyone).
 func (g *Gateway) noteBounce(ctx context.Context, tx *store.Tx, c *store.Case, msgID int64, row *store.OutboxMail,
-	b *mailparse.Bounce, addr store.AddressStatus, undeliverable bool) error {
+	b *mailparse.Bounce, delayed bool, addr store.AddressStatus, undeliverable bool) error {
 	what := "permanent"
 	if !b.Permanent {
 		what = "temporary"
 	}
 	body := fmt.Sprintf("delivery of %s to %s failed (%s, %s)", row.Template, row.Recipient, what, orDash(b.Status))
-	if !strings.EqualFold(b.Recipient, row.Recipient) {
+	switch {
+	case delayed:
+		body = fmt.Sprintf("delivery of %s to %s is delayed (%s): the mail may still arrive", row.Template, row.Recipient,
+			orDash(b.Status))
+	case !strings.EqualFold(b.Recipient, row.Recipient):
 		body = fmt.Sprintf("a delivery report on %s to %s names %q instead (%s, %s); it counts nothing",
 			row.Template, row.Recipient, b.Recipient, what, orDash(b.Status))
 	}

@@ -169,7 +169,10 @@ func (g *Gateway) notifyOpened(ctx context.Context, tx *store.Tx, in *inbound, c
 	// The notice carries nothing of the mail's text: it goes to people who
 	// did not write to us.
 	actor := templates.Person{Name: c.Contact.Name, Email: c.Contact.Email, Role: "contact"}
-	return g.enqueue(ctx, tx, c, "watcher_added", watchers, templates.Data{Actor: actor}, in.msg.MessageID)
+	if err := g.enqueue(ctx, tx, c, "watcher_added", watchers, templates.Data{Actor: actor}, in.msg.MessageID); err != nil {
+		return err
+	}
+	return g.notifyTeam(ctx, tx, c, "team_new_case", templates.Data{Actor: actor, Body: data.Body}, in.msg.MessageID)
 }
 
 // setState moves a case and records the change on its thread.

@@ -33,7 +33,11 @@ func (g *Gateway) compose(m store.OutboxMail) (*gomail.Msg, error) {
 	if err := msg.ReplyTo(g.replyTo(d.Case).String()); err != nil {
 		return nil, fmt.Errorf("compose %d: reply-to: %w", m.ID, err)
 	}
-	msg.Subject(fmt.Sprintf("[%s] %s", d.Case.Number, sanitizeLine(d.Case.Subject)))
+	if d.Case.Number == "" { // a mail about no case: a sign-in link
+		msg.Subject(sanitizeLine(d.Case.Subject))
+	} else {
+		msg.Subject(fmt.Sprintf("[%s] %s", d.Case.Number, sanitizeLine(d.Case.Subject)))
+	}
 	msg.SetMessageIDWithValue(m.MessageID)
 	msg.SetDateWithValue(g.store.Now())
 	if m.InReplyTo != "" {
@@ -51,7 +55,9 @@ func (g *Gateway) compose(m store.OutboxMail) (*gomail.Msg, error) {
 	msg.SetGenHeader("Auto-Submitted", auto)
 	msg.SetGenHeader("X-Auto-Response-Suppress", "All")
 	msg.SetGenHeader(LoopHeader, g.cfg.Hostname)
-	msg.SetGenHeader("X-Casegate-Case", d.Case.Number)
+	if d.Case.Number != "" {
+		msg.SetGenHeader("X-Casegate-Case", d.Case.Number)
+	}
 	if u := d.Links["unsubscribe"]; u != "" {
 		// RFC 8058 one-click: a POST to the same signed link unsubscribes.
 		msg.SetGenHeader("List-Unsubscribe", "<"+u+">")
@@ -77,5 +83,8 @@ func (g *Gateway) replyTo(c templates.Case) *mail.Address {
 		}
 	}
 	local, _, domain := splitAddress(addr)
+	if c.Number == "" {
+		return &mail.Address{Name: g.from.Name, Address: local + "@" + domain}
+	}
 	return &mail.Address{Name: g.from.Name, Address: local + "+" + c.Number + "@" + domain}
 }

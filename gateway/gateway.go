@@ -1,6 +1,7 @@
 // Package gateway owns casegate's case rules and its protocol code: the SMTP
-// listener, the ingestion path every source feeds, the outbound worker and
-// the HTTP API.
+// listener, the ingestion path every source feeds and the outbound worker.
+// The HTTP side (package web) and the command line are its clients: they
+// act on cases only through the gateway's exported operations.
 //
 // Ingestion (SPEC §3) runs in one store transaction per message: the
 // message is classified (duplicate, loop, bounce, thread lookup, sender
@@ -43,7 +44,7 @@ type Address struct {
 
 // Config is what the gateway needs to know of the deployment. Reload
 // replaces Addresses, Agents, Accounts, UnknownSender, Survey,
-// AutoCloseAfter and Protection while the gateway runs: the gateway reads
+// AutoCloseAfter, Retention, Protection, TeamAddress and SharedAccounts while the gateway runs: the gateway reads
 // those through rules(), the rest from cfg.
 type Config struct {
 	Hostname        string
@@ -56,12 +57,20 @@ type Config struct {
 	UnknownSender   string // new_case | reject
 	MaxMessageBytes int64
 	OutboxLifetime  time.Duration
-	APITokens       []string   // bearer tokens of the HTTP API; none = API closed
 	Protection      Protection // loop protection, budgets, bounces (protect.go)
 	Survey          bool       // send a satisfaction survey after a case is closed
 	AutoCloseAfter  time.Duration
 	Auth            AuthConfig // sender authentication and what it decides (auth.go)
 	DKIM            DKIMConfig // signing of our notifications (dkim.go); no key = unsigned
+	// TeamAddress gets a mail for every new case and every customer reply
+	// on an unassigned case (team.go); "" = none.
+	TeamAddress string
+	// SharedAccounts are the accounts whose people see each other's cases
+	// on the pages (portal.go).
+	SharedAccounts []string
+	// Retention: the raw mail of cases closed longer ago is purged; 0 =
+	// never (retention.go).
+	Retention time.Duration
 	// InstanceID names this instance in the claims of outbox rows and the
 	// leases of mailboxes (instance.go); empty: a new random id.
 	InstanceID string
@@ -84,6 +93,7 @@ type Gateway struct {
 	disk      storageState               // the last full-disk failure (storage.go)
 	live      atomic.Pointer[liveConfig] // the last Reload; nil: cfg and templates (reload.go)
 	metrics   *metrics                   // this gateway's Prometheus registry (metrics.go)
+	retention retentionState             // what retention and erasure removed (retention.go)
 }
 
 // New checks cfg and builds a gateway.
@@ -104,6 +114,7 @@ func New(cfg Config, st *store.Store, tpl *templates.Set, log *slog.Logger) (*Ga
 	for i, a := range cfg.Addresses {
 		cfg.Addresses[i].Address = strings.ToLower(a.Address)
 	}
+	cfg.TeamAddress = strings.ToLower(strings.TrimSpace(cfg.TeamAddress))
 	if cfg.AutoCloseAfter <= 0 {
 		cfg.AutoCloseAfter = 7 * 24 * time.Hour
 	}

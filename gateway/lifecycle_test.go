@@ -4,11 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
-	"net/url"
 	"slices"
 	"strings"
 	"testing"
@@ -218,9 +217,6 @@ func TestSignedLinks(t *testing.T) {
 	g, st := newTestGateway(t)
 	g.cfg.Survey = true
 	ctx := context.Background()
-	srv := httptest.NewServer(g.HTTPHandler())
-	defer srv.Close()
-	g.cfg.PublicURL = srv.URL
 	c := openTestCase(t, g)
 	other := ingestRaw(t, g, "From: "+contact+"\nTo: support@support.test\nSubject: Second\nMessage-ID: <o@customer.example>\n\nx\n")
 	agentActor := Actor{Email: agent}
@@ -231,21 +227,13 @@ func TestSignedLinks(t *testing.T) {
 	accept := g.linksFor(c, "case_resolved", recipient{Email: contact, Role: "contact"})["accept"]
 	post := func(u string) int {
 		t.Helper()
-		resp, err := http.Post(u, "application/x-www-form-urlencoded", strings.NewReader(""))
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		return resp.StatusCode
+		_, _, err := g.FollowLink(ctx, linkToken(u))
+		return linkStatus(t, err)
 	}
 	get := func(u string) int {
 		t.Helper()
-		resp, err := http.Get(u)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		return resp.StatusCode
+		_, err := g.InspectLink(ctx, linkToken(u))
+		return linkStatus(t, err)
 	}
 
 	// Forged: a flipped signature byte; reused: the payload names another case.
@@ -253,11 +241,11 @@ func TestSignedLinks(t *testing.T) {
 	if code := post(forged); code != http.StatusForbidden {
 		t.Errorf("forged link: %d", code)
 	}
-	token := strings.TrimPrefix(accept, srv.URL+"/l/")
+	token := linkToken(accept)
 	payload, sig, _ := strings.Cut(token, ".")
 	raw, _ := b64.DecodeString(payload)
 	moved := strings.Replace(string(raw), c.Number, other.Case, 1)
-	if code := post(srv.URL + "/l/" + b64.EncodeToString([]byte(moved)) + "." + sig); code != http.StatusForbidden {
+	if code := post("/l/" + b64.EncodeToString([]byte(moved)) + "." + sig); code != http.StatusForbidden {
 		t.Errorf("link reused for another case: %d", code)
 	}
 	// A GET only shows the page: a mail scanner does not close the case.
@@ -300,25 +288,37 @@ func TestSignedLinks(t *testing.T) {
 	}
 	// One-click unsubscribe (RFC 8058).
 	unsub := g.linksFor(c, "case_updated", recipient{Email: watcher, Role: "watcher"})["unsubscribe"]
-	resp, err := http.PostForm(unsub, url.Values{"List-Unsubscribe": {"One-Click"}})
-	if err != nil || resp.StatusCode != http.StatusConflict && resp.StatusCode != http.StatusOK {
-		t.Fatalf("unsubscribe: %v %v", resp.StatusCode, err)
+	if code := post(unsub); code != http.StatusConflict && code != http.StatusOK {
+		t.Fatalf("unsubscribe: %v", code)
 	}
-	resp.Body.Close()
+}
+
+// linkToken is the token of a signed link's URL.
+func linkToken(u string) string { return u[strings.LastIndex(u, "/l/")+3:] }
+
+// linkStatus is the HTTP status the link pages answer err with.
+func linkStatus(t *testing.T, err error) int {
+	t.Helper()
+	var stale *LinkStaleError
+	switch {
+	case err == nil:
+		return http.StatusOK
+	case errors.Is(err, ErrBadLink):
+		return http.StatusForbidden
+	case errors.As(err, &stale), errors.Is(err, store.ErrAlreadyRated):
+		return http.StatusConflict
+	}
+	t.Fatalf("link: %v", err)
+	return 0
 }
 
 func TestUnsubscribeRemovesWatcher(t *testing.T) {
 	g, st := newTestGateway(t)
-	srv := httptest.NewServer(g.HTTPHandler())
-	defer srv.Close()
-	g.cfg.PublicURL = srv.URL
 	c := openTestCase(t, g)
 	unsub := g.linksFor(c, "case_updated", recipient{Email: watcher, Role: "watcher"})["unsubscribe"]
-	resp, err := http.PostForm(unsub, url.Values{"List-Unsubscribe": {"One-Click"}})
-	if err != nil || resp.StatusCode != http.StatusOK {
-		t.Fatalf("unsubscribe: %v %v", resp.StatusCode, err)
+	if _, _, err := g.FollowLink(context.Background(), linkToken(unsub)); err != nil {
+		t.Fatalf("unsubscribe: %v", err)
 	}
-	resp.Body.Close()
 	if ws, _ := st.Watchers(context.Background(), c.ID); len(ws) != 0 {
 		t.Fatalf("still watching: %+v", ws)
 	}
@@ -442,9 +442,6 @@ func TestPriorityHintAndHeaderInjection(t *testing.T) {
 
 func TestContactRemovesWatcherByLink(t *testing.T) {
 	g, st := newTestGateway(t)
-	srv := httptest.NewServer(g.HTTPHandler())
-	defer srv.Close()
-	g.cfg.PublicURL = srv.URL
 	c := openTestCase(t, g)
 	rows, _ := st.ListOutbox(context.Background(), "", 0)
 	var contactData, watcherData string
@@ -465,11 +462,9 @@ func TestContactRemovesWatcherByLink(t *testing.T) {
 	if strings.Contains(watcherData, "unwatch") || strings.Contains(watcherData, d.Watchers[0].Link) {
 		t.Fatalf("the watcher got the contact's remove link")
 	}
-	resp, err := http.Post(d.Watchers[0].Link, "application/x-www-form-urlencoded", nil)
-	if err != nil || resp.StatusCode != http.StatusOK {
-		t.Fatalf("remove link: %v %v", resp, err)
+	if _, _, err := g.FollowLink(context.Background(), linkToken(d.Watchers[0].Link)); err != nil {
+		t.Fatalf("remove link: %v", err)
 	}
-	resp.Body.Close()
 	if ws, _ := st.Watchers(context.Background(), c.ID); len(ws) != 0 {
 		t.Fatalf("watcher not removed: %+v", ws)
 	}

@@ -4,7 +4,6 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -20,6 +19,7 @@ const (
 	linkUnsubscribe = "unsubscribe"
 	linkRate        = "rate"     // rate1 .. rate5
 	linkUnwatch     = "unwatch:" // unwatch:ADDRESS, for the contact: remove a watcher
+	linkView        = "view"     // the case page, for the contact and the watchers (casepage.go)
 )
 
 // link is what a signed link in a mail stands for. Gen binds accept,
@@ -33,9 +33,6 @@ type link struct {
 }
 
 var b64 = base64.RawURLEncoding
-
-// errBadLink is a link that was forged, damaged or made with another key.
-var errBadLink = errors.New("this link is not valid")
 
 // signLink returns the token for l: the payload and a truncated
 // HMAC-SHA256 under the gateway's link key.
@@ -54,20 +51,20 @@ func (g *Gateway) mac(payload string) []byte {
 func (g *Gateway) verifyLink(token string) (link, error) {
 	p, sig, ok := strings.Cut(token, ".")
 	if !ok {
-		return link{}, errBadLink
+		return link{}, ErrBadLink
 	}
 	payload, err1 := b64.DecodeString(p)
 	mac, err2 := b64.DecodeString(sig)
 	if err1 != nil || err2 != nil || !hmac.Equal(mac, g.mac(string(payload))) {
-		return link{}, errBadLink
+		return link{}, ErrBadLink
 	}
 	f := strings.Split(string(payload), "\n")
 	if len(f) != 5 || f[0] != "v1" {
-		return link{}, errBadLink
+		return link{}, ErrBadLink
 	}
 	gen, err := strconv.ParseInt(f[4], 10, 64)
 	if err != nil {
-		return link{}, errBadLink
+		return link{}, ErrBadLink
 	}
 	return link{Case: f[1], Email: f[2], Action: f[3], Gen: gen}, nil
 }
@@ -88,6 +85,12 @@ func (g *Gateway) linksFor(c store.Case, tpl string, r recipient) map[string]str
 	mk := func(action string, gen int64) {
 		links[action] = g.linkURL(link{Case: c.Number, Email: r.Email, Action: action, Gen: gen})
 	}
+	switch r.Role {
+	case "team", "agent":
+		links["console"] = g.consoleURL(c.Number)
+	case "contact", "watcher":
+		links["case"] = g.caseURL(c.Number, r.Email)
+	}
 	if r.Role == "watcher" {
 		mk(linkUnsubscribe, 0)
 	}
@@ -106,4 +109,22 @@ func (g *Gateway) linksFor(c store.Case, tpl string, r recipient) map[string]str
 		}
 	}
 	return links
+}
+
+// caseURL is the case page of c for email: a signed link bound to the
+// case and the recipient (casepage.go).
+func (g *Gateway) caseURL(number, email string) string {
+	return strings.TrimRight(g.cfg.PublicURL, "/") + "/c/" + g.signLink(link{Case: number, Email: email, Action: linkView})
+}
+
+// consoleURL is the case in the agents' console.
+func (g *Gateway) consoleURL(number string) string {
+	return strings.TrimRight(g.cfg.PublicURL, "/") + "/console/cases/" + number
+}
+
+// PageMAC authenticates value for purpose under the gateway's link key,
+// which every instance sharing the database holds: the pages' CSRF tokens
+// are made and checked with it.
+func (g *Gateway) PageMAC(purpose, value string) string {
+	return b64.EncodeToString(g.mac("page\n" + purpose + "\n" + value))
 }

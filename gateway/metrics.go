@@ -33,6 +33,9 @@ import (
 //	casegate_outbox_oldest_pending_age_seconds       how long the oldest pending mail has waited
 //	casegate_quarantine                              quarantined mails not replayed
 //	casegate_panics_total                            panics recovered
+//	casegate_retention_purged_total{what}            cases, mails, attachments purged by policy.retention
+//	casegate_retention_purged_bytes_total            bytes of raw mail and attachments purged
+//	casegate_erasures_total                          people whose data was erased (contacts forget)
 //
 // plus the Go runtime's (go_*) and the process's (process_*) metrics.
 type metrics struct {
@@ -71,7 +74,7 @@ func newMetrics(g *Gateway) *metrics {
 		}),
 	}
 	for _, o := range []string{store.OutcomeNewCase, store.OutcomeReply, store.OutcomeIgnored, store.OutcomeBounce,
-		store.OutcomeAutoReply, OutcomeDuplicate, OutcomeQuarantined} {
+		store.OutcomeAutoReply, OutcomeDuplicate, OutcomeQuarantined, OutcomeForgotten} {
 		m.messages.WithLabelValues(o)
 	}
 	for _, r := range notificationResults {
@@ -82,6 +85,7 @@ func newMetrics(g *Gateway) *metrics {
 			Name: "casegate_panics_total", Help: "Panics recovered by this process.",
 		}, func() float64 { return float64(g.Panics()) }),
 		newBacklogCollector(g),
+		g.retentionMetrics(),
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)

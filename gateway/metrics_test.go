@@ -14,7 +14,7 @@ import (
 func scrape(t *testing.T, g *Gateway) string {
 	t.Helper()
 	rec := httptest.NewRecorder()
-	g.HTTPHandler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	g.MetricsHandler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
 	if rec.Code != http.StatusOK {
 		t.Fatalf("GET /metrics: %d %s", rec.Code, rec.Body)
 	}

@@ -67,6 +67,9 @@ func (g *Gateway) enqueue(ctx context.Context, tx *store.Tx, c store.Case, tpl s
 		d := data
 		d.Recipient = templates.Person{Name: r.Name, Email: r.Email, Role: r.Role}
 		d.Links = g.linksFor(c, tpl, r)
+		for k, v := range data.Links {
+			d.Links[k] = v
+		}
 		d.Watchers = g.watcherLinks(c, data.Watchers, r)
 		snapshot, err := json.Marshal(d)
 		if err != nil {

@@ -62,12 +62,15 @@ type opsEnv struct {
 	relay *gatewaytest.Relay
 	out   *outbound.Pool
 	logs  *syncBuffer
+	path  string // the database file
 }
 
 func newOpsEnv(t *testing.T, prot Protection) *opsEnv {
 	t.Helper()
 	clock := &testClock{t: time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)}
-	st := openTestStore(t, store.Options{Now: clock.Now})
+	path := testDatabase(t)
+	st := openStoreAt(t, path, store.Options{Now: clock.Now})
+	t.Cleanup(func() { st.Close() })
 	tpl, err := templates.New("")
 	if err != nil {
 		t.Fatal(err)
@@ -78,7 +81,7 @@ func newOpsEnv(t *testing.T, prot Protection) *opsEnv {
 		Hostname: "support.test", CasePrefix: "CS", From: "Support <support@support.test>",
 		Addresses: []Address{{Address: "support@support.test", Kind: "case"}, {Address: "orders@support.test", Kind: "order"}},
 		Agents:    []string{"@agents.test"}, UnknownSender: "new_case", MaxMessageBytes: 1 << 20,
-		APITokens: []string{"ops-token"}, Protection: prot,
+		Protection: prot,
 	}, st, tpl, slog.New(slog.NewTextHandler(w, nil)))
 	if err != nil {
 		t.Fatal(err)
@@ -99,7 +102,7 @@ func newOpsEnv(t *testing.T, prot Protection) *opsEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &opsEnv{g: g, st: st, clock: clock, relay: relay, out: out, logs: logs}
+	return &opsEnv{g: g, st: st, clock: clock, relay: relay, out: out, logs: logs, path: path}
 }
 
 // ingest stores raw (LF line ends are fine) as if received by SMTP.

@@ -10,7 +10,7 @@ import (
 
 // Reload (SIGHUP, `casegate reload`) changes what the gateway decides
 // while it runs: the inbound addresses, the agents, the accounts, the
-// policies (unknown_sender, survey, auto_close_after), the loop
+// policies (unknown_sender, survey, auto_close_after, retention), the loop
 // protection and the templates. Everything else — hostname, case prefix,
 // listeners, the database, the outbound relay, tokens — is fixed at start
 // and needs a restart.
@@ -68,7 +68,10 @@ func (g *Gateway) Reload(cfg Config, tpl *templates.Set) error {
 	if next.AutoCloseAfter <= 0 {
 		next.AutoCloseAfter = 7 * 24 * time.Hour
 	}
+	next.Retention = cfg.Retention
 	next.Protection = cfg.Protection
+	next.TeamAddress = strings.ToLower(cfg.TeamAddress)
+	next.SharedAccounts = append([]string(nil), cfg.SharedAccounts...)
 	g.live.Store(&liveConfig{cfg: next, tpl: tpl})
 	return nil
 }

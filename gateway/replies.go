@@ -49,7 +49,10 @@ func (g *Gateway) ingestReply(ctx context.Context, tx *store.Tx, in *inbound, c 
 	if err := g.watchersFromReply(ctx, tx, in, &c); err != nil {
 		return res, err
 	}
-	return res, g.replyRules(ctx, tx, in, &c)
+	if err := g.replyRules(ctx, tx, in, &c); err != nil {
+		return res, err
+	}
+	return res, g.teamHearsReply(ctx, tx, in, c)
 }
 
 // replyRules applies SPEC §2 to a participant's reply and queues the mails
@@ -66,6 +69,9 @@ func (g *Gateway) replyRules(ctx context.Context, tx *store.Tx, in *inbound, c *
 	switch c.State {
 	case store.StateResolved:
 		word := firstWord(body)
+		if in.web {
+			word = "" // the page has buttons for accept, reject and close
+		}
 		isContact := strings.EqualFold(actor.Email, c.Contact.Email)
 		switch {
 		case isContact && word == "accept":

@@ -39,13 +39,17 @@ func (g *Gateway) AutoClose(ctx context.Context) (int, error) {
 
 var errSkip = errors.New("skip")
 
-// RunScheduler runs AutoClose every interval until ctx is cancelled.
+// RunScheduler runs AutoClose and the retention's Purge every interval
+// until ctx is cancelled.
 func (g *Gateway) RunScheduler(ctx context.Context, interval time.Duration) error {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
 		if _, err := g.AutoClose(ctx); err != nil && ctx.Err() == nil && !g.noteStorage("auto-close", err) {
 			g.log.Error("auto-close", "err", err)
+		}
+		if _, _, err := g.Purge(ctx); err != nil && ctx.Err() == nil && !g.noteStorage("retention", err) {
+			g.log.Error("retention", "err", err)
 		}
 		select {
 		case <-ctx.Done():

@@ -2,11 +2,7 @@ package gateway
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -25,8 +21,6 @@ func TestStorageFull(t *testing.T) {
 	e := newOpsEnv(t, Protection{})
 	ctx := context.Background()
 	addr, _ := serveSMTP(t, e.g, SMTPConfig{MaxMessageBytes: 4 << 20})
-	api := httptest.NewServer(e.g.HTTPHandler())
-	defer api.Close()
 	send := func(n int) error {
 		return smtpSend(t, addr, fmt.Sprintf("erin%d@customer.example", n), []string{"support@support.test"},
 			mannersMail(n, strings.Repeat("The scanner jams on every page.\r\n", 10000)))
@@ -54,12 +48,11 @@ func TestStorageFull(t *testing.T) {
 			t.Fatalf("mail %d on a full disk: %d %v, want 452 4.3.1", n, code, enh)
 		}
 	}
-	status, body := apiCall(t, api.URL, "POST", "/api/v1/cases/CS0000001/comments",
-		fmt.Sprintf(`{"body": %q, "public": true, "author": "grace@agents.test"}`, strings.Repeat("Replaced the roller.\n", 20000)))
-	if status != http.StatusServiceUnavailable || !strings.Contains(body, `"insufficient_storage"`) {
-		t.Fatalf("API on a full disk: %d %s, want 503 insufficient_storage", status, body)
+	_, err := e.g.Comment(ctx, "CS0000001", strings.Repeat("Replaced the roller.\n", 20000), true, Actor{Email: "grace@agents.test"})
+	if !e.g.NoteStorage("api", err) { // as the HTTP API notes it (package web)
+		t.Fatalf("a comment on a full disk: %v, want a full disk", err)
 	}
-	health := healthz(t, api.URL)
+	health, _ := e.g.Health(ctx)
 	if health["status"] != "degraded" || health["storage"] != "full" || !strings.Contains(fmt.Sprint(health["storage_reason"]), "disk") {
 		t.Fatalf("/healthz on a full disk: %v", health)
 	}
@@ -84,43 +77,10 @@ func TestStorageFull(t *testing.T) {
 	if err := send(2); err != nil {
 		t.Fatalf("after space was freed: %v", err)
 	}
-	if health := healthz(t, api.URL); health["status"] != "ok" || health["storage"] != "ok" {
+	if health, _ := e.g.Health(ctx); health["status"] != "ok" || health["storage"] != "ok" {
 		t.Fatalf("/healthz after space was freed: %v", health)
 	}
 	if cases, msgs, _ := countRows(t, e.st); cases != 2 || msgs != 2 {
 		t.Fatalf("%d cases, %d messages; want the first mail and the retried one", cases, msgs)
 	}
-}
-
-func apiCall(t *testing.T, base, method, path, body string) (int, string) {
-	t.Helper()
-	req, err := http.NewRequest(method, base+path, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Authorization", "Bearer ops-token")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp.StatusCode, string(b)
-}
-
-func healthz(t *testing.T, base string) map[string]any {
-	t.Helper()
-	resp, err := http.Get(base + "/healthz")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var body map[string]any
-	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
-		t.Fatal(err)
-	}
-	return body
 }

@@ -17,6 +17,13 @@ type CaseSearch struct {
 	// or description ("" matches every case). SQLite folds ASCII letters
 	// only, PostgreSQL every letter.
 	Query string
+	// Assignee selects the cases assigned to one address; "none" the
+	// unassigned ones.
+	Assignee string
+	// Account selects one account's cases.
+	Account string
+	// Oldest lists oldest first; After then means a larger id.
+	Oldest bool
 }
 
 // SearchCases returns the cases matching s, newest first; s.After and
@@ -33,14 +40,31 @@ func (s *Store) SearchCases(ctx context.Context, f CaseSearch) ([]Case, error) {
 	if f.Contact != "" {
 		add("p.email = ?", f.Contact) // contacts.email is COLLATE NOCASE
 	}
-	if f.After > 0 {
+	switch {
+	case f.After > 0 && f.Oldest:
+		add("c.id > ?", f.After)
+	case f.After > 0:
 		add("c.id < ?", f.After)
+	}
+	switch f.Assignee {
+	case "":
+	case "none":
+		add("c.assignee = ''")
+	default:
+		add("c.assignee = ?", f.Assignee)
+	}
+	if f.Account != "" {
+		add("c.account = ?", f.Account)
 	}
 	if q := strings.TrimSpace(f.Query); q != "" {
 		pat := "%" + escapeLike(q) + "%"
 		add(`(lower(c.number) LIKE lower(?) ESCAPE '\' OR lower(c.subject) LIKE lower(?) ESCAPE '\' OR lower(c.description) LIKE lower(?) ESCAPE '\')`, pat, pat, pat)
 	}
-	q := `SELECT ` + caseColumns + caseFrom + `WHERE ` + strings.Join(where, " AND ") + ` ORDER BY c.id DESC`
+	order := ` ORDER BY c.id DESC`
+	if f.Oldest {
+		order = ` ORDER BY c.id`
+	}
+	q := `SELECT ` + caseColumns + caseFrom + `WHERE ` + strings.Join(where, " AND ") + order
 	q += limitClause(f.Limit)
 	rows, err := s.r.QueryContext(ctx, q, args...)
 	if err != nil {
@@ -67,9 +91,12 @@ func escapeLike(s string) string {
 // AttachmentByID reads one attachment with its content.
 func (s *Store) AttachmentByID(ctx context.Context, id int64) (Attachment, error) {
 	var a Attachment
-	err := s.r.QueryRowContext(ctx, `SELECT id, message_id, filename, content_type, content_id, inline, size, sha256, content
-		FROM attachments WHERE id = ?`, id).
-		Scan(&a.ID, &a.MessageID, &a.Filename, &a.ContentType, &a.ContentID, &a.Inline, &a.Size, &a.SHA256, &a.Content)
+	var purged sql.NullInt64
+	err := s.r.QueryRowContext(ctx, `SELECT id, message_id, filename, content_type, content_id, inline, size, sha256, content,
+		purged, purged_at FROM attachments WHERE id = ?`, id).
+		Scan(&a.ID, &a.MessageID, &a.Filename, &a.ContentType, &a.ContentID, &a.Inline, &a.Size, &a.SHA256, &a.Content,
+			&a.Purged, &purged)
+	a.PurgedAt = nullTime(purged)
 	if errors.Is(err, sql.ErrNoRows) {
 		return a, fmt.Errorf("attachment %d: %w", id, ErrNotFound)
 	}

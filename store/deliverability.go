@@ -17,6 +17,7 @@ type AddressStatus struct {
 	Undeliverable bool       `json:"undeliverable"`
 	LastBounceAt  *time.Time `json:"last_bounce_at,omitempty"`
 	LastStatus    string     `json:"last_status,omitempty"`
+	LastReason    string     `json:"last_reason,omitempty"` // user_unknown, mailbox_full, complaint, ...
 	ClearedAt     *time.Time `json:"cleared_at,omitempty"`
 	ClearedBy     string     `json:"cleared_by,omitempty"`
 }
@@ -29,10 +30,55 @@ type Bounce struct {
 	Recipient string // the address the report says failed
 	Status    string // e.g. "5.1.1"
 	Permanent bool
-	Via       string // verp | message_id | "" (unattributed)
+	Via       string // verp | relay | message_id | "" (unattributed)
+	// Kind is BounceFailed (the mail did not arrive) or BounceDelayed (a
+	// warning only: the mail may still arrive); "" is BounceFailed.
+	Kind   string
+	Reason string // why, in a short vocabulary: user_unknown, mailbox_full, delayed, ...
+	Detail string // the remote answer, where known (the relay's reply to RCPT)
 	// Counts: the gateway found the report trustworthy and about the
 	// recipient's address; only then does it count against Recipient.
 	Counts bool
+}
+
+// Kinds of bounce.
+const (
+	BounceFailed    = "failed"
+	BounceDelayed   = "delayed"
+	BounceComplaint = "complaint" // a feedback report: the recipient marked our mail as spam
+)
+
+// ReasonComplaint is an address's last reason after its owner complained.
+const ReasonComplaint = "complaint"
+
+// RecordComplaint stores a complaint attributed to outbox row b.OutboxID
+// (b.Recipient is that row's recipient) and makes the address
+// undeliverable, as a hard bounce limit would, until an agent clears it:
+// someone who reported our mail as spam gets no more of it. It reports
+// whether the address was deliverable before.
+func (tx *Tx) RecordComplaint(ctx context.Context, b Bounce) (bool, error) {
+	_, err := tx.tx.ExecContext(ctx, `INSERT INTO bounces (outbox_id, message_id, recipient, status, permanent, via, counted,
+		kind, reason, detail, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, nullID(b.OutboxID), nullID(b.MessageID),
+		b.Recipient, b.Status, false, b.Via, true, BounceComplaint, ReasonComplaint, b.Detail, ms(tx.Now))
+	if err != nil {
+		return false, fmt.Errorf("record complaint: %w", err)
+	}
+	before, err := addressStatus(ctx, tx.tx, b.Recipient)
+	if err != nil {
+		return false, err
+	}
+	_, err = tx.tx.ExecContext(ctx, `INSERT INTO addresses (email, undeliverable, last_bounce_at, last_status, last_reason, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?)
+		ON CONFLICT (email) DO UPDATE SET undeliverable = excluded.undeliverable, last_bounce_at = excluded.last_bounce_at,
+			last_status = excluded.last_status, last_reason = excluded.last_reason, updated_at = excluded.updated_at`,
+		b.Recipient, true, ms(tx.Now), b.Status, ReasonComplaint, ms(tx.Now))
+	if err != nil {
+		return false, fmt.Errorf("record complaint: %w", err)
+	}
+	if _, err := tx.tx.ExecContext(ctx, `UPDATE contacts SET undeliverable = ? WHERE email = ?`, true, b.Recipient); err != nil {
+		return false, fmt.Errorf("record complaint: %w", err)
+	}
+	return !before.Undeliverable, nil
 }
 
 // RecordBounce stores a bounce and, when it counts, counts it against its
@@ -52,9 +98,12 @@ func (tx *Tx) RecordBounce(ctx context.Context, b Bounce, hardLimit int) (Addres
 		}
 		counted = !seen
 	}
-	_, err := tx.tx.ExecContext(ctx, `INSERT INTO bounces (outbox_id, message_id, recipient, status, permanent, via, counted, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, nullID(b.OutboxID), nullID(b.MessageID), b.Recipient, b.Status, b.Permanent, b.Via,
-		counted, ms(tx.Now))
+	if b.Kind == "" {
+		b.Kind = BounceFailed
+	}
+	_, err := tx.tx.ExecContext(ctx, `INSERT INTO bounces (outbox_id, message_id, recipient, status, permanent, via, counted,
+		kind, reason, detail, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, nullID(b.OutboxID), nullID(b.MessageID),
+		b.Recipient, b.Status, b.Permanent, b.Via, counted, b.Kind, b.Reason, b.Detail, ms(tx.Now))
 	if err != nil {
 		return AddressStatus{}, false, fmt.Errorf("record bounce: %w", err)
 	}
@@ -73,13 +122,15 @@ func (tx *Tx) RecordBounce(ctx context.Context, b Bounce, hardLimit int) (Addres
 		}
 	}
 	limit := max(hardLimit, 1)
-	_, err = tx.tx.ExecContext(ctx, `INSERT INTO addresses (email, hard_bounces, soft_bounces, undeliverable, last_bounce_at, last_status, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?)
+	_, err = tx.tx.ExecContext(ctx, `INSERT INTO addresses (email, hard_bounces, soft_bounces, undeliverable, last_bounce_at,
+			last_status, last_reason, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (email) DO UPDATE SET hard_bounces = addresses.hard_bounces + excluded.hard_bounces,
 			soft_bounces = addresses.soft_bounces + excluded.soft_bounces,
 			undeliverable = addresses.undeliverable OR addresses.hard_bounces + excluded.hard_bounces >= ?,
-			last_bounce_at = excluded.last_bounce_at, last_status = excluded.last_status, updated_at = excluded.updated_at`,
-		b.Recipient, hard, soft, hard >= limit, ms(tx.Now), b.Status, ms(tx.Now), limit)
+			last_bounce_at = excluded.last_bounce_at, last_status = excluded.last_status,
+			last_reason = excluded.last_reason, updated_at = excluded.updated_at`,
+		b.Recipient, hard, soft, hard >= limit, ms(tx.Now), b.Status, b.Reason, ms(tx.Now), limit)
 	if err != nil {
 		return AddressStatus{}, false, fmt.Errorf("record bounce: %w", err)
 	}
@@ -125,12 +176,12 @@ func addressStatus(ctx context.Context, q querier, email string) (AddressStatus,
 	return a, nil
 }
 
-const addressColumns = `email, hard_bounces, soft_bounces, undeliverable, last_bounce_at, last_status, cleared_at, cleared_by`
+const addressColumns = `email, hard_bounces, soft_bounces, undeliverable, last_bounce_at, last_status, last_reason, cleared_at, cleared_by`
 
 func scanAddress(row scanner) (AddressStatus, error) {
 	var a AddressStatus
 	var last, cleared sql.NullInt64
-	err := row.Scan(&a.Email, &a.HardBounces, &a.SoftBounces, &a.Undeliverable, &last, &a.LastStatus, &cleared, &a.ClearedBy)
+	err := row.Scan(&a.Email, &a.HardBounces, &a.SoftBounces, &a.Undeliverable, &last, &a.LastStatus, &a.LastReason, &cleared, &a.ClearedBy)
 	if errors.Is(err, sql.ErrNoRows) {
 		return a, ErrNotFound
 	}

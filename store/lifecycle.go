@@ -147,9 +147,12 @@ func (tx *Tx) PatchCase(ctx context.Context, caseID int64, p CasePatch) error {
 }
 
 // SetDecision replaces a stored message's decision trace (JSON), so the
-// trace records what happened after the message row was written.
+// trace records what happened after the message row was written. It is
+// kept beside the row (message_decisions): updating the row itself would
+// write the raw mail again.
 func (tx *Tx) SetDecision(ctx context.Context, messageID int64, decision string) error {
-	_, err := tx.tx.ExecContext(ctx, `UPDATE messages SET decision = ? WHERE id = ?`, decision, messageID)
+	_, err := tx.tx.ExecContext(ctx, `INSERT INTO message_decisions (message_id, decision) VALUES (?, ?)
+		ON CONFLICT (message_id) DO UPDATE SET decision = excluded.decision`, messageID, decision)
 	if err != nil {
 		return fmt.Errorf("set decision: %w", err)
 	}

@@ -36,7 +36,17 @@ type InboundMessage struct {
 	Headers       string    `json:"-"` // JSON object
 	Decision      string    `json:"-"` // JSON array
 	ReceivedAt    time.Time `json:"received_at"`
+	// Purged says why the raw bytes are gone: PurgedRetention or
+	// PurgedErased; "" while they are kept.
+	Purged   string     `json:"purged,omitempty"`
+	PurgedAt *time.Time `json:"purged_at,omitempty"`
 }
+
+// Why raw mail was purged (retention.go, forget.go).
+const (
+	PurgedRetention = "retention"
+	PurgedErased    = "erased"
+)
 
 // Attachment is a stored attachment or inline part.
 type Attachment struct {
@@ -49,6 +59,9 @@ type Attachment struct {
 	Size        int64  `json:"size"`
 	SHA256      string `json:"sha256"`
 	Content     []byte `json:"-"`
+	// Purged and PurgedAt: as for InboundMessage; the content is gone.
+	Purged   string     `json:"purged,omitempty"`
+	PurgedAt *time.Time `json:"purged_at,omitempty"`
 }
 
 // FindDuplicate returns the id of an already stored inbound message with
@@ -127,21 +140,24 @@ func (tx *Tx) InsertAttachment(ctx context.Context, caseID int64, a Attachment) 
 }
 
 const messageColumns = `id, COALESCE(case_id, 0), source, envelope_from, envelope_to, message_id, content_sha256,
-	from_addr, subject, outcome, full_text, visible, headers, decision, received_at`
+	from_addr, subject, outcome, full_text, visible, headers,
+	COALESCE((SELECT d.decision FROM message_decisions d WHERE d.message_id = messages.id), decision), received_at,
+	purged, purged_at`
 
 func scanMessage(row scanner) (InboundMessage, error) {
 	var m InboundMessage
 	var to string
 	var received int64
+	var purged sql.NullInt64
 	err := row.Scan(&m.ID, &m.CaseID, &m.Source, &m.EnvelopeFrom, &to, &m.MessageID, &m.ContentSHA256,
-		&m.From, &m.Subject, &m.Outcome, &m.FullText, &m.Visible, &m.Headers, &m.Decision, &received)
+		&m.From, &m.Subject, &m.Outcome, &m.FullText, &m.Visible, &m.Headers, &m.Decision, &received, &m.Purged, &purged)
 	if errors.Is(err, sql.ErrNoRows) {
 		return m, ErrNotFound
 	}
 	if to != "" {
 		m.EnvelopeTo = strings.Split(to, ",")
 	}
-	m.ReceivedAt = fromMS(received)
+	m.ReceivedAt, m.PurgedAt = fromMS(received), nullTime(purged)
 	return m, err
 }
 
@@ -173,8 +189,8 @@ func (s *Store) CountMessages(ctx context.Context, outcome string) (int, error) 
 
 // CaseAttachments lists a case's attachments (without content).
 func (s *Store) CaseAttachments(ctx context.Context, caseID int64) ([]Attachment, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT id, message_id, filename, content_type, content_id, inline, size, sha256
-		FROM attachments WHERE case_id = ? ORDER BY id`, caseID)
+	rows, err := s.r.QueryContext(ctx, `SELECT id, message_id, filename, content_type, content_id, inline, size, sha256,
+		purged, purged_at FROM attachments WHERE case_id = ? ORDER BY id`, caseID)
 	if err != nil {
 		return nil, fmt.Errorf("case attachments: %w", err)
 	}
@@ -182,9 +198,12 @@ func (s *Store) CaseAttachments(ctx context.Context, caseID int64) ([]Attachment
 	var out []Attachment
 	for rows.Next() {
 		var a Attachment
-		if err := rows.Scan(&a.ID, &a.MessageID, &a.Filename, &a.ContentType, &a.ContentID, &a.Inline, &a.Size, &a.SHA256); err != nil {
+		var purged sql.NullInt64
+		if err := rows.Scan(&a.ID, &a.MessageID, &a.Filename, &a.ContentType, &a.ContentID, &a.Inline, &a.Size, &a.SHA256,
+			&a.Purged, &purged); err != nil {
 			return nil, fmt.Errorf("case attachments: %w", err)
 		}
+		a.PurgedAt = nullTime(purged)
 		out = append(out, a)
 	}
 	return out, rows.Err()

@@ -14,6 +14,9 @@ const (
 	OutboxPending = "pending"
 	OutboxSent    = "sent"
 	OutboxDead    = "dead"
+	// OutboxBounced is no stored status: a sent row whose delivery a
+	// report later said failed reads as bounced (reports.go).
+	OutboxBounced = "bounced"
 )
 
 // Attempt results.
@@ -40,11 +43,16 @@ type OutboxMail struct {
 	Data          string     `json:"-"` // JSON snapshot for the template
 	Status        string     `json:"status"`
 	Attempts      int        `json:"attempts"`
-	NextAttemptAt time.Time  `json:"next_attempt_at"`
+	NextAttemptAt time.Time  `json:"next_attempt_at,omitzero"` // zero once sent or dead
 	ExpiresAt     time.Time  `json:"expires_at"`
 	LastError     string     `json:"last_error,omitempty"`
 	CreatedAt     time.Time  `json:"created_at"`
 	SentAt        *time.Time `json:"sent_at,omitempty"`
+	// Bounce is the last report that this mail did not arrive (or the
+	// relay's refusal of its recipient); Delayed the last delay warning.
+	// Read by ListOutbox and OutboxByID only (reports.go).
+	Bounce  *DeliveryReport `json:"bounce,omitempty"`
+	Delayed *DeliveryReport `json:"delayed,omitempty"`
 }
 
 // Enqueue writes an outbox row, due now, and remembers its Message-ID for
@@ -172,18 +180,32 @@ func (s *Store) NextDue(ctx context.Context, exclude ...int64) (t time.Time, ok 
 	return fromMS(v), true, nil
 }
 
-// ListOutbox lists outbox rows with status ("" = all), newest first.
+// ListOutbox lists outbox rows with status ("" = all), newest first,
+// with their delivery reports. Status bounced selects the sent rows a
+// report said failed, and sent the others.
 func (s *Store) ListOutbox(ctx context.Context, status string, limit int) ([]OutboxMail, error) {
-	return s.listOutbox(ctx, `WHERE ? = '' OR o.status = ? ORDER BY o.id DESC`+limitClause(limit), status, status)
+	where, args := statusWhere(status)
+	out, err := s.listOutbox(ctx, where+` ORDER BY o.id DESC`+limitClause(limit), args...)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.attachReports(ctx, out); err != nil {
+		return nil, fmt.Errorf("list outbox: %w", err)
+	}
+	return out, nil
 }
 
-// OutboxByID reads one outbox row.
+// OutboxByID reads one outbox row with its delivery reports.
 func (s *Store) OutboxByID(ctx context.Context, id int64) (OutboxMail, error) {
 	m, err := scanOutbox(s.r.QueryRowContext(ctx, `SELECT `+outboxColumns+outboxFrom+`WHERE o.id = ?`, id))
 	if err != nil {
 		return m, fmt.Errorf("outbox %d: %w", id, err)
 	}
-	return m, nil
+	rows := []OutboxMail{m}
+	if err := s.attachReports(ctx, rows); err != nil {
+		return m, fmt.Errorf("outbox %d: %w", id, err)
+	}
+	return rows[0], nil
 }
 
 func (s *Store) listOutbox(ctx context.Context, where string, args ...any) ([]OutboxMail, error) {

@@ -46,6 +46,10 @@ var Names = []string{
 	"case_resolved",
 	"case_closed",
 	"case_survey",
+	"contact_changed",
+	"team_new_case",
+	"team_case_updated",
+	"signin",
 }
 
 // Case is the case a notification is about.
@@ -73,11 +77,14 @@ type Data struct {
 	Case      Case
 	Recipient Person
 	Contact   Person
-	Actor     Person            // who caused the event, if anyone
-	Body      string            // the text the event carries (a reply, a comment)
-	Note      string            // resolution note, state change note
-	Links     map[string]string // signed links by action: accept, reject, close, unsubscribe, rate1..rate5
-	Watchers  []Person          // the case's watchers, for the mails that list them
+	Actor     Person // who caused the event, if anyone
+	Body      string // the text the event carries (a reply, a comment)
+	Note      string // resolution note, state change note
+	// Links by name: the signed links accept, reject, close, unsubscribe,
+	// rate1..rate5; case (the recipient's case page), console (the case in
+	// the agents' console), signin (a one-time sign-in link).
+	Links    map[string]string
+	Watchers []Person // the case's watchers, for the mails that list them
 }
 
 // Rendered is one rendered notification.
@@ -170,25 +177,51 @@ func (s *Set) Render(name string, d Data) (Rendered, error) {
 	if err := s.html[name].Execute(&html, d); err != nil {
 		return Rendered{}, fmt.Errorf("template %w", err)
 	}
+	if d.Case.Number == "" { // no case (a sign-in link): nothing to reply to
+		return Rendered{Text: strings.TrimSpace(text.String()) + "\n", HTML: frameHTML(html.String(), d)}, nil
+	}
 	return Rendered{
-		Text: Separator + "\n\n" + strings.TrimSpace(text.String()) + "\n\nRef: " + d.Case.Number + "\n",
-		HTML: frameHTML(html.String(), d.Case.Number),
+		Text: Separator + "\n\n" + strings.TrimSpace(text.String()) + "\n" + linkLines(d) + "\nRef: " + d.Case.Number + "\n",
+		HTML: frameHTML(html.String(), d),
 	}, nil
+}
+
+// linkLines are the lines of the text part that lead to the case online:
+// the recipient's case page, or the case in the console.
+func linkLines(d Data) string {
+	var b strings.Builder
+	if u := d.Links["case"]; u != "" {
+		b.WriteString("\nFollow the case online: " + u + "\n")
+	}
+	if u := d.Links["console"]; u != "" {
+		b.WriteString("\nThe case in the console: " + u + "\n")
+	}
+	return b.String()
 }
 
 var frame = htmltemplate.Must(htmltemplate.New("frame").Parse(`<!DOCTYPE html>
 <html><head><meta charset="utf-8"></head>
 <body style="font-family: sans-serif; font-size: 14px; line-height: 1.4">
+{{- if .Number}}
 <p style="color: #888888; font-size: 12px">{{.Separator}}</p>
+{{- end}}
 {{.Body}}
+{{- with .Links.case}}
+<p><a href="{{.}}">Follow the case online</a></p>
+{{- end}}
+{{- with .Links.console}}
+<p><a href="{{.}}">Open the case in the console</a></p>
+{{- end}}
+{{- if .Number}}
 <p style="color: #888888; font-size: 12px">Ref: {{.Number}}</p>
+{{- end}}
 </body></html>
 `))
 
-func frameHTML(body, number string) string {
+func frameHTML(body string, d Data) string {
 	var b bytes.Buffer
 	// Body was rendered by html/template and is safe; the frame escapes the rest.
-	err := frame.Execute(&b, map[string]any{"Separator": Separator, "Body": htmltemplate.HTML(body), "Number": number})
+	err := frame.Execute(&b, map[string]any{"Separator": Separator, "Body": htmltemplate.HTML(body), "Number": d.Case.Number, "Links": d.Links})
 	if err != nil {
 		return body
 	}
@@ -210,6 +243,7 @@ func Sample() Data {
 			"close": "http://127.0.0.1:8080/l/close", "unsubscribe": "http://127.0.0.1:8080/l/unsubscribe",
 			"rate1": "http://127.0.0.1:8080/l/1", "rate2": "http://127.0.0.1:8080/l/2", "rate3": "http://127.0.0.1:8080/l/3",
 			"rate4": "http://127.0.0.1:8080/l/4", "rate5": "http://127.0.0.1:8080/l/5",
+			"case": "http://127.0.0.1:8080/c/case", "signin": "http://127.0.0.1:8080/signin/token",
 		},
 	}
 }

@@ -15,9 +15,10 @@ import (
 // <load.<run>.<i>@load.test>, so that no two mails of any run are
 // duplicates to the gateway and each confirmation names its mail.
 type mailer struct {
-	rcpt string
-	run  string
-	body string
+	rcpt  string
+	run   string
+	body  string
+	viaMX bool // a Received line of an MX names each mail's own client
 }
 
 func newMailer(rcpt string, size int, now time.Time) *mailer {
@@ -30,7 +31,14 @@ func (m *mailer) sender(i int) string    { return fmt.Sprintf("customer%d.%s@loa
 func (m *mailer) messageID(i int) string { return fmt.Sprintf("load.%s.%d@load.test", m.run, i) }
 
 func (m *mailer) message(i int, date time.Time) string {
-	return fmt.Sprintf("From: Customer %d <%s>\r\nTo: %s\r\nSubject: Load test case %d\r\nMessage-ID: <%s>\r\n"+
+	received := ""
+	if m.viaMX {
+		// 198.18.0.0/15 is the range set aside for benchmarks (RFC 2544);
+		// nothing is sent there, it only names the client.
+		received = fmt.Sprintf("Received: from client%d.load.test (client%d.load.test [198.%d.%d.%d])\r\n"+
+			"\tby mx.load.test with ESMTP id L%d; %s\r\n", i, i, 18+(i>>16)&1, (i>>8)&0xff, i&0xff, i, date.Format(time.RFC1123Z))
+	}
+	return received + fmt.Sprintf("From: Customer %d <%s>\r\nTo: %s\r\nSubject: Load test case %d\r\nMessage-ID: <%s>\r\n"+
 		"Date: %s\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n%s",
 		i, m.sender(i), m.rcpt, i, m.messageID(i), date.Format(time.RFC1123Z), m.body)
 }

@@ -14,6 +14,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/emersion/go-smtp"
 	"gopkg.in/yaml.v3"
@@ -245,5 +246,37 @@ func TestServeRealGateway(t *testing.T) {
 	wantLines(t, out, "intake: 50 accepted, 0 failed", "confirmations at the relay: 50 of 50", "stored cases: 50 (mails accepted: 50)")
 	if strings.Contains(out, "kept in") {
 		t.Error("the data directory of a good run was kept")
+	}
+}
+
+// With -via-mx each mail names a client of its own in a Received line, as
+// an MX in front would, so per-source budgets see many customers.
+func TestViaMXNamesAClientPerMail(t *testing.T) {
+	m := newMailer("support@localhost", 100, time.Unix(0, 0))
+	if strings.Contains(m.message(1, time.Unix(0, 0)), "Received:") {
+		t.Fatal("a Received line without -via-mx")
+	}
+	m.viaMX = true
+	seen := map[string]bool{}
+	for _, i := range []int{0, 5, 255, 256, 70000} {
+		msg := m.message(i, time.Unix(0, 0))
+		first, _, _ := strings.Cut(msg, "\r\n")
+		open, close := strings.Index(first, "["), strings.Index(first, "]")
+		if !strings.HasPrefix(first, "Received: from client") || open < 0 || close < open {
+			t.Fatalf("mail %d: first line %q", i, first)
+		}
+		ip := first[open+1 : close]
+		if !strings.HasPrefix(ip, "198.18.") && !strings.HasPrefix(ip, "198.19.") || seen[ip] {
+			t.Fatalf("mail %d: client %s (not in 198.18.0.0/15, or seen before)", i, ip)
+		}
+		seen[ip] = true
+	}
+	o, err := parseFlags([]string{"-serve", "bin/casegate", "-via-mx", "-rate", "10", "-duration", "1s"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := gatewayConfig("/data", "a", "b", "c", 8, o.set)
+	if err != nil || !strings.Contains(string(cfg), "trusted_relays") || !strings.Contains(string(cfg), "127.0.0.1") {
+		t.Fatalf("config with -via-mx: %s %v", cfg, err)
 	}
 }

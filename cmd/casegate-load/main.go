@@ -60,6 +60,7 @@ type options struct {
 	relay       string
 	set         listFlag
 	keep        bool
+	viaMX       bool
 }
 
 type listFlag []string
@@ -84,6 +85,8 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.relay, "relay", "", "address of the recording relay (default 127.0.0.1:0 with -serve, else 127.0.0.1:2526)")
 	fs.Var(&o.set, "set", "with -serve: a config key.path=value (YAML) for the generated config; repeatable")
 	fs.BoolVar(&o.keep, "keep", false, "with -serve: keep the gateway's data directory and log")
+	fs.BoolVar(&o.viaMX, "via-mx", false, "each mail as if handed on by an MX: a Received line names a client address of its own "+
+		"(198.18.0.0/15, the benchmarking range); with -serve, 127.0.0.1 is a trusted relay")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -105,6 +108,11 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 		return nil, errors.New("-rate × -duration must make at least one mail")
 	case len(o.set) > 0 && o.serve == "":
 		return nil, errors.New("-set needs -serve")
+	}
+	if o.viaMX && o.serve != "" {
+		// Behind an MX every mail comes from the MX; the client it names
+		// is the one budgets count (auth.trusted_relays).
+		o.set = append(listFlag{`auth.trusted_relays=["127.0.0.1"]`}, o.set...)
 	}
 	return o, nil
 }
@@ -172,6 +180,7 @@ func configHint(relayAddr string) string {
 // it returns whether every mail was accepted and confirmed.
 func load(ctx context.Context, o *options, relay *Relay, gw *gatewayProc, w io.Writer) bool {
 	m := newMailer(o.rcpt, o.size, time.Now())
+	m.viaMX = o.viaMX
 	s := newSessions(o.addr, o.conc)
 	var recs []record
 	if o.rate > 0 {

@@ -35,7 +35,8 @@ type gatewayProc struct {
 // where in production each customer's server has its own). set holds
 // key.path=value overrides, the value in YAML.
 func gatewayConfig(dir, smtpAddr, httpAddr, relayAddr string, sessions int, set []string) ([]byte, error) {
-	smtpCfg := map[string]any{"listen": smtpAddr, "max_connections_per_ip_per_minute": 1000000}
+	smtpCfg := map[string]any{"listen": smtpAddr, "max_connections_per_ip_per_minute": 1000000,
+		"max_connections_per_ip": sessions + 10}
 	if sessions+10 > 100 { // the default smtp.max_connections
 		smtpCfg["max_connections"] = sessions + 10
 	}

@@ -143,7 +143,14 @@ func printDetail(w io.Writer, d gateway.CaseDetail) {
 		fmt.Fprintf(w, "  watcher %s\n", term(wt.Email))
 	}
 	for _, a := range d.Attachments {
-		fmt.Fprintf(w, "  attachment %s (%s, %d bytes)\n", term(a.Filename), term(a.ContentType), a.Size)
+		gone := ""
+		switch a.Purged {
+		case store.PurgedRetention:
+			gone = ", content purged"
+		case store.PurgedErased:
+			gone = ", content erased"
+		}
+		fmt.Fprintf(w, "  attachment %s (%s, %d bytes%s)\n", term(a.Filename), term(a.ContentType), a.Size, gone)
 	}
 	fmt.Fprintln(w)
 	for _, a := range d.Activity {

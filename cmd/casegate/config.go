@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/mail"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -32,6 +33,8 @@ type Config struct {
 	HTTP         HTTPConfig        `yaml:"http"`
 	Policy       PolicyConfig      `yaml:"policy"`
 	TemplatesDir string            `yaml:"templates_dir"`
+	TeamAddress  string            `yaml:"team_address"` // mailed about new work (gateway/team.go)
+	Portal       PortalConfig      `yaml:"portal"`
 	Auth         AuthConfig        `yaml:"auth"` // sender authentication (trust.go)
 	DKIM         DKIMConfig        `yaml:"dkim"` // signing of outbound mail (trust.go)
 	Database     DatabaseConfig    `yaml:"database"`
@@ -111,7 +114,7 @@ type OutboundConfig struct {
 type HTTPConfig struct {
 	Listen    string `yaml:"listen"`
 	TokensEnv string `yaml:"tokens_env"`
-	// Limits (gateway/httpserver.go).
+	// Limits (gateway/web/server.go).
 	ReadHeaderTimeout   Duration `yaml:"read_header_timeout"`
 	ReadTimeout         Duration `yaml:"read_timeout"`
 	WriteTimeout        Duration `yaml:"write_timeout"`
@@ -120,6 +123,15 @@ type HTTPConfig struct {
 	MaxBodyBytes        int64    `yaml:"max_body_bytes"`
 	MaxConnections      int      `yaml:"max_connections"`
 	MaxConnectionsPerIP int      `yaml:"max_connections_per_ip"`
+	MaxUploadBytes      int64    `yaml:"max_upload_bytes"`
+	// The pages (gateway/web).
+	TrustedProxies  []string `yaml:"trusted_proxies"`
+	SessionLifetime Duration `yaml:"session_lifetime"`
+}
+
+// PortalConfig is what customers see on the pages.
+type PortalConfig struct {
+	SharedAccounts []string `yaml:"shared_accounts"` // accounts whose people see each other's cases
 }
 
 // PolicyConfig holds the case policies.
@@ -127,6 +139,9 @@ type PolicyConfig struct {
 	UnknownSender  string   `yaml:"unknown_sender"`
 	AutoCloseAfter Duration `yaml:"auto_close_after"`
 	Survey         bool     `yaml:"survey"`
+	// Retention purges the raw mail of cases closed longer ago; 0 = never
+	// (gateway/retention.go).
+	Retention Duration `yaml:"retention"`
 	// What sender authentication decides (trust.go).
 	DMARCFail     string `yaml:"dmarc_fail"`     // new_case | quarantine
 	AuthTempError string `yaml:"auth_temperror"` // unauthenticated | retry
@@ -173,7 +188,9 @@ func defaultConfig() Config {
 		HTTP: HTTPConfig{Listen: "127.0.0.1:8080", TokensEnv: "CASEGATE_API_TOKENS",
 			ReadHeaderTimeout: Duration(10 * time.Second), ReadTimeout: Duration(30 * time.Second),
 			WriteTimeout: Duration(2 * time.Minute), IdleTimeout: Duration(time.Minute),
-			MaxHeaderBytes: 64 << 10, MaxBodyBytes: 1 << 20, MaxConnections: 256, MaxConnectionsPerIP: 64},
+			MaxHeaderBytes: 64 << 10, MaxBodyBytes: 1 << 20, MaxConnections: 256, MaxConnectionsPerIP: 64,
+			MaxUploadBytes: 25 << 20, TrustedProxies: []string{}, SessionLifetime: Duration(12 * time.Hour)},
+		Portal: PortalConfig{SharedAccounts: []string{}},
 		Policy: PolicyConfig{UnknownSender: "new_case", AutoCloseAfter: Duration(168 * time.Hour), Survey: true,
 			DMARCFail: "new_case", AuthTempError: "unauthenticated", Spam: "quarantine",
 			MaxWatchersPerMail: 10, UnauthenticatedWatcherNotices: "same_domain"},
@@ -289,6 +306,22 @@ func (c *Config) validate() error {
 			bad("templates_dir", "%q is not a directory", c.TemplatesDir)
 		}
 	}
+	if c.TeamAddress != "" {
+		if a, err := mail.ParseAddress(c.TeamAddress); err != nil || a.Name != "" {
+			bad("team_address", "%q is not a plain address", c.TeamAddress)
+		}
+	}
+	for i, p := range c.HTTP.TrustedProxies {
+		if _, err := parsePrefix(p); err != nil {
+			bad(fmt.Sprintf("http.trusted_proxies[%d]", i), "%q is not an address or CIDR", p)
+		}
+	}
+	if c.HTTP.SessionLifetime <= 0 {
+		bad("http.session_lifetime", "must be positive")
+	}
+	if c.HTTP.MaxUploadBytes < c.HTTP.MaxBodyBytes {
+		bad("http.max_upload_bytes", "%d must be at least http.max_body_bytes", c.HTTP.MaxUploadBytes)
+	}
 	c.validateListeners(bad)
 	c.validateProtection(bad)
 	c.validateIMAP(bad)
@@ -300,6 +333,9 @@ func (c *Config) validate() error {
 	}
 	if c.Policy.AutoCloseAfter <= 0 {
 		bad("policy.auto_close_after", "must be positive")
+	}
+	if c.Policy.Retention < 0 {
+		bad("policy.retention", "must not be negative (0 keeps raw mail for ever)")
 	}
 	if c.Policy.MaxWatchersPerMail < 1 {
 		bad("policy.max_watchers_per_mail", "%d must be at least 1", c.Policy.MaxWatchersPerMail)
@@ -446,4 +482,16 @@ func (c *Config) validateIMAP(bad func(key, format string, args ...any)) {
 			bad(key+".kind", "%q must be case or order", m.Kind)
 		}
 	}
+}
+
+// parsePrefix reads an address or a CIDR.
+func parsePrefix(s string) (netip.Prefix, error) {
+	if strings.Contains(s, "/") {
+		return netip.ParsePrefix(s)
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	return netip.PrefixFrom(a, a.BitLen()), nil
 }

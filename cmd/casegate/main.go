@@ -38,6 +38,7 @@ Usage:
   casegate quarantine list|show|replay ID list, print raw, or replay quarantined mail
   casegate addresses list [--undeliverable]  addresses with bounces
   casegate addresses clear ADDRESS        make an undeliverable address deliverable again
+  casegate contacts forget ADDRESS        erase a person's data (mail, address, notifications)
   casegate dkim keygen [--type rsa|ed25519] --selector S --domain D --out FILE
                                           a DKIM signing key, and the DNS record to publish
   casegate db copy --to postgres [--url-env NAME]
@@ -86,6 +87,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		err = cmdQuarantine(ctx, args[1:], stdout, stderr)
 	case "addresses":
 		err = cmdAddresses(ctx, args[1:], stdout, stderr)
+	case "contacts":
+		err = cmdContacts(ctx, args[1:], stdout, stderr)
 	case "db":
 		err = cmdDB(ctx, args[1:], stdout, stderr)
 	case "dkim":

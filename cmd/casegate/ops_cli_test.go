@@ -53,6 +53,12 @@ func TestOperatorCLI(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &rows); code != 0 || err != nil || len(rows) != 1 || rows[0].Recipient != "gone@customer.example" {
 		t.Fatalf("outbox list --status dead (%d): %v\n%s", code, err, out)
 	}
+	// The text list shows the relay's refusal, and no time for a dead
+	// letter (never 0001-01-01).
+	out, code = cli("outbox", "list")
+	if code != 0 || !strings.Contains(out, "5.1.1 user_unknown (relay refused)") || strings.Contains(out, "0001-01-01") {
+		t.Fatalf("outbox list (%d):\n%s", code, out)
+	}
 	relay.FailWith(nil)
 	if out, code := cli("outbox", "retry", strconv.FormatInt(dead[0].ID, 10)); code != 0 {
 		t.Fatalf("outbox retry (%d): %s", code, out)
@@ -66,6 +72,18 @@ func TestOperatorCLI(t *testing.T) {
 	}
 	if out, code := cli("outbox", "retry", strconv.FormatInt(dead[0].ID, 10)); code == 0 {
 		t.Fatalf("retry of a sent mail accepted: %s", out)
+	}
+	// A report at the mail's bounce address makes it bounced, with the
+	// report's status, reason and message id.
+	report := "From: MAILER-DAEMON@mx.customer.example\nTo: " + relay.Mails()[0].From + "\nSubject: Undelivered Mail\n" +
+		"Message-ID: <dsn1@mx.customer.example>\nMIME-Version: 1.0\n" +
+		"Content-Type: multipart/report; report-type=delivery-status; boundary=b\n\n--b\nContent-Type: text/plain\n\nGone.\n\n" +
+		"--b\nContent-Type: message/delivery-status\n\nReporting-MTA: dns; mx.customer.example\n\n" +
+		"Final-Recipient: rfc822; gone@customer.example\nAction: failed\nStatus: 5.1.1\n\n--b--\n"
+	mustSend(t, m.SMTPAddr, "", []string{relay.Mails()[0].From}, report)
+	out, code = cli("outbox", "list", "--status", "bounced")
+	if code != 0 || !strings.Contains(out, "bounced") || !strings.Contains(out, "5.1.1 user_unknown (report: message 2)") {
+		t.Fatalf("outbox list --status bounced (%d):\n%s", code, out)
 	}
 
 	// Mail with too many hops is quarantined; listing and replaying it.

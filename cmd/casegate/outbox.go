@@ -82,15 +82,15 @@ func cmdOutbox(ctx context.Context, args []string, stdout, stderr io.Writer) err
 
 func outboxList(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	o := newOpsFlags("outbox list", stderr)
-	status := o.fs.String("status", "", "only rows with this status: pending, sent or dead")
+	status := o.fs.String("status", "", "only rows with this status: pending, sent, bounced or dead")
 	limit := o.fs.Int("limit", 50, "at most N rows, newest first (0 = all)")
 	if _, err := o.parse(args); err != nil {
 		return err
 	}
 	switch *status {
-	case "", store.OutboxPending, store.OutboxSent, store.OutboxDead:
+	case "", store.OutboxPending, store.OutboxSent, store.OutboxBounced, store.OutboxDead:
 	default:
-		return &exitError{code: 2, err: fmt.Errorf("outbox list: --status %q must be pending, sent or dead", *status)}
+		return &exitError{code: 2, err: fmt.Errorf("outbox list: --status %q must be pending, sent, bounced or dead", *status)}
 	}
 	st, _, err := o.store(ctx)
 	if err != nil {
@@ -108,16 +108,56 @@ func outboxList(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return printJSON(stdout, rows)
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tSTATUS\tCASE\tTEMPLATE\tRECIPIENT\tATTEMPTS\tNEXT/SENT\tLAST ERROR")
+	fmt.Fprintln(tw, "ID\tSTATUS\tCASE\tTEMPLATE\tRECIPIENT\tATTEMPTS\tNEXT/SENT\tREPORT\tLAST ERROR")
 	for _, m := range rows {
-		when := m.NextAttemptAt
-		if m.SentAt != nil {
-			when = *m.SentAt
-		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", m.ID, m.Status, m.CaseNumber, m.Template, term(m.Recipient),
-			m.Attempts, when.Format("2006-01-02 15:04"), truncate(term(m.LastError), 60))
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\n", m.ID, m.Status, m.CaseNumber, m.Template, term(m.Recipient),
+			m.Attempts, outboxWhen(m), term(outboxReport(m)), truncate(term(m.LastError), 60))
 	}
 	return tw.Flush()
+}
+
+// outboxWhen is when a row was sent, or when it is tried next; nothing
+// for a dead letter.
+func outboxWhen(m store.OutboxMail) string {
+	when := time.Time{}
+	switch {
+	case m.SentAt != nil:
+		when = *m.SentAt
+	case m.Status == store.OutboxPending:
+		when = m.NextAttemptAt
+	}
+	if when.IsZero() {
+		return ""
+	}
+	return when.Format("2006-01-02 15:04")
+}
+
+// outboxReport sums up what came back about a row: the failure with its
+// status, reason and the stored report's message id (or the relay's
+// refusal), else a delay warning.
+func outboxReport(m store.OutboxMail) string {
+	r, what := m.Bounce, ""
+	if r == nil {
+		r, what = m.Delayed, "delayed "
+	}
+	if r == nil {
+		return ""
+	}
+	src := "relay refused"
+	if r.MessageID != 0 {
+		src = fmt.Sprintf("report: message %d", r.MessageID)
+	}
+	if r.Reason == "delayed" {
+		return fmt.Sprintf("%s%s (%s)", what, orDash(r.Status), src)
+	}
+	return fmt.Sprintf("%s%s %s (%s)", what, orDash(r.Status), r.Reason, src)
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }
 
 func outboxRetry(ctx context.Context, args []string, stdout, stderr io.Writer) error {

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/casegate/casegate/gateway"
+	"github.com/casegate/casegate/gateway/web"
 )
 
 // protection is the gateway's loop protection from the config.
@@ -41,13 +42,13 @@ func (m *Main) limitSMTP(ln net.Listener) net.Listener {
 }
 
 // httpLimits are the HTTP listener's timeouts, sizes and connection caps.
-func (m *Main) httpLimits() gateway.HTTPLimits {
+func (m *Main) httpLimits() web.Limits {
 	h := m.Config.HTTP
 	log := m.Log.With("component", "http")
-	return gateway.HTTPLimits{
+	return web.Limits{
 		ReadHeaderTimeout: time.Duration(h.ReadHeaderTimeout), ReadTimeout: time.Duration(h.ReadTimeout),
 		WriteTimeout: time.Duration(h.WriteTimeout), IdleTimeout: time.Duration(h.IdleTimeout),
-		MaxHeaderBytes: h.MaxHeaderBytes, MaxBodyBytes: h.MaxBodyBytes,
+		MaxHeaderBytes: h.MaxHeaderBytes, MaxBodyBytes: h.MaxBodyBytes, MaxUploadBytes: h.MaxUploadBytes,
 		MaxConnections: h.MaxConnections, MaxPerIP: h.MaxConnectionsPerIP,
 		OnRefuse: func(remote, why string) {
 			log.Warn("http: connection refused", "remote", remote, "reason", why)

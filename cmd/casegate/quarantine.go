@@ -182,13 +182,14 @@ func addressesList(ctx context.Context, o *opsFlags, only bool, stdout io.Writer
 		return printJSON(stdout, rows)
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ADDRESS\tUNDELIVERABLE\tHARD\tSOFT\tLAST STATUS\tLAST BOUNCE")
+	fmt.Fprintln(tw, "ADDRESS\tUNDELIVERABLE\tHARD\tSOFT\tLAST STATUS\tREASON\tLAST BOUNCE")
 	for _, a := range rows {
 		last := "-"
 		if a.LastBounceAt != nil {
 			last = a.LastBounceAt.Format("2006-01-02 15:04")
 		}
-		fmt.Fprintf(tw, "%s\t%t\t%d\t%d\t%s\t%s\n", term(a.Email), a.Undeliverable, a.HardBounces, a.SoftBounces, term(a.LastStatus), last)
+		fmt.Fprintf(tw, "%s\t%t\t%d\t%d\t%s\t%s\t%s\n", term(a.Email), a.Undeliverable, a.HardBounces, a.SoftBounces,
+			orDash(term(a.LastStatus)), orDash(term(a.LastReason)), last)
 	}
 	return tw.Flush()
 }

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -19,6 +20,7 @@ import (
 	"github.com/casegate/casegate/gateway"
 	"github.com/casegate/casegate/gateway/imappoll"
 	"github.com/casegate/casegate/gateway/outbound"
+	"github.com/casegate/casegate/gateway/web"
 	"github.com/casegate/casegate/store"
 	"github.com/casegate/casegate/templates"
 )
@@ -105,11 +107,17 @@ func (m *Main) Run(ctx context.Context) error {
 	m.SMTPAddr, m.HTTPAddr = smtpLn.Addr().String(), httpLn.Addr().String()
 	m.listeners = []net.Listener{smtpLn, httpLn}
 	httpLimits := m.httpLimits()
-	m.http = m.Gateway.NewHTTPServer(httpLimits)
+	handler, err := web.New(m.Gateway, m.webConfig())
+	if err != nil {
+		smtpLn.Close()
+		httpLn.Close()
+		return err
+	}
+	m.http = web.NewServer(handler, httpLimits, m.Log)
 
 	ctx, m.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	m.goSafe("smtp", func() error { return ignoreClosed(m.smtp.Serve(m.Gateway.SMTPListener(m.limitSMTP(smtpLn)))) })
-	m.goSafe("http", func() error { return ignoreClosed(m.http.Serve(gateway.HTTPLimitListener(httpLn, httpLimits))) })
+	m.goSafe("http", func() error { return ignoreClosed(m.http.Serve(web.LimitListener(httpLn, httpLimits))) })
 	m.goSafe("outbound", func() error { return pool.Run(ctx) })
 	m.goSafe("scheduler", func() error { return m.Gateway.RunScheduler(ctx, time.Minute) })
 	for _, p := range pollers {
@@ -128,9 +136,10 @@ func gatewayConfig(cfg Config) gateway.Config {
 		Hostname: cfg.Hostname, CasePrefix: cfg.CasePrefix, Agents: cfg.Agents, Accounts: cfg.Accounts,
 		From: cfg.Outbound.From, PublicURL: cfg.PublicURL, UnknownSender: cfg.Policy.UnknownSender,
 		MaxMessageBytes: cfg.SMTP.MaxMessageBytes, OutboxLifetime: time.Duration(cfg.Outbound.Lifetime),
-		APITokens: splitTokens(os.Getenv(cfg.HTTP.TokensEnv)),
-		Survey:    cfg.Policy.Survey, AutoCloseAfter: time.Duration(cfg.Policy.AutoCloseAfter),
+		Survey: cfg.Policy.Survey, AutoCloseAfter: time.Duration(cfg.Policy.AutoCloseAfter),
+		Retention:  time.Duration(cfg.Policy.Retention),
 		Protection: protection(cfg), Auth: authConfig(cfg),
+		TeamAddress: cfg.TeamAddress, SharedAccounts: cfg.Portal.SharedAccounts,
 		InstanceID: cfg.InstanceID, Lease: time.Duration(cfg.InstanceLease),
 	}
 	for _, a := range cfg.Addresses {
@@ -160,15 +169,20 @@ func (m *Main) imapPollers() ([]*imappoll.Poller, error) {
 	return out, nil
 }
 
-// splitTokens reads the comma-separated bearer tokens.
-func splitTokens(s string) []string {
-	var out []string
-	for _, t := range strings.Split(s, ",") {
-		if t = strings.TrimSpace(t); t != "" {
-			out = append(out, t)
+// webConfig is what the HTTP side needs of the config.
+func (m *Main) webConfig() web.Config {
+	c := m.Config
+	wc := web.Config{Tokens: web.ParseTokens(os.Getenv(c.HTTP.TokensEnv)), Log: m.Log.With("component", "http"),
+		SecureCookies: strings.HasPrefix(c.PublicURL, "https://"), SessionLifetime: time.Duration(c.HTTP.SessionLifetime)}
+	if u, err := url.Parse(c.PublicURL); err == nil {
+		wc.PublicHost = u.Host
+	}
+	for _, p := range c.HTTP.TrustedProxies {
+		if pfx, err := parsePrefix(p); err == nil { // checked by validate
+			wc.TrustedProxies = append(wc.TrustedProxies, pfx)
 		}
 	}
-	return out
+	return wc
 }
 
 // outboundPool is the sender pool on the gateway's outbox.

@@ -49,6 +49,24 @@ type Queue interface {
 	Now() time.Time
 }
 
+// RefusalNoter may be implemented by a Queue that wants to hear of each
+// recipient the next hop refused for good at RCPT (a 5xx answer): the
+// pool tells it, with the row, before the attempt is recorded as a
+// permanent failure, so it can weigh the refusal like a delivery report
+// on that row. A failure to note it is logged; the attempt's result is
+// recorded all the same, and a refusal of the same row may be noted
+// again when the row is tried again.
+type RefusalNoter interface {
+	NoteRefusal(ctx context.Context, m store.OutboxMail, r Refusal) error
+}
+
+// Refusal is the next hop's permanent answer to RCPT TO.
+type Refusal struct {
+	Code   int    // the reply code, 550
+	Status string // the enhanced status code (RFC 3463), "5.1.1"; "" when the answer had none
+	Text   string // the answer, "550 5.1.1 <bob@example.com>: Recipient address rejected: User unknown"
+}
+
 // Composer renders an outbox row into the mail to send, its envelope
 // sender (the row's bounce address) set. An error that no retry can fix
 // (a template that does not render, an address that cannot be written)

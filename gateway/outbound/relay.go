@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -273,6 +274,37 @@ func keepsConnection(err error) bool {
 	code := se.ErrorCode()
 	return code >= 400 && code < 600 && code != 421
 }
+
+// RefusalOf returns the refusal err carries: a permanent (5xx) answer to
+// RCPT TO. go-mail keeps the reply's enhanced status code only when the
+// relay announced ENHANCEDSTATUSCODES; otherwise it is read from the text.
+func RefusalOf(err error) (Refusal, bool) {
+	var se *gomail.SendError
+	if !errors.As(err, &se) || se.Reason != gomail.ErrSMTPRcptTo || se.IsTemp() || se.ErrorCode() < 500 || se.ErrorCode() > 599 {
+		return Refusal{}, false
+	}
+	text := se.Error()
+	// "<reason>: 550 5.1.1 <answer>, affected recipient(s): …"
+	if _, after, ok := strings.Cut(text, ": "); ok {
+		text = after
+	}
+	if before, _, ok := strings.Cut(text, ", affected recipient(s)"); ok {
+		text = before
+	}
+	if code, msg, ok := strings.Cut(text, " "); ok { // go-mail quotes the reply: 550 "5.1.1 …"
+		if m, err := strconv.Unquote(msg); err == nil {
+			text = code + " " + m
+		}
+	}
+	status := se.EnhancedStatusCode()
+	if status == "" {
+		status = enhancedStatus.FindString(text)
+	}
+	return Refusal{Code: se.ErrorCode(), Status: status, Text: text}, true
+}
+
+// enhancedStatus is a permanent enhanced status code (RFC 3463) in a reply.
+var enhancedStatus = regexp.MustCompile(`\b5\.\d{1,3}\.\d{1,3}\b`)
 
 // classifySendError makes a 5xx answer permanent; everything else,
 // including errors of unknown kind, stays temporary.

@@ -50,6 +50,7 @@ func (w *worker) handle(ctx context.Context, j job) {
 		return
 	}
 	err := w.send(ctx, m)
+	w.noteRefusal(ctx, m, err)
 	w.current = nil
 	if err == nil {
 		w.held = append(w.held, held{outcome: o, mail: m})
@@ -61,6 +62,22 @@ func (w *worker) handle(ctx context.Context, j job) {
 	}
 	o.AttemptResult = w.failure(m, err)
 	w.out <- o
+}
+
+// noteRefusal tells the queue, when it wants to know (RefusalNoter), that
+// the next hop refused m's recipient for good.
+func (w *worker) noteRefusal(ctx context.Context, m store.OutboxMail, err error) {
+	n, ok := w.p.queue.(RefusalNoter)
+	if !ok || err == nil {
+		return
+	}
+	r, ok := RefusalOf(err)
+	if !ok {
+		return
+	}
+	if err := n.NoteRefusal(ctx, m, r); err != nil {
+		w.logFor(m).Error("the relay's refusal of the recipient was not recorded", "err", err, "refusal", r.Text)
+	}
 }
 
 // abandon hands back the job in hand and the held mails as temporary

@@ -1,4 +1,4 @@
--- As SQLite's migrations/0009_instances.sql: outbox claims owned by an
+-- As SQLite's migrations/0014_instances.sql: outbox claims owned by an
 -- instance under a lease, the instance of each attempt, and one lease per
 -- polled mailbox.
 ALTER TABLE outbox ADD COLUMN claimed_by TEXT;

@@ -1,4 +1,4 @@
-package gateway
+package web
 
 import (
 	"context"
@@ -15,6 +15,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/casegate/casegate/gateway"
 	"github.com/casegate/casegate/store"
 )
 
@@ -24,6 +25,9 @@ import (
 // (400), too_large (413), insufficient_storage (503: the disk is full,
 // nothing changed), temporary (503) and internal (500, details only in
 // the log).
+
+// states are the states a case can be in.
+var states = []string{store.StateNew, store.StateOpen, store.StateAwaitingInfo, store.StateOnHold, store.StateResolved, store.StateClosed}
 
 const (
 	maxRequestBody   = 1 << 20
@@ -35,19 +39,18 @@ const (
 	apiActor = "api"
 )
 
-// registerCaseRoutes adds the case API of SPEC §5 under /api/v1, and
-// /metrics.
-func (g *Gateway) registerCaseRoutes(mux *http.ServeMux) {
-	mux.HandleFunc("GET /api/v1/cases", g.requireToken(g.apiListCases))
-	mux.HandleFunc("GET /api/v1/cases/{number}", g.requireToken(g.apiGetCase))
-	mux.HandleFunc("PATCH /api/v1/cases/{number}", g.requireToken(g.apiPatchCase))
-	mux.HandleFunc("POST /api/v1/cases/{number}/comments", g.requireToken(g.apiComment))
-	mux.HandleFunc("POST /api/v1/cases/{number}/transitions", g.requireToken(g.apiTransition))
-	mux.HandleFunc("POST /api/v1/cases/{number}/watchers", g.requireToken(g.apiAddWatcher))
-	mux.HandleFunc("DELETE /api/v1/cases/{number}/watchers", g.requireToken(g.apiRemoveWatcher))
-	mux.HandleFunc("GET /api/v1/messages/{id}/raw", g.requireToken(g.apiMessageRaw))
-	mux.HandleFunc("GET /api/v1/attachments/{id}", g.requireToken(g.apiAttachment))
-	mux.HandleFunc("GET /metrics", g.handleMetrics)
+// registerCaseRoutes adds the case API of SPEC §5 under /api/v1.
+func (h *Handler) registerCaseRoutes(mux *http.ServeMux) {
+	mux.HandleFunc("GET /api/v1/cases", h.requireToken(h.apiListCases))
+	mux.HandleFunc("POST /api/v1/cases", h.requireToken(h.apiOpenCase))
+	mux.HandleFunc("GET /api/v1/cases/{number}", h.requireToken(h.apiGetCase))
+	mux.HandleFunc("PATCH /api/v1/cases/{number}", h.requireToken(h.apiPatchCase))
+	mux.HandleFunc("POST /api/v1/cases/{number}/comments", h.requireToken(h.apiComment))
+	mux.HandleFunc("POST /api/v1/cases/{number}/transitions", h.requireToken(h.apiTransition))
+	mux.HandleFunc("POST /api/v1/cases/{number}/watchers", h.requireToken(h.apiAddWatcher))
+	mux.HandleFunc("DELETE /api/v1/cases/{number}/watchers", h.requireToken(h.apiRemoveWatcher))
+	mux.HandleFunc("GET /api/v1/messages/{id}/raw", h.requireToken(h.apiMessageRaw))
+	mux.HandleFunc("GET /api/v1/attachments/{id}", h.requireToken(h.apiAttachment))
 }
 
 // caseList is the answer of GET /api/v1/cases.
@@ -56,17 +59,17 @@ type caseList struct {
 	NextCursor string       `json:"next_cursor"`
 }
 
-func (g *Gateway) apiListCases(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) apiListCases(w http.ResponseWriter, r *http.Request) {
 	f, err := parseCaseSearch(r)
 	if err != nil {
-		g.apiError(w, r, err)
+		h.apiError(w, r, err)
 		return
 	}
 	limit := f.Limit
 	f.Limit++ // one more tells whether there is a next page
-	cases, err := g.store.SearchCases(r.Context(), f)
+	cases, err := h.g.SearchCases(r.Context(), f)
 	if err != nil {
-		g.apiError(w, r, err)
+		h.apiError(w, r, err)
 		return
 	}
 	out := caseList{Cases: cases}
@@ -92,7 +95,7 @@ func parseCaseSearch(r *http.Request) (store.CaseSearch, error) {
 	if len(f.Contact) > maxAddressBytes {
 		return f, invalidf("contact is longer than any address (%d bytes)", maxAddressBytes)
 	}
-	if f.State != "" && !slices.Contains(append(activeStates, store.StateClosed), f.State) {
+	if f.State != "" && !slices.Contains(states, f.State) {
 		return f, invalidf("state %q is not one of new, open, awaiting_info, on_hold, resolved, closed", f.State)
 	}
 	if f.Kind != "" && f.Kind != "case" && f.Kind != "order" {
@@ -137,13 +140,58 @@ func decodeCursor(s string) (int64, error) {
 	return id, nil
 }
 
-func (g *Gateway) apiGetCase(w http.ResponseWriter, r *http.Request) {
-	d, err := g.CaseDetail(r.Context(), r.PathValue("number"))
+func (h *Handler) apiGetCase(w http.ResponseWriter, r *http.Request) {
+	d, err := h.g.CaseDetail(r.Context(), r.PathValue("number"))
 	if err != nil {
-		g.apiError(w, r, g.caseErr(r, err))
+		h.apiError(w, r, h.caseErr(r, err))
 		return
 	}
 	writeJSON(w, http.StatusOK, d)
+}
+
+type openRequest struct {
+	Contact     string   `json:"contact"`
+	Subject     string   `json:"subject"`
+	Description string   `json:"description"`
+	Kind        string   `json:"kind"`
+	Priority    string   `json:"priority"`
+	Impact      string   `json:"impact"`
+	Watchers    []string `json:"watchers"`
+	LinkedTo    string   `json:"linked_to"`
+	Author      string   `json:"author"`
+}
+
+// apiOpenCase opens a case on behalf of a customer: the contact gets the
+// confirmation, as if she had written.
+func (h *Handler) apiOpenCase(w http.ResponseWriter, r *http.Request) {
+	var req openRequest
+	if !h.decodeBody(w, r, &req) {
+		return
+	}
+	if strings.TrimSpace(req.Contact) == "" || strings.TrimSpace(req.Subject) == "" {
+		h.apiError(w, r, invalidf("contact and subject are required"))
+		return
+	}
+	actor, err := parseAuthor(req.Author, tokenName(r))
+	if err != nil {
+		h.apiError(w, r, err)
+		return
+	}
+	c, err := h.g.OpenCase(r.Context(), gateway.OpenRequest{Contact: req.Contact, Subject: req.Subject, Description: req.Description,
+		Kind: req.Kind, Priority: req.Priority, Impact: req.Impact, Watchers: req.Watchers, LinkedTo: req.LinkedTo}, actor)
+	if errors.Is(err, store.ErrNotFound) {
+		err = invalidf("linked_to %q is not a case", req.LinkedTo)
+	}
+	if err != nil {
+		h.apiError(w, r, err)
+		return
+	}
+	d, err := h.g.CaseDetail(r.Context(), c.Number)
+	if err != nil {
+		h.apiError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, d)
 }
 
 type commentRequest struct {
@@ -154,21 +202,21 @@ type commentRequest struct {
 
 // apiComment adds a comment; public is false unless asked, so nothing is
 // mailed to the customer by accident.
-func (g *Gateway) apiComment(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) apiComment(w http.ResponseWriter, r *http.Request) {
 	var req commentRequest
-	if !g.decodeBody(w, r, &req) {
+	if !h.decodeBody(w, r, &req) {
 		return
 	}
-	if strings.TrimSpace(req.Author) == "" {
-		g.apiError(w, r, invalidf("author (the agent's address) is required"))
+	if strings.TrimSpace(req.Author) == "" && tokenName(r) == apiActor {
+		h.apiError(w, r, invalidf("author (the agent's address) is required with an unnamed token"))
 		return
 	}
 	if strings.TrimSpace(req.Body) == "" {
-		g.apiError(w, r, invalidf("body is required"))
+		h.apiError(w, r, invalidf("body is required"))
 		return
 	}
-	g.caseAction(w, r, http.StatusCreated, req.Author, func(number string, a Actor) (store.Case, error) {
-		return g.Comment(r.Context(), number, req.Body, req.Public, a)
+	h.caseAction(w, r, http.StatusCreated, req.Author, func(number string, a gateway.Actor) (store.Case, error) {
+		return h.g.Comment(r.Context(), number, req.Body, req.Public, a)
 	})
 }
 
@@ -178,17 +226,17 @@ type transitionRequest struct {
 	Author string `json:"author"`
 }
 
-func (g *Gateway) apiTransition(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) apiTransition(w http.ResponseWriter, r *http.Request) {
 	var req transitionRequest
-	if !g.decodeBody(w, r, &req) {
+	if !h.decodeBody(w, r, &req) {
 		return
 	}
 	if req.To == "" {
-		g.apiError(w, r, invalidf("to (the state to move the case to) is required"))
+		h.apiError(w, r, invalidf("to (the state to move the case to) is required"))
 		return
 	}
-	g.caseAction(w, r, http.StatusOK, req.Author, func(number string, a Actor) (store.Case, error) {
-		return g.Transition(r.Context(), number, req.To, req.Note, a)
+	h.caseAction(w, r, http.StatusOK, req.Author, func(number string, a gateway.Actor) (store.Case, error) {
+		return h.g.Transition(r.Context(), number, req.To, req.Note, a)
 	})
 }
 
@@ -196,21 +244,28 @@ type patchRequest struct {
 	Assignee *string `json:"assignee"`
 	Priority *string `json:"priority"`
 	Impact   *string `json:"impact"`
+	Contact  *string `json:"contact"`
 	Author   string  `json:"author"`
 }
 
-func (g *Gateway) apiPatchCase(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) apiPatchCase(w http.ResponseWriter, r *http.Request) {
 	var req patchRequest
-	if !g.decodeBody(w, r, &req) {
+	if !h.decodeBody(w, r, &req) {
 		return
 	}
 	p := store.CasePatch{Assignee: req.Assignee, Priority: req.Priority, Impact: req.Impact}
-	if p == (store.CasePatch{}) {
-		g.apiError(w, r, invalidf("nothing to change: give assignee, priority or impact"))
+	if p == (store.CasePatch{}) && req.Contact == nil {
+		h.apiError(w, r, invalidf("nothing to change: give assignee, priority, impact or contact"))
 		return
 	}
-	g.caseAction(w, r, http.StatusOK, req.Author, func(number string, a Actor) (store.Case, error) {
-		return g.Update(r.Context(), number, p, a)
+	h.caseAction(w, r, http.StatusOK, req.Author, func(number string, a gateway.Actor) (store.Case, error) {
+		if req.Contact != nil {
+			c, err := h.g.ChangeContact(r.Context(), number, *req.Contact, a)
+			if err != nil || p == (store.CasePatch{}) {
+				return c, err
+			}
+		}
+		return h.g.Update(r.Context(), number, p, a)
 	})
 }
 
@@ -219,66 +274,71 @@ type watcherRequest struct {
 	Author string `json:"author"`
 }
 
-func (g *Gateway) apiAddWatcher(w http.ResponseWriter, r *http.Request) {
-	g.watcherRoute(w, r, http.StatusCreated, g.AddWatcher)
+func (h *Handler) apiAddWatcher(w http.ResponseWriter, r *http.Request) {
+	h.watcherRoute(w, r, http.StatusCreated, h.g.AddWatcher)
 }
 
-func (g *Gateway) apiRemoveWatcher(w http.ResponseWriter, r *http.Request) {
-	g.watcherRoute(w, r, http.StatusOK, g.RemoveWatcher)
+func (h *Handler) apiRemoveWatcher(w http.ResponseWriter, r *http.Request) {
+	h.watcherRoute(w, r, http.StatusOK, h.g.RemoveWatcher)
 }
 
-func (g *Gateway) watcherRoute(w http.ResponseWriter, r *http.Request, status int,
-	fn func(ctx context.Context, number, email string, a Actor) (store.Case, error)) {
+func (h *Handler) watcherRoute(w http.ResponseWriter, r *http.Request, status int,
+	fn func(ctx context.Context, number, email string, a gateway.Actor) (store.Case, error)) {
 	var req watcherRequest
-	if !g.decodeBody(w, r, &req) {
+	if !h.decodeBody(w, r, &req) {
 		return
 	}
 	if strings.TrimSpace(req.Email) == "" {
-		g.apiError(w, r, invalidf("email is required"))
+		h.apiError(w, r, invalidf("email is required"))
 		return
 	}
-	g.caseAction(w, r, status, req.Author, func(number string, a Actor) (store.Case, error) {
+	h.caseAction(w, r, status, req.Author, func(number string, a gateway.Actor) (store.Case, error) {
 		return fn(r.Context(), number, strings.TrimSpace(req.Email), a)
 	})
 }
 
 // caseAction runs one agent action on the case of the path and answers with the
 // case as it is afterwards.
-func (g *Gateway) caseAction(w http.ResponseWriter, r *http.Request, status int, author string,
-	fn func(number string, a Actor) (store.Case, error)) {
-	actor, err := parseAuthor(author)
+func (h *Handler) caseAction(w http.ResponseWriter, r *http.Request, status int, author string,
+	fn func(number string, a gateway.Actor) (store.Case, error)) {
+	actor, err := parseAuthor(author, tokenName(r))
 	if err != nil {
-		g.apiError(w, r, err)
+		h.apiError(w, r, err)
 		return
 	}
 	c, err := fn(r.PathValue("number"), actor)
 	if err != nil {
-		g.apiError(w, r, g.caseErr(r, err))
+		h.apiError(w, r, h.caseErr(r, err))
 		return
 	}
-	d, err := g.CaseDetail(r.Context(), c.Number)
+	d, err := h.g.CaseDetail(r.Context(), c.Number)
 	if err != nil {
-		g.apiError(w, r, err)
+		h.apiError(w, r, err)
 		return
 	}
 	writeJSON(w, status, d)
 }
 
-// parseAuthor reads the acting agent's address; none means the API itself.
-func parseAuthor(s string) (Actor, error) {
+// parseAuthor reads the acting agent's address; none means the token's
+// name (an agent's address or an integration's name, "api" for a bare
+// token).
+func parseAuthor(s, token string) (gateway.Actor, error) {
 	if strings.TrimSpace(s) == "" {
-		return Actor{Email: apiActor}, nil
+		if token == "" {
+			token = apiActor
+		}
+		return gateway.Actor{Email: token}, nil
 	}
 	a, err := mail.ParseAddress(s)
-	if err != nil || !cleanAddress(s) {
-		return Actor{}, invalidf("author %q is not an address", s)
+	if err != nil || gateway.EscapeControls(s, false) != s {
+		return gateway.Actor{}, invalidf("author %q is not an address", s)
 	}
-	return Actor{Email: strings.ToLower(a.Address), Name: a.Name}, nil
+	return gateway.Actor{Email: strings.ToLower(a.Address), Name: a.Name}, nil
 }
 
 // decodeBody reads a JSON request body of at most 1 MiB with no unknown
 // fields; on failure it has answered already.
-func (g *Gateway) decodeBody(w http.ResponseWriter, r *http.Request, v any) bool {
+func (h *Handler) decodeBody(w http.ResponseWriter, r *http.Request, v any) bool {
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxRequestBody))
 	dec.DisallowUnknownFields()
 	err := dec.Decode(v)
@@ -296,128 +356,29 @@ func (g *Gateway) decodeBody(w http.ResponseWriter, r *http.Request, v any) bool
 	if errors.Is(err, io.EOF) {
 		err = errors.New("empty body, a JSON object expected")
 	}
-	g.apiError(w, r, invalidf("bad request body: %v", err))
+	h.apiError(w, r, invalidf("bad request body: %v", err))
 	return false
 }
 
-// CaseDetail is a case with what an agent reads: its watchers, its
-// attachments, its survey and its activity thread, inbound mails with
-// their visible reply, full text and decision trace.
-type CaseDetail struct {
-	store.Case
-	Watchers    []store.Watcher  `json:"watchers"`
-	Attachments []AttachmentView `json:"attachments"`
-	Survey      *store.Survey    `json:"survey,omitempty"`
-	Activity    []ActivityView   `json:"activity"`
-}
-
-// AttachmentView is an attachment's metadata and where to fetch it.
-type AttachmentView struct {
-	store.Attachment
-	URL string `json:"url"`
-}
-
-// ActivityView is one entry of the thread; an inbound entry carries its
-// message.
-type ActivityView struct {
-	store.Activity
-	Message *MessageView `json:"message,omitempty"`
-}
-
-// MessageView is a stored inbound mail as the API shows it: the decision
-// trace and headers as JSON, and where to fetch the raw original.
-type MessageView struct {
-	store.InboundMessage
-	Headers  json.RawMessage `json:"headers"`
-	Decision json.RawMessage `json:"decision"`
-	RawURL   string          `json:"raw_url"`
-}
-
-// CaseDetail reads a case with its watchers, attachments, survey and
-// thread.
-func (g *Gateway) CaseDetail(ctx context.Context, number string) (CaseDetail, error) {
-	c, err := g.store.CaseByNumber(ctx, number)
-	if err != nil {
-		return CaseDetail{}, err
-	}
-	d := CaseDetail{Case: c, Watchers: []store.Watcher{}, Attachments: []AttachmentView{}, Activity: []ActivityView{}}
-	if ws, err := g.store.Watchers(ctx, c.ID); err != nil {
-		return d, err
-	} else if ws != nil {
-		d.Watchers = ws
-	}
-	atts, err := g.store.CaseAttachments(ctx, c.ID)
-	if err != nil {
-		return d, err
-	}
-	for _, a := range atts {
-		a.Filename = SafeFilename(a.Filename)
-		d.Attachments = append(d.Attachments, AttachmentView{Attachment: a, URL: fmt.Sprintf("/api/v1/attachments/%d", a.ID)})
-	}
-	if s, err := g.store.Survey(ctx, c.ID); err == nil {
-		d.Survey = &s
-	} else if !errors.Is(err, store.ErrNotFound) {
-		return d, err
-	}
-	d.Activity, err = g.thread(ctx, c.ID)
-	return d, err
-}
-
-// thread joins a case's activity entries with its inbound messages.
-func (g *Gateway) thread(ctx context.Context, caseID int64) ([]ActivityView, error) {
-	acts, err := g.store.Activities(ctx, caseID)
-	if err != nil {
-		return nil, err
-	}
-	msgs, err := g.store.CaseMessages(ctx, caseID)
-	if err != nil {
-		return nil, err
-	}
-	byID := make(map[int64]store.InboundMessage, len(msgs))
-	for _, m := range msgs {
-		byID[m.ID] = m
-	}
-	out := make([]ActivityView, 0, len(acts))
-	for _, a := range acts {
-		v := ActivityView{Activity: a}
-		if m, ok := byID[a.MessageID]; ok && a.MessageID != 0 {
-			v.Message = &MessageView{InboundMessage: m, Headers: rawJSON(m.Headers, "{}"), Decision: rawJSON(m.Decision, "[]"),
-				RawURL: fmt.Sprintf("/api/v1/messages/%d/raw", m.ID)}
-		}
-		out = append(out, v)
-	}
-	return out, nil
-}
-
-// rawJSON passes stored JSON through as JSON, and anything that is not
-// valid JSON as a string, so one bad row cannot break the answer.
-func rawJSON(s, empty string) json.RawMessage {
-	if s == "" {
-		return json.RawMessage(empty)
-	}
-	if json.Valid([]byte(s)) {
-		return json.RawMessage(s)
-	}
-	b, _ := json.Marshal(s)
-	return b
-}
-
-func (g *Gateway) apiMessageRaw(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) apiMessageRaw(w http.ResponseWriter, r *http.Request) {
 	id, err := resourceID(r)
 	if err != nil {
-		g.apiError(w, r, err)
+		h.apiError(w, r, err)
 		return
 	}
-	m, err := g.store.Message(r.Context(), id)
+	m, err := h.g.Message(r.Context(), id)
 	if err != nil {
-		g.apiError(w, r, err)
+		h.apiError(w, r, err)
 		return
 	}
-	h := w.Header()
-	h.Set("Content-Type", "message/rfc822")
-	h.Set("Content-Length", strconv.Itoa(len(m.Raw)))
-	h.Set("Content-Disposition", fmt.Sprintf(`attachment; filename="message-%d.eml"`, m.ID))
-	h.Set("X-Content-Type-Options", "nosniff")
+	if gonePurged(w, "message", id, m.Purged, m.PurgedAt) {
+		return
+	}
+	hd := w.Header()
+	hd.Set("Content-Type", "message/rfc822")
+	hd.Set("Content-Length", strconv.Itoa(len(m.Raw)))
+	hd.Set("Content-Disposition", fmt.Sprintf(`attachment; filename="message-%d.eml"`, m.ID))
+	hd.Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(m.Raw)
 }
@@ -425,27 +386,35 @@ func (g *Gateway) apiMessageRaw(w http.ResponseWriter, r *http.Request) {
 // apiAttachment serves an attachment as a download, never inline: a
 // hostile HTML or SVG attachment must not run in an agent's browser on
 // our origin.
-func (g *Gateway) apiAttachment(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) apiAttachment(w http.ResponseWriter, r *http.Request) {
 	id, err := resourceID(r)
 	if err != nil {
-		g.apiError(w, r, err)
+		h.apiError(w, r, err)
 		return
 	}
-	a, err := g.store.AttachmentByID(r.Context(), id)
+	a, err := h.g.Attachment(r.Context(), id)
 	if err != nil {
-		g.apiError(w, r, err)
+		h.apiError(w, r, err)
 		return
 	}
-	name := SafeFilename(a.Filename)
+	if gonePurged(w, "attachment", id, a.Purged, a.PurgedAt) {
+		return
+	}
+	writeAttachment(w, a)
+}
+
+// writeAttachment serves an attachment as a download, never inline.
+func writeAttachment(w http.ResponseWriter, a store.Attachment) {
+	name := gateway.SafeFilename(a.Filename)
 	if name == "" {
 		name = fmt.Sprintf("attachment-%d", a.ID)
 	}
-	h := w.Header()
-	h.Set("Content-Type", safeContentType(a.ContentType))
-	h.Set("Content-Length", strconv.Itoa(len(a.Content)))
-	h.Set("Content-Disposition", contentDisposition(name))
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Content-Security-Policy", "sandbox; default-src 'none'")
+	hd := w.Header()
+	hd.Set("Content-Type", safeContentType(a.ContentType))
+	hd.Set("Content-Length", strconv.Itoa(len(a.Content)))
+	hd.Set("Content-Disposition", contentDisposition(name))
+	hd.Set("X-Content-Type-Options", "nosniff")
+	hd.Set("Content-Security-Policy", "sandbox; default-src 'none'")
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(a.Content)
 }
@@ -516,12 +485,12 @@ func invalidf(format string, args ...any) error {
 
 // caseErr names the case of the path when it is the case that was not
 // found (rather than, say, the watcher to remove).
-func (g *Gateway) caseErr(r *http.Request, err error) error {
+func (h *Handler) caseErr(r *http.Request, err error) error {
 	if !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
 	number := strings.ToUpper(r.PathValue("number"))
-	if _, cerr := g.store.CaseByNumber(r.Context(), number); errors.Is(cerr, store.ErrNotFound) {
+	if _, cerr := h.g.Case(r.Context(), number); errors.Is(cerr, store.ErrNotFound) {
 		return &apiErr{status: http.StatusNotFound, code: "not_found", msg: fmt.Sprintf("case %s not found", number)}
 	}
 	return err
@@ -529,27 +498,27 @@ func (g *Gateway) caseErr(r *http.Request, err error) error {
 
 // apiError answers with the error's stable code. Internal errors are
 // logged, and the client sees only that there was one.
-func (g *Gateway) apiError(w http.ResponseWriter, r *http.Request, err error) {
+func (h *Handler) apiError(w http.ResponseWriter, r *http.Request, err error) {
 	var ae *apiErr
-	var ite *IllegalTransitionError
-	var te *TemporaryError
+	var ite *gateway.IllegalTransitionError
+	var te *gateway.TemporaryError
 	switch {
 	case errors.As(err, &ae):
 		writeJSONError(w, ae.status, ae.code, ae.msg)
 	case errors.As(err, &ite):
 		writeJSONError(w, http.StatusConflict, "illegal_transition", ite.Error())
-	case errors.Is(err, ErrInvalid):
-		writeJSONError(w, http.StatusBadRequest, "invalid", strings.TrimPrefix(err.Error(), ErrInvalid.Error()+": "))
+	case errors.Is(err, gateway.ErrInvalid):
+		writeJSONError(w, http.StatusBadRequest, "invalid", strings.TrimPrefix(err.Error(), gateway.ErrInvalid.Error()+": "))
 	case errors.Is(err, store.ErrNotFound):
 		writeJSONError(w, http.StatusNotFound, "not_found", err.Error())
-	case g.noteStorage("api "+r.Method+" "+r.URL.Path, err):
+	case h.g.NoteStorage("api "+r.Method+" "+r.URL.Path, err):
 		writeJSONError(w, http.StatusServiceUnavailable, "insufficient_storage",
 			"the server's disk is full; nothing was changed, try again once space is freed")
 	case errors.As(err, &te):
-		g.log.Warn("api request failed, temporary", "method", r.Method, "path", r.URL.Path, "err", err)
+		h.log.Warn("api request failed, temporary", "method", r.Method, "path", r.URL.Path, "err", err)
 		writeJSONError(w, http.StatusServiceUnavailable, "temporary", "temporary failure, try again")
 	default:
-		g.log.Error("api request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+		h.log.Error("api request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 		writeJSONError(w, http.StatusInternalServerError, "internal", "internal error")
 	}
 }

@@ -1,7 +1,8 @@
-package gateway
+package web
 
 import (
 	"bufio"
+	"github.com/casegate/casegate/gateway"
 	"io"
 	"net"
 	"net/http"
@@ -11,14 +12,14 @@ import (
 )
 
 // startHTTP serves g's HTTP side with lim on 127.0.0.1:0.
-func startHTTP(t *testing.T, g *Gateway, lim HTTPLimits) string {
+func startHTTP(t *testing.T, h *Handler, lim Limits) string {
 	t.Helper()
-	srv := g.NewHTTPServer(lim)
+	srv := NewServer(h, lim, h.log)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	go srv.Serve(HTTPLimitListener(ln, lim))
+	go srv.Serve(LimitListener(ln, lim))
 	t.Cleanup(func() { srv.Close() })
 	return ln.Addr().String()
 }
@@ -61,8 +62,8 @@ func statuses(rs []*http.Response) []int {
 // with 400 and the connection closed; requests with one of them, alone or
 // kept alive one after the other, are served.
 func TestHTTPRefusesContentLengthWithTransferEncoding(t *testing.T) {
-	e := newOpsEnv(t, Protection{})
-	addr := startHTTP(t, e.g, HTTPLimits{})
+	e := newOpsEnv(t, gateway.Protection{})
+	addr := startHTTP(t, e.h, Limits{})
 	const health = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
 	for _, tc := range []struct {
 		name string
@@ -101,8 +102,8 @@ func equalInts(a, b []int) bool {
 // the connection after the timeouts; a client cannot hold more than its
 // share of the connections.
 func TestHTTPSlowClientsAreCut(t *testing.T) {
-	e := newOpsEnv(t, Protection{})
-	addr := startHTTP(t, e.g, HTTPLimits{ReadTimeout: 300 * time.Millisecond, IdleTimeout: 300 * time.Millisecond,
+	e := newOpsEnv(t, gateway.Protection{})
+	addr := startHTTP(t, e.h, Limits{ReadTimeout: 300 * time.Millisecond, IdleTimeout: 300 * time.Millisecond,
 		ReadHeaderTimeout: 300 * time.Millisecond, MaxConnections: 4, MaxPerIP: 3})
 	closedWithin := func(what string, c net.Conn, d time.Duration) {
 		t.Helper()
@@ -163,8 +164,8 @@ func TestHTTPSlowClientsAreCut(t *testing.T) {
 
 // A body over the limit is refused with 413, declared or not.
 func TestHTTPBodyLimit(t *testing.T) {
-	e := newOpsEnv(t, Protection{})
-	addr := startHTTP(t, e.g, HTTPLimits{MaxBodyBytes: 100})
+	e := newOpsEnv(t, gateway.Protection{})
+	addr := startHTTP(t, e.h, Limits{MaxBodyBytes: 100})
 	body := strings.Repeat("a", 200)
 	got := statuses(rawHTTP(t, addr, "POST /api/v1/cases/CS0000001/comments HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ops-token\r\n"+
 		"Content-Length: 200\r\n\r\n"+body, 2*time.Second))

@@ -1,10 +1,11 @@
-package gateway
+package web
 
 import (
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 )
@@ -27,21 +28,22 @@ import (
 // Transfer-Encoding while a proxy in front may have gone by the length, so
 // such a request is refused before net/http reads it (framing.go).
 
-// HTTPLimits bound what clients can hold of the HTTP listener; zero fields
+// Limits bound what clients can hold of the HTTP listener; zero fields
 // take the defaults of withDefaults.
-type HTTPLimits struct {
+type Limits struct {
 	ReadHeaderTimeout time.Duration
 	ReadTimeout       time.Duration
 	WriteTimeout      time.Duration
 	IdleTimeout       time.Duration
 	MaxHeaderBytes    int
 	MaxBodyBytes      int64
+	MaxUploadBytes    int64 // a form with files (multipart/form-data); default MaxBodyBytes
 	MaxConnections    int
 	MaxPerIP          int
 	OnRefuse          func(remote, why string) // called for each refused connection
 }
 
-func (l HTTPLimits) withDefaults() HTTPLimits {
+func (l Limits) withDefaults() Limits {
 	def := func(d *time.Duration, v time.Duration) {
 		if *d <= 0 {
 			*d = v
@@ -57,6 +59,9 @@ func (l HTTPLimits) withDefaults() HTTPLimits {
 	if l.MaxBodyBytes <= 0 {
 		l.MaxBodyBytes = 1 << 20
 	}
+	if l.MaxUploadBytes < l.MaxBodyBytes {
+		l.MaxUploadBytes = l.MaxBodyBytes
+	}
 	if l.MaxConnections <= 0 {
 		l.MaxConnections = 256
 	}
@@ -66,26 +71,30 @@ func (l HTTPLimits) withDefaults() HTTPLimits {
 	return l
 }
 
-// NewHTTPServer returns the server for HTTPHandler with the limits' timeouts
-// and sizes. Serve it on HTTPLimitListener(ln, lim) for the connection caps
-// and the framing check.
-func (g *Gateway) NewHTTPServer(lim HTTPLimits) *http.Server {
+// NewServer returns the server for h with the limits' timeouts and sizes.
+// Serve it on LimitListener(ln, lim) for the connection caps and the
+// framing check. log receives net/http's complaints.
+func NewServer(h http.Handler, lim Limits, log *slog.Logger) *http.Server {
 	lim = lim.withDefaults()
 	return &http.Server{
-		Handler:           limitBody(g.HTTPHandler(), lim.MaxBodyBytes),
+		Handler:           limitBody(h, lim.MaxBodyBytes, lim.MaxUploadBytes),
 		ReadHeaderTimeout: lim.ReadHeaderTimeout,
 		ReadTimeout:       lim.ReadTimeout,
 		WriteTimeout:      lim.WriteTimeout,
 		IdleTimeout:       lim.IdleTimeout,
 		MaxHeaderBytes:    lim.MaxHeaderBytes,
-		ErrorLog:          slog.NewLogLogger(g.log.With("component", "http").Handler(), slog.LevelWarn),
+		ErrorLog:          slog.NewLogLogger(log.With("component", "http").Handler(), slog.LevelWarn),
 	}
 }
 
-// limitBody refuses a declared body over max with 413 and cuts a longer
-// one at max.
-func limitBody(h http.Handler, max int64) http.Handler {
+// limitBody refuses a declared body over max (upload for a form with
+// files) with 413 and cuts a longer one there.
+func limitBody(h http.Handler, max, upload int64) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		max := max
+		if strings.HasPrefix(r.Header.Get("Content-Type"), "multipart/form-data") {
+			max = upload
+		}
 		if r.ContentLength > max {
 			w.Header().Set("Connection", "close")
 			writeJSONError(w, http.StatusRequestEntityTooLarge, "too_large", fmt.Sprintf("the request body is over %d bytes", max))
@@ -96,16 +105,16 @@ func limitBody(h http.Handler, max int64) http.Handler {
 	})
 }
 
-// HTTPLimitListener wraps ln so that connections over the caps are answered
+// LimitListener wraps ln so that connections over the caps are answered
 // 503 and closed, and every request's framing is checked.
-func HTTPLimitListener(ln net.Listener, lim HTTPLimits) net.Listener {
+func LimitListener(ln net.Listener, lim Limits) net.Listener {
 	lim = lim.withDefaults()
 	return &httpListener{Listener: ln, lim: lim, perIP: map[string]int{}}
 }
 
 type httpListener struct {
 	net.Listener
-	lim HTTPLimits
+	lim Limits
 
 	mu     sync.Mutex
 	active int
@@ -159,7 +168,7 @@ func (l *httpListener) refuse(c net.Conn, ip, why string) {
 		l.lim.OnRefuse(ip, why)
 	}
 	msg := why + ", try again later\n"
-	_ = c.SetWriteDeadline(time.Now().Add(refusalTimeout))
+	_ = c.SetWriteDeadline(time.Now().Add(5 * time.Second))
 	_, _ = fmt.Fprintf(c, http503, len(msg), msg)
 }
 
@@ -197,4 +206,13 @@ func (c *httpConn) Read(p []byte) (int, error) {
 	n := copy(p, c.buf)
 	c.buf = c.buf[n:]
 	return n, nil
+}
+
+// remoteIP is the IP address of a connection's peer.
+func remoteIP(c net.Conn) string {
+	host, _, err := net.SplitHostPort(c.RemoteAddr().String())
+	if err != nil {
+		return c.RemoteAddr().String()
+	}
+	return host
 }

@@ -1,4 +1,4 @@
-package gateway
+package web
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/casegate/casegate/gateway"
 	"github.com/casegate/casegate/store"
 )
 
@@ -19,18 +20,27 @@ const testToken = "s3cret-token"
 // API token.
 type apiTest struct {
 	t   *testing.T
-	g   *Gateway
+	g   *gateway.Gateway
+	h   *Handler
 	st  *store.Store
 	url string
 }
 
 func newAPITest(t *testing.T, tokens ...string) *apiTest {
 	t.Helper()
-	g, st := newTestGateway(t)
-	g.cfg.APITokens = tokens
-	srv := httptest.NewServer(g.HTTPHandler())
+	return newAPITestWith(t, envOptions{}, tokens...)
+}
+
+func newAPITestWith(t *testing.T, opts envOptions, tokens ...string) *apiTest {
+	t.Helper()
+	e := newEnv(t, opts)
+	e.h.cfg.Tokens = nil
+	for _, tok := range tokens {
+		e.h.cfg.Tokens = append(e.h.cfg.Tokens, Token{Name: apiActor, Secret: tok})
+	}
+	srv := httptest.NewServer(e.h)
 	t.Cleanup(srv.Close)
-	return &apiTest{t: t, g: g, st: st, url: srv.URL}
+	return &apiTest{t: t, g: e.g, h: e.h, st: e.st, url: srv.URL}
 }
 
 // call sends a request with the test token and returns the status, the
@@ -98,7 +108,7 @@ func (a *apiTest) mail(sender, rcpt, subject, body string) string {
 	a.t.Helper()
 	raw := fmt.Sprintf("From: %s\r\nTo: %s\r\nSubject: %s\r\nMessage-ID: <%s.%d@customer.example>\r\n\r\n%s\r\n",
 		sender, rcpt, subject, strings.ReplaceAll(subject, " ", "."), len(body), body)
-	res, err := a.g.Ingest(context.Background(), []byte(raw), Envelope{Source: "smtp", From: sender, To: []string{rcpt}})
+	res, err := a.g.Ingest(context.Background(), []byte(raw), gateway.Envelope{Source: "smtp", From: sender, To: []string{rcpt}})
 	if err != nil || res.Case == "" {
 		a.t.Fatalf("ingest %q: %+v, %v", subject, res, err)
 	}
@@ -195,7 +205,7 @@ func TestAPIUnknownCaseIsNotFound(t *testing.T) {
 func TestAPIIllegalTransitionChangesNothing(t *testing.T) {
 	a := newAPITest(t, testToken)
 	num := a.mail("carol@customer.example", "support@support.test", "VPN drops", "every hour")
-	var d CaseDetail
+	var d gateway.CaseDetail
 	a.want(http.StatusOK, &d, "POST", "/api/v1/cases/"+num+"/transitions", `{"to": "closed", "note": "duplicate", "author": "ann@agents.test"}`)
 	if d.State != store.StateClosed {
 		t.Fatalf("state %s after closing", d.State)
@@ -346,19 +356,18 @@ func TestAPIListFilters(t *testing.T) {
 }
 
 func TestAPICommentTransitionPatchAndWatchers(t *testing.T) {
-	a := newAPITest(t, testToken)
+	a := newAPITestWith(t, envOptions{Survey: true}, testToken)
 	raw := "From: Carol <carol@customer.example>\r\nTo: support@support.test\r\nCc: dave@customer.example\r\n" +
 		"Subject: VPN drops\r\nMessage-ID: <vpn.1@customer.example>\r\n\r\nEvery hour.\r\n"
-	res, err := a.g.Ingest(context.Background(), []byte(raw), Envelope{Source: "smtp", From: "carol@customer.example", To: []string{"support@support.test"}})
+	res, err := a.g.Ingest(context.Background(), []byte(raw), gateway.Envelope{Source: "smtp", From: "carol@customer.example", To: []string{"support@support.test"}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	num, base := res.Case, "/api/v1/cases/"+res.Case
 	outbox := a.outboxCount()
-	a.g.cfg.Survey = true
 
 	// An internal comment mails nobody and leaves the case new.
-	var d CaseDetail
+	var d gateway.CaseDetail
 	a.want(http.StatusCreated, &d, "POST", base+"/comments", `{"body": "looks like the DHCP lease", "author": "Ann <ann@agents.test>"}`)
 	last := d.Activity[len(d.Activity)-1]
 	if d.State != store.StateNew || last.Kind != "comment" || last.Public || last.Actor != "ann@agents.test" || last.Body != "looks like the DHCP lease" {
@@ -416,7 +425,7 @@ func TestAPICommentTransitionPatchAndWatchers(t *testing.T) {
 	if last = d.Activity[len(d.Activity)-1]; last.Actor != "api" || last.Body != "resolved → closed" {
 		t.Errorf("last activity after closing: %+v", last)
 	}
-	var got CaseDetail
+	var got gateway.CaseDetail
 	a.want(http.StatusOK, &got, "GET", base, "")
 	if got.State != store.StateClosed || got.Survey == nil || len(got.Activity) != len(d.Activity) {
 		t.Errorf("GET after close: state %s, survey %v, %d activities (answer had %d)", got.State, got.Survey, len(got.Activity), len(d.Activity))
@@ -465,11 +474,11 @@ const hostileMail = "From: Carol <carol@customer.example>\r\n" +
 
 func TestAPIRawMessageAndAttachmentDownload(t *testing.T) {
 	a := newAPITest(t, testToken)
-	res, err := a.g.Ingest(context.Background(), []byte(hostileMail), Envelope{Source: "smtp", From: "carol@customer.example", To: []string{"support@support.test"}})
+	res, err := a.g.Ingest(context.Background(), []byte(hostileMail), gateway.Envelope{Source: "smtp", From: "carol@customer.example", To: []string{"support@support.test"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	var d CaseDetail
+	var d gateway.CaseDetail
 	a.want(http.StatusOK, &d, "GET", "/api/v1/cases/"+res.Case, "")
 	if len(d.Activity) == 0 || d.Activity[0].Message == nil {
 		t.Fatalf("first activity has no message: %+v", d.Activity)
@@ -478,7 +487,7 @@ func TestAPIRawMessageAndAttachmentDownload(t *testing.T) {
 	if !strings.Contains(m.Visible, "Siehe Anhang") || !strings.Contains(m.FullText, "Siehe Anhang") {
 		t.Errorf("visible %q, full text %q", m.Visible, m.FullText)
 	}
-	var trace []Step
+	var trace []gateway.Step
 	if err := json.Unmarshal(m.Decision, &trace); err != nil || len(trace) == 0 {
 		t.Errorf("decision is not a JSON array of steps: %s (%v)", m.Decision, err)
 	}
@@ -542,7 +551,7 @@ func TestMetrics(t *testing.T) {
 	a := newAPITest(t) // /metrics needs no token, even with none configured
 	num := a.mail("carol@customer.example", "support@support.test", "VPN drops", "every hour")
 	a.mail("dave@customer.example", "support@support.test", "Printer offline", "E42")
-	a.g.cfg.APITokens = []string{testToken}
+	a.h.cfg.Tokens = []Token{{Name: apiActor, Secret: testToken}}
 	a.want(http.StatusOK, nil, "POST", "/api/v1/cases/"+num+"/transitions", `{"to": "on_hold"}`)
 
 	code, h, b := a.callAs("", "GET", "/metrics", "")
@@ -579,4 +588,60 @@ func TestMetrics(t *testing.T) {
 	if strings.Contains(body, `state="closed"`) {
 		t.Errorf("metrics count closed cases:\n%s", body)
 	}
+}
+
+// An agent opens a case on behalf of a customer: the customer is the
+// contact and gets the confirmation, the watchers their notice, and the
+// thread names the agent; a named token's changes are the agent's.
+func TestAPIOpenCaseOnBehalfAndContact(t *testing.T) {
+	a := newAPITest(t)
+	a.h.cfg.Tokens = []Token{{Name: "grace@agents.test", Secret: testToken}}
+	var d gateway.CaseDetail
+	a.want(http.StatusCreated, &d, "POST", "/api/v1/cases",
+		`{"contact": "Carol <carol@customer.example>", "subject": "Laptop for the new hire", "description": "Please order one.",
+		  "kind": "order", "priority": "high", "watchers": ["dave@customer.example"]}`)
+	if d.Contact.Email != "carol@customer.example" || d.Kind != "order" || d.Priority != "high" || d.State != "new" ||
+		len(d.Watchers) != 1 || d.Description != "Please order one." {
+		t.Fatalf("opened: %+v", d)
+	}
+	rows, _ := a.st.ListOutbox(context.Background(), "", 0)
+	got := map[string]string{}
+	for _, r := range rows {
+		got[r.Recipient] = r.Template
+	}
+	if got["carol@customer.example"] != "case_created" || got["dave@customer.example"] != "watcher_added" {
+		t.Fatalf("mails: %v", got)
+	}
+	acts, _ := a.st.Activities(context.Background(), a.storedCase(d.Number).ID)
+	if len(acts) == 0 || acts[0].Actor != "grace@agents.test" || !strings.Contains(acts[0].Body, "on behalf of carol@customer.example") {
+		t.Fatalf("activity: %+v", acts)
+	}
+	a.wantError(http.StatusBadRequest, "invalid", "POST", "/api/v1/cases", `{"contact": "support@support.test", "subject": "x"}`)
+	a.wantError(http.StatusBadRequest, "invalid", "POST", "/api/v1/cases", `{"contact": "carol@customer.example"}`)
+
+	// A comment without author is the token's agent's.
+	a.want(http.StatusCreated, &d, "POST", "/api/v1/cases/"+d.Number+"/comments", `{"body": "Ordered.", "public": true}`)
+	last := d.Activity[len(d.Activity)-1]
+	if last.Actor != "grace@agents.test" {
+		t.Fatalf("comment by %q, want the token's name", last.Actor)
+	}
+	// The contact changes: the new one gets the mails, the old one watches.
+	a.want(http.StatusOK, &d, "PATCH", "/api/v1/cases/"+d.Number, `{"contact": "Erin <erin@customer.example>"}`)
+	if d.Contact.Email != "erin@customer.example" || !hasWatcher(d.Watchers, "carol@customer.example") {
+		t.Fatalf("after the change: %+v", d)
+	}
+	if tpl := a.lastTemplate("erin@customer.example"); tpl != "contact_changed" {
+		t.Fatalf("new contact got %q", tpl)
+	}
+}
+
+func (a *apiTest) lastTemplate(rcpt string) string {
+	a.t.Helper()
+	rows, _ := a.st.ListOutbox(context.Background(), "", 0)
+	for _, r := range rows { // newest first
+		if r.Recipient == rcpt {
+			return r.Template
+		}
+	}
+	return ""
 }
