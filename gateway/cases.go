@@ -40,7 +40,9 @@ func (g *Gateway) newCase(ctx context.Context, tx *store.Tx, in *inbound, linked
 	}
 	nc := store.NewCase{
 		Prefix: g.cfg.CasePrefix, Kind: in.kind, ContactID: contact.ID, Account: contact.Account,
-		Subject: caseSubject(m.Topic), Description: m.Visible,
+		// A new case keeps the whole text, a forwarded mail or an old
+		// thread in it included: the quote cut is for replies.
+		Subject: caseSubject(m.Topic), Description: m.Text,
 	}
 	if linked != nil {
 		nc.LinkedTo = linked.ID

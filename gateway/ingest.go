@@ -430,6 +430,9 @@ func (g *Gateway) classify(ctx context.Context, tx *store.Tx, in *inbound) (Resu
 		return g.storeOnly(ctx, tx, in, store.OutcomeAutoReply, nil)
 	}
 	if !found {
+		if res, ok, err := g.agentForward(ctx, tx, in); ok || err != nil {
+			return res, err
+		}
 		return g.openCase(ctx, tx, in, nil)
 	}
 	if in.auth.Enforced() {

@@ -226,7 +226,7 @@ func (b *browser) person(t *testing.T) *person {
 
 func (p *person) run(t *testing.T, actions ...chromedp.Action[chromedp.Void]) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(p.ctx, 20*time.Second)
+	ctx, cancel := context.WithTimeout(p.ctx, 60*time.Second)
 	defer cancel()
 	if err := chromedp.Do(ctx, actions...); err != nil {
 		p.fail(t, err)
@@ -236,7 +236,7 @@ func (p *person) run(t *testing.T, actions ...chromedp.Action[chromedp.Void]) {
 // get runs one action that returns a value.
 func get[T any](t *testing.T, p *person, a chromedp.Action[T]) T {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(p.ctx, 20*time.Second)
+	ctx, cancel := context.WithTimeout(p.ctx, 60*time.Second)
 	defer cancel()
 	v, err := chromedp.Run(ctx, a)
 	if err != nil {
@@ -247,7 +247,7 @@ func get[T any](t *testing.T, p *person, a chromedp.Action[T]) T {
 
 func (p *person) fail(t *testing.T, err error) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(p.ctx, 5*time.Second)
+	ctx, cancel := context.WithTimeout(p.ctx, 15*time.Second)
 	defer cancel()
 	html, _ := chromedp.Run(ctx, chromedp.OuterHTML(chromedp.CSS("body")))
 	t.Fatalf("browser: %v\npage: %s", err, html)
@@ -259,7 +259,7 @@ func (p *person) click(t *testing.T, sel, then string) {
 	t.Helper()
 	get(t, p, chromedp.Evaluate[bool](`document.documentElement.setAttribute("data-left", "1"), true`))
 	p.run(t, chromedp.Click(chromedp.CSS(sel)))
-	deadline := time.Now().Add(15 * time.Second)
+	deadline := time.Now().Add(45 * time.Second)
 	for {
 		ctx, cancel := context.WithTimeout(p.ctx, 2*time.Second)
 		loaded, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.readyState === "complete" && !document.documentElement.hasAttribute("data-left")`))
@@ -315,7 +315,7 @@ func (p *person) shoot(t *testing.T, name string) {
 // want, and returns its text.
 func waitMail(t *testing.T, relay *gatewaytest.Relay, rcpt, want string) string {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
+	deadline := time.Now().Add(45 * time.Second)
 	for time.Now().Before(deadline) {
 		for _, m := range relay.Mails() {
 			if len(m.To) == 1 && strings.EqualFold(m.To[0], rcpt) {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -13,7 +14,16 @@ import (
 	"github.com/casegate/casegate/store/pgtest"
 )
 
-func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
+// TestMain stops the PostgreSQL cluster the tests started (pgtest) at the
+// end. It also turns HTTP keep-alive off for the tests' clients: each
+// test's gateway listens on a new loopback port, which the kernel may
+// hand out again to a later test, and a pooled connection to a gateway
+// that has closed would fail a request that cannot be retried (POST,
+// PATCH) with "connection reset by peer".
+func TestMain(m *testing.M) {
+	http.DefaultTransport.(*http.Transport).DisableKeepAlives = true
+	os.Exit(pgtest.Main(m))
+}
 
 // closedPostgresURL is a PostgreSQL URL on a loopback port nobody
 // listens on.
