@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -289,8 +290,14 @@ func testMailboxLease(t *testing.T, b backend) {
 		t.Fatal(err)
 	}
 	lease(a, "a", "b")
+	if l, err := a.MailboxLeaseOf(ctx, "helpdesk"); err != nil || l.Owner != "b" {
+		t.Fatalf("lease read as %+v, %v; want b's", l, err)
+	}
 	if err := bb.ReleaseMailbox(ctx, "helpdesk", "b"); err != nil {
 		t.Fatal(err)
+	}
+	if _, err := a.MailboxLeaseOf(ctx, "helpdesk"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("released lease read: %v, want ErrNotFound", err)
 	}
 	lease(a, "a", "a")
 }

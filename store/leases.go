@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 )
@@ -55,4 +57,20 @@ func (s *Store) ReleaseMailbox(ctx context.Context, mailbox, instance string) er
 		}
 		return nil
 	})
+}
+
+// MailboxLeaseOf returns mailbox's lease as it stands; ErrNotFound when
+// no instance holds it.
+func (s *Store) MailboxLeaseOf(ctx context.Context, mailbox string) (MailboxLease, error) {
+	var l MailboxLease
+	var until int64
+	err := s.r.QueryRowContext(ctx, `SELECT owner, expires_at FROM mailbox_leases WHERE mailbox = ?`, mailbox).Scan(&l.Owner, &until)
+	if errors.Is(err, sql.ErrNoRows) {
+		return l, fmt.Errorf("lease of mailbox %s: %w", mailbox, ErrNotFound)
+	}
+	if err != nil {
+		return l, fmt.Errorf("lease of mailbox %s: %w", mailbox, err)
+	}
+	l.Until = fromMS(until)
+	return l, nil
 }
