@@ -62,7 +62,7 @@ func (m *Main) Run(ctx context.Context) error {
 		m.Log = slog.Default()
 	}
 	cfg := m.Config
-	st, err := openConfiguredStore(ctx, cfg, store.Options{Now: m.Now})
+	st, err := openConfiguredStore(ctx, cfg, store.Options{Now: m.Now, BackgroundCheckpoint: true})
 	if err != nil {
 		return err
 	}
