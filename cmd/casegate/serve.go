@@ -140,7 +140,7 @@ func gatewayConfig(cfg Config) gateway.Config {
 		Retention:  time.Duration(cfg.Policy.Retention),
 		Protection: protection(cfg), Auth: authConfig(cfg),
 		TeamAddress: cfg.TeamAddress, SharedAccounts: cfg.Portal.SharedAccounts,
-		InstanceID: cfg.InstanceID, Lease: time.Duration(cfg.InstanceLease),
+		InstanceID: instanceID(cfg), Lease: time.Duration(cfg.InstanceLease),
 	}
 	for _, a := range cfg.Addresses {
 		gc.Addresses = append(gc.Addresses, gateway.Address{Address: a.Address, Kind: a.Kind})
@@ -284,4 +284,15 @@ func (m *Main) shutdown() error {
 		errs = append(errs, m.Store.Close())
 	}
 	return errors.Join(errs...)
+}
+
+// instanceID is the configured instance_id; without one, on SQLite (one
+// serve per data directory: the pid file sees to it) a fixed id, so that
+// a restarted gateway takes back at once what it was sending and polling,
+// and on PostgreSQL "" for a new random id at each start.
+func instanceID(cfg Config) string {
+	if cfg.InstanceID == "" && cfg.Database.Driver != "postgres" {
+		return "local"
+	}
+	return cfg.InstanceID
 }
