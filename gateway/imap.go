@@ -30,7 +30,7 @@ func (s *IMAPSink) Deliver(ctx context.Context, raw []byte, src imappoll.Source)
 		}
 		return err
 	}
-	res, err := s.g.Ingest(ctx, raw, env)
+	res, err := s.g.Ingest(ctx, s.unwrap(raw, src), env)
 	if err != nil {
 		return err
 	}
@@ -50,7 +50,7 @@ func (s *IMAPSink) DeliverBatch(ctx context.Context, msgs []imappoll.Message) []
 			errs[i] = s.Deliver(ctx, m.Raw, m.Src)
 			continue
 		}
-		batch = append(batch, RawMessage{Raw: m.Raw, Env: Envelope{Source: "imap", Kind: m.Src.Kind}})
+		batch = append(batch, RawMessage{Raw: s.unwrap(m.Raw, m.Src), Env: Envelope{Source: "imap", Kind: m.Src.Kind}})
 		idx = append(idx, i)
 	}
 	results, berrs := s.g.IngestBatch(ctx, batch)
@@ -64,6 +64,30 @@ func (s *IMAPSink) DeliverBatch(ctx context.Context, msgs []imappoll.Message) []
 			"case", res.Case, "message_id", res.MessageID)
 	}
 	return errs
+}
+
+// unwrap takes, from a mailbox that another support mailbox forwards into
+// as attachment (imap[].forwarding), the customer's mail out of its
+// wrapper: a mail whose only content is one attached message is that
+// message, byte for byte, and its Message-ID decides duplicates. Anything
+// else (a mail that is not such a wrapper, one that cannot be read) comes
+// through as it is.
+func (s *IMAPSink) unwrap(raw []byte, src imappoll.Source) []byte {
+	if !src.Forwarding {
+		return raw
+	}
+	m, err := s.g.parse(raw)
+	if err != nil || m.Forwarded == nil || !m.Forwarded.Only {
+		return raw
+	}
+	for _, a := range m.Attachments {
+		if a.Message != nil && len(a.Data) > 0 {
+			s.g.log.Info("imap: forwarded mail unwrapped", "mailbox", src.Mailbox, "uid", src.UID,
+				"wrapper_from", m.From.Email, "from", a.Message.From.Email)
+			return a.Data
+		}
+	}
+	return raw
 }
 
 // Load returns a mailbox's saved position.

@@ -86,6 +86,9 @@ type IMAPConfig struct {
 	Folder      string `yaml:"folder"`
 	After       string `yaml:"after"`
 	Kind        string `yaml:"kind"`
+	// Forwarding: a support mailbox forwards into this one as attachment;
+	// each mail's one attached message is the customer's mail.
+	Forwarding bool `yaml:"forwarding"`
 }
 
 // OutboundConfig is the relay notifications go through.

@@ -12,6 +12,7 @@ type Source struct {
 	UIDValidity uint32
 	UID         uint32
 	Kind        string // Config.Kind: "case" or "order"
+	Forwarding  bool   // Config.Forwarding: mail comes wrapped, as an attachment
 	// Size is the message size the server reports (RFC822.SIZE). It can
 	// exceed len(raw) when Truncated is set.
 	Size int64
