@@ -71,6 +71,11 @@ type Config struct {
 	// Retention: the raw mail of cases closed longer ago is purged; 0 =
 	// never (retention.go).
 	Retention time.Duration
+	// InstanceID names this instance in the claims of outbox rows and the
+	// leases of mailboxes (instance.go); empty: a new random id.
+	InstanceID string
+	// Lease is how long those last unless renewed (default DefaultLease).
+	Lease time.Duration
 }
 
 // Gateway holds the wiring every part of the gateway shares.
@@ -113,6 +118,7 @@ func New(cfg Config, st *store.Store, tpl *templates.Set, log *slog.Logger) (*Ga
 	if cfg.AutoCloseAfter <= 0 {
 		cfg.AutoCloseAfter = 7 * 24 * time.Hour
 	}
+	cfg.InstanceID, cfg.Lease = instanceDefaults(cfg.InstanceID, cfg.Lease)
 	key, err := st.Secret(context.Background(), "links")
 	if err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)

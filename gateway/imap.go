@@ -9,8 +9,8 @@ import (
 )
 
 // IMAPSink feeds mail taken from polled mailboxes into the one ingestion
-// path and keeps the pollers' positions in the database. It implements
-// imappoll.Deliverer and imappoll.State.
+// path and keeps the pollers' positions and leases in the database. It
+// implements imappoll.Deliverer, imappoll.State and imappoll.Lock.
 type IMAPSink struct{ g *Gateway }
 
 // IMAPSink returns the gateway's sink for IMAP pollers.
@@ -30,7 +30,7 @@ func (s *IMAPSink) Deliver(ctx context.Context, raw []byte, src imappoll.Source)
 		}
 		return err
 	}
-	res, err := s.g.Ingest(ctx, raw, env)
+	res, err := s.g.Ingest(ctx, s.unwrap(raw, src), env)
 	if err != nil {
 		return err
 	}
@@ -50,7 +50,7 @@ func (s *IMAPSink) DeliverBatch(ctx context.Context, msgs []imappoll.Message) []
 			errs[i] = s.Deliver(ctx, m.Raw, m.Src)
 			continue
 		}
-		batch = append(batch, RawMessage{Raw: m.Raw, Env: Envelope{Source: "imap", Kind: m.Src.Kind}})
+		batch = append(batch, RawMessage{Raw: s.unwrap(m.Raw, m.Src), Env: Envelope{Source: "imap", Kind: m.Src.Kind}})
 		idx = append(idx, i)
 	}
 	results, berrs := s.g.IngestBatch(ctx, batch)
@@ -66,6 +66,30 @@ func (s *IMAPSink) DeliverBatch(ctx context.Context, msgs []imappoll.Message) []
 	return errs
 }
 
+// unwrap takes, from a mailbox that another support mailbox forwards into
+// as attachment (imap[].forwarding), the customer's mail out of its
+// wrapper: a mail whose only content is one attached message is that
+// message, byte for byte, and its Message-ID decides duplicates. Anything
+// else (a mail that is not such a wrapper, one that cannot be read) comes
+// through as it is.
+func (s *IMAPSink) unwrap(raw []byte, src imappoll.Source) []byte {
+	if !src.Forwarding {
+		return raw
+	}
+	m, err := s.g.parse(raw)
+	if err != nil || m.Forwarded == nil || !m.Forwarded.Only {
+		return raw
+	}
+	for _, a := range m.Attachments {
+		if a.Message != nil && len(a.Data) > 0 {
+			s.g.log.Info("imap: forwarded mail unwrapped", "mailbox", src.Mailbox, "uid", src.UID,
+				"wrapper_from", m.From.Email, "from", a.Message.From.Email)
+			return a.Data
+		}
+	}
+	return raw
+}
+
 // Load returns a mailbox's saved position.
 func (s *IMAPSink) Load(ctx context.Context, mailbox string) (uint32, uint32, error) {
 	return s.g.store.IMAPState(ctx, mailbox)
@@ -74,4 +98,20 @@ func (s *IMAPSink) Load(ctx context.Context, mailbox string) (uint32, uint32, er
 // Save records a mailbox's position durably.
 func (s *IMAPSink) Save(ctx context.Context, mailbox string, uidValidity, lastUID uint32) error {
 	return s.g.store.SaveIMAPState(ctx, mailbox, uidValidity, lastUID)
+}
+
+// Acquire takes or renews this instance's lease on mailbox (store
+// AcquireMailbox): with several instances on one database, each mailbox
+// is polled by one of them at a time.
+func (s *IMAPSink) Acquire(ctx context.Context, mailbox string) (imappoll.Lease, error) {
+	l, err := s.g.store.AcquireMailbox(ctx, mailbox, s.g.cfg.InstanceID, s.g.cfg.Lease)
+	if err != nil {
+		return imappoll.Lease{}, err
+	}
+	return imappoll.Lease{Held: l.Owner == s.g.cfg.InstanceID, Holder: l.Owner, Until: l.Until}, nil
+}
+
+// Release gives up this instance's lease on mailbox.
+func (s *IMAPSink) Release(ctx context.Context, mailbox string) error {
+	return s.g.store.ReleaseMailbox(ctx, mailbox, s.g.cfg.InstanceID)
 }

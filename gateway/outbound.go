@@ -20,24 +20,27 @@ type Outbox struct{ g *Gateway }
 // Outbox returns the gateway's outbox for the sender pool.
 func (g *Gateway) Outbox() *Outbox { return &Outbox{g: g} }
 
-// MarkInterrupted closes the attempts a stopped process left open.
+// MarkInterrupted closes the attempts a stopped process left open: this
+// instance's, and those of instances whose claims ran out.
 func (o *Outbox) MarkInterrupted(ctx context.Context) (int64, error) {
-	return o.g.store.MarkInterrupted(ctx)
+	return o.g.store.MarkInterrupted(ctx, o.g.cfg.InstanceID)
 }
 
-// Due returns the rows due now, at most one per case and recipient.
-func (o *Outbox) Due(ctx context.Context, limit int, exclude []int64) ([]store.OutboxMail, error) {
-	return o.g.store.DueMail(ctx, limit, exclude...)
+// Claim claims due rows for this instance, at most one per case and
+// recipient, and starts their attempts.
+func (o *Outbox) Claim(ctx context.Context, limit int, exclude []int64) ([]store.ClaimedMail, error) {
+	return o.g.store.ClaimMail(ctx, o.g.cfg.InstanceID, o.g.cfg.Lease, limit, exclude...)
+}
+
+// Renew extends this instance's claims on the rows ids; it returns those
+// another instance took over.
+func (o *Outbox) Renew(ctx context.Context, ids []int64) ([]int64, error) {
+	return o.g.store.RenewClaims(ctx, o.g.cfg.InstanceID, o.g.cfg.Lease, ids)
 }
 
 // NextDue returns when the next row becomes due.
 func (o *Outbox) NextDue(ctx context.Context, exclude []int64) (time.Time, bool, error) {
 	return o.g.store.NextDue(ctx, exclude...)
-}
-
-// StartAttempts records that attempts of the rows ids begin.
-func (o *Outbox) StartAttempts(ctx context.Context, ids []int64) ([]int64, error) {
-	return o.g.store.StartAttempts(ctx, ids)
 }
 
 // FinishAttempts records the results of attempts.

@@ -330,7 +330,7 @@ func (e *queryPlanEnv) run(t *testing.T) {
 	e.ingest(t, carol, "support@support.test", mail(carol, "", "Re: ["+num+"] survey", "5 quick, thanks"), store.OutcomeReply)
 	e.ingest(t, carol, "support@support.test", mail(carol, "", "Re: ["+num+"] VPN", "It is back."), store.OutcomeNewCase)
 	e.sendDue(t)
-	if _, err := e.st.MarkInterrupted(ctx); err != nil {
+	if _, err := e.st.MarkInterrupted(ctx, e.g.InstanceID()); err != nil {
 		t.Fatal(err)
 	}
 	rec := httptest.NewRecorder()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -367,5 +368,51 @@ func TestWriteBatchInOrderEachOnItsOwn(t *testing.T) {
 	}
 	if b := st.WriteStats().Batches - before.Batches; b != 1 {
 		t.Errorf("a batch of 10 took %d transactions", b)
+	}
+}
+
+// With background checkpoints the writer never checkpoints itself, and
+// the log is still copied into the database and reused.
+func TestBackgroundCheckpoint(t *testing.T) {
+	dir := t.TempDir()
+	st, err := Open(context.Background(), filepath.Join(dir, "test.db"), Options{BackgroundCheckpoint: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	ctx := context.Background()
+	var auto int
+	if err := st.w.QueryRowContext(ctx, `PRAGMA wal_autocheckpoint`).Scan(&auto); err != nil || auto != 0 {
+		t.Fatalf("the writer's wal_autocheckpoint = %d, %v; want 0", auto, err)
+	}
+	if err := st.Exec(ctx, `CREATE TABLE scratch (k TEXT PRIMARY KEY, v BLOB)`); err != nil {
+		t.Fatal(err)
+	}
+	blob := make([]byte, 64<<10)
+	for i := range 200 { // about 3,200 pages of log: past SQLite's automatic threshold three times
+		if err := st.Write(ctx, func(tx *Tx) error {
+			_, err := tx.tx.ExecContext(ctx, `INSERT INTO scratch (k, v) VALUES (?, ?)`, fmt.Sprint(i), blob)
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// In WAL mode only a checkpoint writes the database file: it grows to
+	// hold the 12.5 MiB of rows although nobody but the background
+	// checkpointer checkpoints.
+	path := filepath.Join(dir, "test.db")
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		fi, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Size() > 12<<20 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the database file holds %d bytes: the log was not checkpointed", fi.Size())
+		}
+		time.Sleep(checkpointEvery)
 	}
 }

@@ -32,11 +32,18 @@ type dialect struct {
 	// instances working on one case take turns and the second sees what
 	// the first committed. SQLite has one writer and needs nothing.
 	lockCase string
+	// skipLocked is appended to the select of the outbox rows to claim
+	// (claim.go): on PostgreSQL it locks them, and skips the rows another
+	// instance's claim has locked, so instances claiming at once never
+	// pick the same row and never wait for each other. SQLite's single
+	// writer claims one batch at a time.
+	skipLocked string
 }
 
 var (
 	sqliteDialect   = dialect{name: BackendSQLite}
-	postgresDialect = dialect{name: BackendPostgres, numbered: true, cleanText: true, lockCase: " FOR UPDATE OF c"}
+	postgresDialect = dialect{name: BackendPostgres, numbered: true, cleanText: true, lockCase: " FOR UPDATE OF c",
+		skipLocked: " FOR UPDATE OF o SKIP LOCKED"}
 )
 
 // query rewrites a statement for the backend.

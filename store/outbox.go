@@ -109,15 +109,25 @@ func scanOutbox(row scanner) (OutboxMail, error) {
 const dueOrder = ` AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.case_id = o.case_id
 	AND p.recipient COLLATE NOCASE = o.recipient AND p.status = 'pending' AND p.id < o.id)`
 
+// unclaimed is the condition that no instance holds a row under a live
+// claim (claim.go): ?1 is now.
+const unclaimed = ` AND (o.claimed_until IS NULL OR o.claimed_until <= ?1)`
+
 // dueMailSQL selects the due rows; notIn adds the exclusion list.
-func dueMailSQL(exclude int) string {
-	return `SELECT ` + outboxColumns + outboxFrom + `WHERE o.status = 'pending' AND o.next_attempt_at <= ?` +
-		notIn(exclude) + dueOrder + ` ORDER BY o.next_attempt_at, o.id LIMIT ?`
+func dueMailSQL(exclude int) string { return dueSelect(exclude, outboxColumns, "") }
+
+// dueSelect selects columns of the due rows, the earliest due first, with
+// lock appended (claim.go); its arguments are now, the ids of exclude and
+// the limit.
+func dueSelect(exclude int, columns, lock string) string {
+	return `SELECT ` + columns + outboxFrom + `WHERE o.status = 'pending' AND o.next_attempt_at <= ?1` + unclaimed +
+		notIn(exclude) + dueOrder + ` ORDER BY o.next_attempt_at, o.id LIMIT ?` + lock
 }
 
-// nextDueSQL selects when the next row that DueMail could return is due.
+// nextDueSQL selects when the next row that DueMail could return is due;
+// its arguments are now and the ids of exclude.
 func nextDueSQL(exclude int) string {
-	return `SELECT o.next_attempt_at FROM outbox o WHERE o.status = 'pending'` + notIn(exclude) + dueOrder +
+	return `SELECT o.next_attempt_at FROM outbox o WHERE o.status = 'pending'` + unclaimed + notIn(exclude) + dueOrder +
 		` ORDER BY o.next_attempt_at LIMIT 1`
 }
 
@@ -131,10 +141,11 @@ func notIn(n int) string {
 
 // DueMail returns up to limit pending rows whose next attempt is due,
 // the earliest due first. It leaves out the rows in exclude (mail being
-// sent) and every row behind an older pending row of the same case and
-// recipient, so that a case's mails to one recipient go one at a time and
-// in the order they were queued: a row waiting for its retry holds back
-// the newer ones until it is sent or dead.
+// sent), the rows an instance holds under a live claim (claim.go), and
+// every row behind an older pending row of the same case and recipient,
+// so that a case's mails to one recipient go one at a time and in the
+// order they were queued: a row waiting for its retry holds back the
+// newer ones until it is sent or dead.
 func (s *Store) DueMail(ctx context.Context, limit int, exclude ...int64) ([]OutboxMail, error) {
 	args := make([]any, 0, len(exclude)+2)
 	args = append(args, ms(s.now()))
@@ -149,9 +160,12 @@ func (s *Store) DueMail(ctx context.Context, limit int, exclude ...int64) ([]Out
 }
 
 // NextDue returns when the earliest row that DueMail could return becomes
-// due, leaving out the rows in exclude; ok is false when there is none.
+// due, leaving out the rows in exclude; ok is false when there is none. A
+// row under another instance's live claim is left out too: it comes back
+// only if that claim runs out.
 func (s *Store) NextDue(ctx context.Context, exclude ...int64) (t time.Time, ok bool, err error) {
-	args := make([]any, 0, len(exclude))
+	args := make([]any, 0, len(exclude)+1)
+	args = append(args, ms(s.now()))
 	for _, id := range exclude {
 		args = append(args, id)
 	}
@@ -207,7 +221,12 @@ const (
 	startAttemptSQL  = `UPDATE outbox SET attempts = attempts + 1 WHERE id = ?`
 	insertAttemptSQL = `INSERT INTO outbox_attempts (outbox_id, started_at) VALUES (?, ?) RETURNING id`
 	finishAttemptSQL = `UPDATE outbox_attempts SET finished_at = ?, result = ?, error = ? WHERE id = ?`
-	finishOutboxSQL  = `UPDATE outbox SET status = ?, last_error = ?, next_attempt_at = ?, sent_at = ? WHERE id = ?`
+	// The result of an attempt moves its row on and ends the row's claim,
+	// unless a later attempt began meanwhile: another instance took the
+	// row over after this one's claim ran out, and the row is its now.
+	finishOutboxSQL = `UPDATE outbox SET status = ?, last_error = ?, next_attempt_at = ?, sent_at = ?,
+		claimed_by = NULL, claimed_until = NULL
+		WHERE id = ? AND NOT EXISTS (SELECT 1 FROM outbox_attempts a WHERE a.outbox_id = outbox.id AND a.id > ?)`
 )
 
 // StartAttempt records, before the relay is dialled, that a send of mail
@@ -312,7 +331,7 @@ func (s *Store) FinishAttempts(ctx context.Context, outcomes []AttemptOutcome) e
 			if status == OutboxSent {
 				sent = ms(tx.Now)
 			}
-			if _, err := out.ExecContext(ctx, status, o.Error, ms(o.Next), sent, o.Outbox); err != nil {
+			if _, err := out.ExecContext(ctx, status, o.Error, ms(o.Next), sent, o.Outbox, o.Attempt); err != nil {
 				return fmt.Errorf("outbox %d: %w", o.Outbox, err)
 			}
 		}
@@ -366,12 +385,13 @@ type Attempt struct {
 	FinishedAt *time.Time `json:"finished_at,omitempty"`
 	Result     string     `json:"result"`
 	Error      string     `json:"error,omitempty"`
+	Instance   string     `json:"instance,omitempty"` // the instance that made it (claim.go)
 }
 
 // Attempts lists the attempts of outbox row id, oldest first. An attempt
 // still "started" after its process died shows how far it got.
 func (s *Store) Attempts(ctx context.Context, id int64) ([]Attempt, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT id, started_at, finished_at, result, error FROM outbox_attempts
+	rows, err := s.r.QueryContext(ctx, `SELECT id, started_at, finished_at, result, error, instance FROM outbox_attempts
 		WHERE outbox_id = ? ORDER BY id`, id)
 	if err != nil {
 		return nil, fmt.Errorf("attempts %d: %w", id, err)
@@ -382,7 +402,7 @@ func (s *Store) Attempts(ctx context.Context, id int64) ([]Attempt, error) {
 		var a Attempt
 		var started int64
 		var finished sql.NullInt64
-		if err := rows.Scan(&a.ID, &started, &finished, &a.Result, &a.Error); err != nil {
+		if err := rows.Scan(&a.ID, &started, &finished, &a.Result, &a.Error, &a.Instance); err != nil {
 			return nil, fmt.Errorf("attempts %d: %w", id, err)
 		}
 		a.StartedAt, a.FinishedAt = fromMS(started), nullTime(finished)
@@ -415,15 +435,34 @@ func (s *Store) CountOutbox(ctx context.Context) (map[string]int, error) {
 // same Message-ID.
 const AttemptInterrupted = "interrupted"
 
-const markInterruptedSQL = `UPDATE outbox_attempts SET result = 'interrupted', finished_at = ?,
-	error = 'the process stopped during this attempt' WHERE result = 'started'`
+// The statements of start-up recovery. releaseOwnSQL ends this
+// instance's claims (?1) on the rows it had attempts open on;
+// markInterruptedSQL closes the open attempts of this instance, and those
+// whose row no live claim covers (?2 is now): their instance is gone. An
+// open attempt on a row another instance holds under a live claim is left
+// alone.
+const (
+	releaseOwnSQL = `UPDATE outbox SET claimed_by = NULL, claimed_until = NULL WHERE claimed_by = ?1
+		AND id IN (SELECT outbox_id FROM outbox_attempts WHERE result = 'started' AND instance = ?1)`
+	markInterruptedSQL = `UPDATE outbox_attempts SET result = 'interrupted', finished_at = ?2,
+		error = 'the process stopped during this attempt' WHERE result = 'started' AND (instance = ?1
+		OR NOT EXISTS (SELECT 1 FROM outbox o WHERE o.id = outbox_attempts.outbox_id AND o.claimed_until > ?2))`
+)
 
-// MarkInterrupted closes the attempts a previous process left started; it
-// reports how many there were. Call it at start-up, before the worker runs.
-func (s *Store) MarkInterrupted(ctx context.Context) (int64, error) {
+// MarkInterrupted closes the attempts a stopped process left started and
+// reports how many there were; their mails go again with the same
+// Message-ID. Call it at start-up, before the worker runs, with this
+// instance's id: it closes the attempts of this id (a restart under the
+// same id), whose rows are due again at once, and those of instances whose
+// claims ran out; never the attempts of another instance whose claim is
+// live.
+func (s *Store) MarkInterrupted(ctx context.Context, instance string) (int64, error) {
 	var n int64
 	err := s.Write(ctx, func(tx *Tx) error {
-		res, err := tx.tx.ExecContext(ctx, markInterruptedSQL, ms(tx.Now))
+		if _, err := tx.tx.ExecContext(ctx, releaseOwnSQL, instance); err != nil {
+			return err
+		}
+		res, err := tx.tx.ExecContext(ctx, markInterruptedSQL, instance, ms(tx.Now))
 		if err != nil {
 			return err
 		}

@@ -53,13 +53,21 @@ func checkPlans(t *testing.T, st *Store) {
 	queries := map[string][]any{
 		dueMailSQL(0):      {1, 10},
 		dueMailSQL(3):      {1, 1, 2, 3, 10},
-		nextDueSQL(0):      nil,
-		nextDueSQL(2):      {1, 2},
+		nextDueSQL(0):      {1},
+		nextDueSQL(2):      {1, 1, 2},
 		startAttemptSQL:    {1},
 		insertAttemptSQL:   {1, 1},
 		finishAttemptSQL:   {1, "sent", "", 1},
-		finishOutboxSQL:    {"sent", "", 1, 1, 1},
-		markInterruptedSQL: {1},
+		finishOutboxSQL:    {"sent", "", 1, 1, 1, 1},
+		releaseOwnSQL:      {"i"},
+		markInterruptedSQL: {"i", 1},
+		// Claims (claim.go).
+		sqliteDialect.claimSQL(0): {1, 10},
+		sqliteDialect.claimSQL(2): {1, 1, 2, 10},
+		claimRowSQL:               {"i", 1, 1},
+		claimAttemptSQL:           {1, 1, "i"},
+		takeOverSQL:               {1, "", 1},
+		acquireMailboxSQL:         {"box", "i", 2, 1},
 		// SentSince, the circuit breaker's count, read once per batch.
 		`SELECT count(*) FROM outbox_attempts WHERE started_at >= ? AND result = 'sent'`: {1},
 	}

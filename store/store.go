@@ -64,6 +64,8 @@ type Store struct {
 	now    func() time.Time
 	commit *committer // SQLite's group commit; nil on PostgreSQL
 
+	ckStop, ckDone chan struct{} // the background checkpoints (checkpoint.go)
+
 	ownTx atomic.Int64 // PostgreSQL: transactions run by Write
 }
 
@@ -81,6 +83,10 @@ type Options struct {
 	// 32 MiB).
 	MaxBatch      int
 	MaxBatchBytes int64
+	// BackgroundCheckpoint moves SQLite's WAL checkpoints off the writer
+	// (checkpoint.go): for a long-running gateway, not for a short-lived
+	// process.
+	BackgroundCheckpoint bool
 	// Trace, when set, is called with every statement and its arguments
 	// before it runs (trace.go); for tests.
 	Trace func(query string, args []any)
@@ -119,6 +125,12 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	if err := s.migrate(ctx, opts.migrateBefore); err != nil {
 		s.Close()
 		return nil, err
+	}
+	if opts.BackgroundCheckpoint {
+		if err := s.startCheckpointer(ctx); err != nil {
+			s.Close()
+			return nil, fmt.Errorf("open store: %w", err)
+		}
 	}
 	return s, nil
 }
@@ -162,6 +174,7 @@ func dsn(path string, writer bool, busy time.Duration) string {
 // Write fails with ErrClosed afterwards.
 func (s *Store) Close() error {
 	var err error
+	s.stopCheckpointer()
 	if s.commit != nil {
 		s.commit.close()
 	}

@@ -241,10 +241,10 @@ func testMarkInterrupted(t *testing.T, b backend) {
 	if _, err := st.StartAttempt(ctx, id); err != nil {
 		t.Fatal(err)
 	}
-	if n, err := st.MarkInterrupted(ctx); err != nil || n != 1 {
+	if n, err := st.MarkInterrupted(ctx, "i1"); err != nil || n != 1 {
 		t.Fatalf("marked %d, %v", n, err)
 	}
-	if n, _ := st.MarkInterrupted(ctx); n != 0 {
+	if n, _ := st.MarkInterrupted(ctx, "i1"); n != 0 {
 		t.Fatalf("marked again: %d", n)
 	}
 	if due, _ := st.DueMail(ctx, 10); len(due) != 1 || due[0].MessageID != "i1@h" {

@@ -38,6 +38,9 @@ type Config struct {
 	Auth         AuthConfig        `yaml:"auth"` // sender authentication (trust.go)
 	DKIM         DKIMConfig        `yaml:"dkim"` // signing of outbound mail (trust.go)
 	Database     DatabaseConfig    `yaml:"database"`
+	// Several instances on one database (gateway/instance.go).
+	InstanceID    string   `yaml:"instance_id"`    // "" = a new random id at each start
+	InstanceLease Duration `yaml:"instance_lease"` // claims on outbox rows, mailbox leases
 }
 
 // DatabaseConfig chooses the database: SQLite under data_dir (one
@@ -86,6 +89,9 @@ type IMAPConfig struct {
 	Folder      string `yaml:"folder"`
 	After       string `yaml:"after"`
 	Kind        string `yaml:"kind"`
+	// Forwarding: a support mailbox forwards into this one as attachment;
+	// each mail's one attached message is the customer's mail.
+	Forwarding bool `yaml:"forwarding"`
 }
 
 // OutboundConfig is the relay notifications go through.
@@ -195,8 +201,9 @@ func defaultConfig() Config {
 		Policy: PolicyConfig{UnknownSender: "new_case", AutoCloseAfter: Duration(168 * time.Hour), Survey: true,
 			DMARCFail: "new_case", AuthTempError: "unauthenticated", Spam: "quarantine",
 			MaxWatchersPerMail: 10, UnauthenticatedWatcherNotices: "same_domain"},
-		Auth:     defaultAuthConfig(),
-		Database: DatabaseConfig{Driver: "sqlite", URLEnv: "CASEGATE_DATABASE_URL"},
+		Auth:          defaultAuthConfig(),
+		Database:      DatabaseConfig{Driver: "sqlite", URLEnv: "CASEGATE_DATABASE_URL"},
+		InstanceLease: Duration(20 * time.Second),
 	}
 }
 
@@ -264,6 +271,8 @@ var envName = regexp.MustCompile(`[^A-Za-z0-9]+`)
 var prefixRE = regexp.MustCompile(`^[A-Z]{1,8}$`)
 
 var envVarRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+var instanceIDRE = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
 
 // validate checks every value, naming the key of the first bad one.
 func (c *Config) validate() error {
@@ -350,6 +359,12 @@ func (c *Config) validate() error {
 	}
 	if c.Database.Driver == "postgres" && !envVarRE.MatchString(c.Database.URLEnv) {
 		bad("database.url_env", "%q must name an environment variable", c.Database.URLEnv)
+	}
+	if c.InstanceID != "" && !instanceIDRE.MatchString(c.InstanceID) {
+		bad("instance_id", "%q must be 1 to 64 letters, digits, dots, dashes or underscores", c.InstanceID)
+	}
+	if c.InstanceLease < Duration(time.Second) {
+		bad("instance_lease", "%v must be at least 1s", time.Duration(c.InstanceLease))
 	}
 	return errors.Join(errs...)
 }

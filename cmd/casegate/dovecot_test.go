@@ -285,9 +285,12 @@ func buildCasegate(t *testing.T) string {
 
 // writeServeConfig writes a configuration for `casegate serve`: data under
 // dir/data, free loopback ports, notifications into the Maildir, and mb.
+// Its instance_id is fixed, so that a gateway restarted after a kill
+// polls again at once: the mailbox's lease is its own.
 func writeServeConfig(t *testing.T, dir string, mb IMAPConfig) string {
 	t.Helper()
 	conf := fmt.Sprintf(`data_dir: %s
+instance_id: gateway-under-test
 smtp:
   listen: %s
 http:

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"net"
 	"strings"
 	"testing"
@@ -147,6 +148,10 @@ func TestIMAPPlusAddressThreads(t *testing.T) {
 		c.IMAP = []IMAPConfig{{Name: "support", Address: addr, TLS: "none", Username: "support@localhost",
 			PasswordEnv: "CASEGATE_TEST_IMAP_PASSWORD2", Folder: "INBOX", After: "seen", Kind: "case"}}
 	})
+	// imapmemserver's IDLE misses mail appended between the poller's
+	// search and its IDLE: let the poller take its lease and get going
+	// before the reply arrives.
+	waitMailboxLeased(t, m, "support")
 	mustSend(t, m.SMTPAddr, "frank@customer.example", []string{"support@localhost"},
 		"From: frank@customer.example\nTo: support@localhost\nSubject: Badge reader\nMessage-ID: <p1@customer.example>\n\nBroken.\n")
 	// A reply that kept only the plus-addressed Reply-To reaches the mailbox.
@@ -164,4 +169,21 @@ func TestIMAPPlusAddressThreads(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	waitCases(t, m.Store, 1, 0)
+}
+
+// waitMailboxLeased waits until m's poller of mailbox holds its lease.
+func waitMailboxLeased(t *testing.T, m *Main, mailbox string) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		l, err := m.Store.MailboxLeaseOf(context.Background(), mailbox)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			t.Fatal(err)
+		}
+		if l.Owner == m.Gateway.InstanceID() {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("mailbox %s not leased by the gateway (held by %q)", mailbox, l.Owner)
+		}
+	}
 }

@@ -62,7 +62,7 @@ func (m *Main) Run(ctx context.Context) error {
 		m.Log = slog.Default()
 	}
 	cfg := m.Config
-	st, err := openConfiguredStore(ctx, cfg, store.Options{Now: m.Now})
+	st, err := openConfiguredStore(ctx, cfg, store.Options{Now: m.Now, BackgroundCheckpoint: true})
 	if err != nil {
 		return err
 	}
@@ -129,7 +129,7 @@ func (m *Main) Run(ctx context.Context) error {
 		m.goSafe("imap "+p.Name(), func() error { return p.Run(ctx) })
 	}
 	m.Log.Info("casegate serving", "smtp", m.SMTPAddr, "http", m.HTTPAddr, "data_dir", cfg.DataDir,
-		"database", st.Backend())
+		"database", st.Backend(), "instance", m.Gateway.InstanceID())
 	return nil
 }
 
@@ -145,6 +145,7 @@ func gatewayConfig(cfg Config) gateway.Config {
 		Retention:  time.Duration(cfg.Policy.Retention),
 		Protection: protection(cfg), Auth: authConfig(cfg),
 		TeamAddress: cfg.TeamAddress, SharedAccounts: cfg.Portal.SharedAccounts,
+		InstanceID: instanceID(cfg), Lease: time.Duration(cfg.InstanceLease),
 	}
 	for _, a := range cfg.Addresses {
 		gc.Addresses = append(gc.Addresses, gateway.Address{Address: a.Address, Kind: a.Kind})
@@ -163,7 +164,7 @@ func (m *Main) imapPollers() ([]*imappoll.Poller, error) {
 		}
 		p, err := imappoll.New(imappoll.Config{
 			Name: mb.Name, Address: mb.Address, TLS: mb.TLS, Username: mb.Username, Password: password,
-			Folder: mb.Folder, After: mb.After, Kind: mb.Kind, MaxMessageBytes: m.Config.SMTP.MaxMessageBytes,
+			Folder: mb.Folder, After: mb.After, Kind: mb.Kind, Forwarding: mb.Forwarding, MaxMessageBytes: m.Config.SMTP.MaxMessageBytes,
 		}, sink, sink, m.Log.With("component", "imap"))
 		if err != nil {
 			return nil, fmt.Errorf("imap[%d] %s: %w", i, mb.Name, err)
@@ -199,6 +200,7 @@ func (m *Main) outboundPool() (*outbound.Pool, error) {
 	return outbound.New(outbound.Config{
 		Concurrency: out.Concurrency,
 		Retry:       outbound.RetryPolicy{First: time.Duration(out.RetryFirst), Max: time.Duration(out.RetryMax)},
+		Renew:       m.Gateway.Lease() / 3,
 		Log:         m.Log.With("component", "outbound"),
 		Panicked:    box.NotePanic,
 	}, box, box, box, sender)
@@ -287,4 +289,15 @@ func (m *Main) shutdown() error {
 		errs = append(errs, m.Store.Close())
 	}
 	return errors.Join(errs...)
+}
+
+// instanceID is the configured instance_id; without one, on SQLite (one
+// serve per data directory: the pid file sees to it) a fixed id, so that
+// a restarted gateway takes back at once what it was sending and polling,
+// and on PostgreSQL "" for a new random id at each start.
+func instanceID(cfg Config) string {
+	if cfg.InstanceID == "" && cfg.Database.Driver != "postgres" {
+		return "local"
+	}
+	return cfg.InstanceID
 }

@@ -36,6 +36,9 @@ type Config struct {
 	Folder   string // default DefaultFolder
 	After    string // "seen", "move:FOLDER" or "delete"
 	Kind     string // "case" or "order", passed through in Source
+	// Forwarding marks a mailbox another mailbox forwards into as
+	// attachment: passed through in Source.
+	Forwarding bool
 
 	PollInterval    time.Duration // between polls when the server lacks IDLE
 	BatchSize       int           // UIDs fetched per backlog batch

@@ -1,6 +1,9 @@
 package imappoll
 
-import "context"
+import (
+	"context"
+	"time"
+)
 
 // Source tells the Deliverer where a message came from.
 type Source struct {
@@ -9,6 +12,7 @@ type Source struct {
 	UIDValidity uint32
 	UID         uint32
 	Kind        string // Config.Kind: "case" or "order"
+	Forwarding  bool   // Config.Forwarding: mail comes wrapped, as an attachment
 	// Size is the message size the server reports (RFC822.SIZE). It can
 	// exceed len(raw) when Truncated is set.
 	Size int64
@@ -59,4 +63,31 @@ type Message struct {
 type BatchDeliverer interface {
 	Deliverer
 	DeliverBatch(ctx context.Context, msgs []Message) (errs []error)
+}
+
+// Lock is a State that also shares its mailboxes between instances: each
+// mailbox is polled by the one instance that holds its lease. A poller
+// whose State implements Lock polls only while it holds the lease; it
+// renews it at a third of its time, stops polling as soon as it learns
+// another instance took the mailbox over, or when it could not renew
+// before its lease would run out, and waits meanwhile for the lease to
+// come free. Since it resumes from the State's position, and the
+// Deliverer recognises what was stored before, an instance taking a
+// mailbox over from one that died creates nothing twice.
+type Lock interface {
+	// Acquire takes the lease on mailbox for this instance, or renews the
+	// lease it holds, and returns the lease as it stands: held by this
+	// instance, or by another until Until. Another instance's lease is
+	// taken over only once it has run out.
+	Acquire(ctx context.Context, mailbox string) (Lease, error)
+	// Release gives up this instance's lease, so another instance may
+	// take the mailbox at once.
+	Release(ctx context.Context, mailbox string) error
+}
+
+// Lease is who polls a mailbox, and until when unless renewed.
+type Lease struct {
+	Held   bool   // by this instance
+	Holder string // the holder's name, for the logs
+	Until  time.Time
 }

@@ -53,6 +53,19 @@
 // "seen", which leaves mail in place, it is the position and not the \Seen
 // flag that keeps handled mail from being offered again.
 //
+// # Several instances
+//
+// Where several instances list the same mailbox, a State that implements
+// Lock keeps it to one of them at a time: the poller polls only while it
+// holds the mailbox's lease, renews it at a third of its time, and
+// releases it at shutdown. The others try again as the lease runs out (at
+// least every 5 s) and the first to find it run out takes the mailbox
+// over. Polling stops as soon as the poller learns that another instance
+// holds the lease, or when it could not renew before the lease would run
+// out. The exactly-once argument above holds across instances: the one
+// taking over resumes from the saved position, and what the previous
+// holder committed without saving is recognised by the Deliverer.
+//
 // # Bad and oversized messages
 //
 // The poller does not parse mail. Whatever the server returns is handed to

@@ -15,6 +15,7 @@ const (
 	shutdownGrace       = 30 * time.Second // to finish the message in hand
 	commandTimeout      = 5 * time.Minute  // one IMAP round trip, body fetches included
 	healthyAfter        = time.Minute      // a session this old resets the backoff
+	leaseWait           = 5 * time.Second  // see Poller.leaseWait
 )
 
 // Poller polls one mailbox and hands its mail to a Deliverer. Create it with
@@ -33,7 +34,8 @@ type Poller struct {
 	grace        time.Duration
 	cmdTimeout   time.Duration
 	healthyAfter time.Duration
-	disableIdle  bool // poll even where the server has IDLE (tests)
+	leaseWait    time.Duration // longest wait between two tries for a mailbox's lease
+	disableIdle  bool          // poll even where the server has IDLE (tests)
 
 	// refusals counts FETCHes the server refused, per (UIDVALIDITY, UID).
 	// Sessions run one after another on Run's goroutine: no lock needed.
@@ -67,6 +69,7 @@ func New(cfg Config, d Deliverer, st State, log *slog.Logger) (*Poller, error) {
 		grace:        shutdownGrace,
 		cmdTimeout:   commandTimeout,
 		healthyAfter: healthyAfter,
+		leaseWait:    leaseWait,
 		refusals:     make(map[[2]uint32]int),
 	}
 	if cfg.TLS == TLSNone && !isLoopback(cfg.Address) {
@@ -87,6 +90,16 @@ func (p *Poller) Run(ctx context.Context) error {
 		"after", p.cfg.After, "tls", p.cfg.TLS)
 	defer p.log.Info("imap poller stopped")
 
+	if lock, ok := p.state.(Lock); ok {
+		p.runLeased(ctx, lock)
+	} else {
+		p.poll(ctx)
+	}
+	return nil
+}
+
+// poll runs sessions until ctx is cancelled, with backoff between them.
+func (p *Poller) poll(ctx context.Context) {
 	attempt := 0
 	for ctx.Err() == nil {
 		healthySince, err := p.runSession(ctx)
@@ -103,7 +116,6 @@ func (p *Poller) Run(ctx context.Context) error {
 			break
 		}
 	}
-	return nil
 }
 
 // logFailure reports why a session ended. Login failures are an operator's

@@ -198,7 +198,7 @@ func (s *session) deliverGroup(ctx context.Context, group []fetched) []error {
 			continue
 		}
 		msgs = append(msgs, Message{Raw: f.raw, Src: Source{
-			Mailbox: s.p.cfg.Name, Folder: s.p.cfg.Folder, Kind: s.p.cfg.Kind,
+			Mailbox: s.p.cfg.Name, Folder: s.p.cfg.Folder, Kind: s.p.cfg.Kind, Forwarding: s.p.cfg.Forwarding,
 			UIDValidity: s.uidValidity, UID: f.uid, Size: f.size, Truncated: f.truncated,
 		}})
 		idx = append(idx, i)

@@ -9,29 +9,38 @@ import (
 	"github.com/casegate/casegate/store"
 )
 
-// Queue is the durable outbox the pool sends from. The gateway implements
-// it over the store.
+// Queue is the durable outbox the pool sends from, shared by every
+// instance on one database. The gateway implements it over the store.
 type Queue interface {
 	// MarkInterrupted closes the attempts a stopped process left
 	// "started", so their mails are sent again with the same Message-ID,
-	// and reports how many there were. Run calls it once, before it claims
-	// anything.
+	// and reports how many there were: the attempts of this instance (a
+	// restart under the same id) and of instances whose claims ran out,
+	// never those of another live instance. Run calls it once, before it
+	// claims anything.
 	MarkInterrupted(ctx context.Context) (int64, error)
-	// Due returns up to limit pending rows whose next attempt is due, the
-	// earliest due first, none of them in exclude (the rows the pool has
-	// in flight), and at most one per case and recipient: the oldest
-	// pending one. A case's mails to one recipient therefore leave one at
-	// a time, in the order they were queued.
-	Due(ctx context.Context, limit int, exclude []int64) ([]store.OutboxMail, error)
-	// NextDue returns when the next row that Due could return becomes
+	// Claim claims for this instance up to limit pending rows whose next
+	// attempt is due, the earliest due first, and records, durably and
+	// in one transaction, that an attempt of each begins; the pool sends
+	// them afterwards. It offers none of exclude (the rows the pool has
+	// in flight), none that another instance holds under a live claim,
+	// and at most one per case and recipient: the oldest pending one. A
+	// case's mails to one recipient therefore leave one at a time, in the
+	// order they were queued, whichever instance sends them. A claim
+	// lasts a lease unless renewed; a row whose claim ran out is offered
+	// again, and its open attempt closed as interrupted.
+	Claim(ctx context.Context, limit int, exclude []int64) ([]store.ClaimedMail, error)
+	// Renew extends this instance's claims on the rows ids and returns
+	// those another instance has claimed since (this instance's claim
+	// ran out first).
+	Renew(ctx context.Context, ids []int64) (lost []int64, err error)
+	// NextDue returns when the next row that Claim could return becomes
 	// due; ok is false when there is none.
 	NextDue(ctx context.Context, exclude []int64) (t time.Time, ok bool, err error)
-	// StartAttempts records, durably and in one transaction, that an
-	// attempt of each of the rows ids begins; attempts[i] is the attempt
-	// of ids[i]. The pool calls it before it sends any of them.
-	StartAttempts(ctx context.Context, ids []int64) (attempts []int64, err error)
 	// FinishAttempts records the outcomes of several attempts in one
-	// transaction: all of them, or none and an error.
+	// transaction, all of them or none and an error, and ends their
+	// rows' claims. The outcome of a row another instance took over
+	// meanwhile is kept with its attempt and leaves the row alone.
 	FinishAttempts(ctx context.Context, outcomes []store.AttemptOutcome) error
 	// Queued receives a value when mail was queued, so the pool need not
 	// wait for its next poll; nil if there is no such signal.

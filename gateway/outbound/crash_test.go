@@ -25,13 +25,22 @@ type dyingQueue struct {
 	died     chan struct{}
 }
 
-func (q *dyingQueue) StartAttempts(ctx context.Context, ids []int64) ([]int64, error) {
+func (q *dyingQueue) Claim(ctx context.Context, limit int, exclude []int64) ([]store.ClaimedMail, error) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if q.dead {
 		return nil, errors.New("the process is dead")
 	}
-	return q.Queue.StartAttempts(ctx, ids)
+	return q.Queue.Claim(ctx, limit, exclude)
+}
+
+func (q *dyingQueue) Renew(ctx context.Context, ids []int64) ([]int64, error) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.dead {
+		return nil, errors.New("the process is dead")
+	}
+	return q.Queue.Renew(ctx, ids)
 }
 
 func (q *dyingQueue) FinishAttempts(ctx context.Context, outcomes []store.AttemptOutcome) error {

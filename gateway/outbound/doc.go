@@ -11,11 +11,13 @@
 // # Life of a mail
 //
 //  1. Claim. Run keeps up to Config.Batch mails in flight. When there is
-//     room it asks the Guard once for the batch, then the Queue for due
-//     rows, and records that an attempt of each begins, all in one
-//     transaction, before any of them is sent. A crash from here on leaves
-//     the attempts "started"; the next Run marks them interrupted and the
-//     rows, still pending, go again with the same Message-ID.
+//     room it asks the Guard once for the batch, then claims due rows from
+//     the Queue for this instance and records that an attempt of each
+//     begins, in one transaction, before any of them is sent. A crash from
+//     here on leaves the attempts "started"; the next Run under the same
+//     instance id marks them interrupted at once, and otherwise the claims
+//     run out; either way the rows, still pending, go again with the same
+//     Message-ID.
 //  2. Send. Config.Concurrency workers take the claimed rows. Each has a
 //     Session of its own: for a relay, one SMTP connection that stays open
 //     for many mails (RSET between them), closed after Config.SessionIdle
@@ -29,6 +31,16 @@
 //     one transaction. Only then do their rows leave the flight, so a row
 //     is never claimed again before its result is known. If recording
 //     fails, it is tried again while the rows stay in flight.
+//
+// # Several instances
+//
+// Instances on one database share the outbox through the Queue's claims:
+// a claimed row is offered to no other instance while its claim lasts,
+// and Run renews the claims of the mails in flight every Config.Renew. A
+// row whose claim ran out (its instance died, or could not reach the
+// database) is claimed by another instance, which sends it again; if
+// Run learns at a renewal that this happened to a mail it has not tried
+// yet, it does not try it.
 //
 // # Order
 //

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -20,17 +21,28 @@ import (
 // env is a gateway on a fresh database, with one case whose confirmation
 // gives the template data that the rows the tests queue are rendered with.
 type env struct {
-	path string // the database file
+	path string // the database: a SQLite file or a PostgreSQL URL
 	st   *store.Store
-	g    *gateway.Gateway
-	box  *gateway.Outbox
-	logs *syncBuffer
-	row  store.OutboxMail // the case's confirmation, the model of queued rows
+	// instance and lease are the gateway's (default "outbound-test", a
+	// reopened env being the same instance restarting, and the default
+	// lease).
+	instance string
+	lease    time.Duration
+	g        *gateway.Gateway
+	box      *gateway.Outbox
+	logs     *syncBuffer
+	row      store.OutboxMail // the case's confirmation, the model of queued rows
 }
 
 func newEnv(t testing.TB) *env {
 	t.Helper()
-	e := &env{path: filepath.Join(t.TempDir(), "casegate.db"), logs: &syncBuffer{}}
+	return newEnvAt(t, filepath.Join(t.TempDir(), "casegate.db"), "outbound-test", 0)
+}
+
+// newEnvAt is newEnv on the database at path, as instance with lease.
+func newEnvAt(t testing.TB, path, instance string, lease time.Duration) *env {
+	t.Helper()
+	e := &env{path: path, instance: instance, lease: lease, logs: &syncBuffer{}}
 	e.open(t)
 	raw := "From: Carol <carol@customer.example>\r\nTo: support@support.test\r\nSubject: Printer offline\r\n" +
 		"Message-ID: <printer.1@customer.example>\r\n\r\nIt shows E42.\r\n"
@@ -49,7 +61,13 @@ func newEnv(t testing.TB) *env {
 // open opens the database and a gateway on it, as a process starting.
 func (e *env) open(t testing.TB) {
 	t.Helper()
-	st, err := store.Open(context.Background(), e.path, store.Options{})
+	var st *store.Store
+	var err error
+	if strings.HasPrefix(e.path, "postgres://") {
+		st, err = store.OpenPostgres(context.Background(), e.path, store.Options{})
+	} else {
+		st, err = store.Open(context.Background(), e.path, store.Options{})
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,6 +81,7 @@ func (e *env) open(t testing.TB) {
 		Addresses:     []gateway.Address{{Address: "support@support.test", Kind: "case"}},
 		UnknownSender: "new_case", MaxMessageBytes: 1 << 20,
 		Protection: gateway.Protection{BreakerLimit: 1 << 30},
+		InstanceID: e.instance, Lease: e.lease,
 	}, st, tpl, slog.New(slog.NewTextHandler(e.logs, nil)))
 	if err != nil {
 		t.Fatal(err)
@@ -73,6 +92,14 @@ func (e *env) open(t testing.TB) {
 		}
 	})
 	e.st, e.g, e.box = st, g, g.Outbox()
+}
+
+// twin is another instance on e's database, with lease.
+func (e *env) twin(t testing.TB, instance string, lease time.Duration) *env {
+	t.Helper()
+	o := &env{path: e.path, instance: instance, lease: lease, logs: e.logs, row: e.row}
+	o.open(t)
+	return o
 }
 
 // queue writes n rows to rcpt on the env's case, in one transaction, and

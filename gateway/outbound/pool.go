@@ -36,6 +36,10 @@ type Config struct {
 	// Grace is how long the mails in hand may take to finish once Run's
 	// context is cancelled (default 10s).
 	Grace time.Duration
+	// Renew is how often Run renews the claims of the mails it has in
+	// flight (default 5s); it must be well below the Queue's lease, a
+	// third of it or less.
+	Renew time.Duration
 	// Retry is the schedule of temporary failures.
 	Retry RetryPolicy
 	// Log receives one line per mail and the pool's troubles.
@@ -65,6 +69,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Grace <= 0 {
 		c.Grace = 10 * time.Second
+	}
+	if c.Renew <= 0 {
+		c.Renew = 5 * time.Second
 	}
 	c.Retry = c.Retry.withDefaults()
 	if c.Log == nil {
@@ -102,9 +109,9 @@ type job struct {
 	attempt int64
 }
 
-// claim asks the guard, claims up to limit due rows (none of exclude) and
-// starts their attempts in one transaction. It returns no jobs when
-// nothing is due, and held when the guard allows nothing more.
+// claim asks the guard, then claims up to limit due rows (none of
+// exclude) and starts their attempts in one transaction. It returns no
+// jobs when nothing is due, and held when the guard allows nothing more.
 func (p *Pool) claim(ctx context.Context, limit int, exclude []int64) (jobs []job, held bool, err error) {
 	allow, err := p.guard.Allowance(ctx)
 	if err != nil {
@@ -114,24 +121,13 @@ func (p *Pool) claim(ctx context.Context, limit int, exclude []int64) (jobs []jo
 	if limit = min(limit, allow-len(exclude)); limit <= 0 {
 		return nil, true, nil
 	}
-	rows, err := p.queue.Due(ctx, limit, exclude)
+	rows, err := p.queue.Claim(ctx, limit, exclude)
 	if err != nil || len(rows) == 0 {
 		return nil, false, err
 	}
-	ids := make([]int64, len(rows))
-	for i, m := range rows {
-		ids[i] = m.ID
-	}
-	attempts, err := p.queue.StartAttempts(ctx, ids)
-	if err != nil {
-		return nil, false, err
-	}
-	if len(attempts) != len(rows) {
-		return nil, false, fmt.Errorf("start attempts: %d attempts for %d rows", len(attempts), len(rows))
-	}
 	jobs = make([]job, len(rows))
 	for i, m := range rows {
-		jobs[i] = job{mail: m, attempt: attempts[i]}
+		jobs[i] = job{mail: m.OutboxMail, attempt: m.Attempt}
 	}
 	return jobs, false, nil
 }

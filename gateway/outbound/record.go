@@ -78,6 +78,7 @@ func (r *run) commit(batch []store.AttemptOutcome) {
 	r.mu.Lock()
 	for _, o := range batch {
 		delete(r.inflight, o.Outbox)
+		delete(r.lost, o.Outbox)
 	}
 	r.mu.Unlock()
 	select {

@@ -15,7 +15,8 @@ import (
 // a stopped process left open (their mails go again), then keeps up to
 // Batch mails in flight: claiming due rows and starting their attempts in
 // one transaction, sending them through Concurrency workers, and recording
-// their results in batches. It wakes when mail is queued, when results
+// their results in batches. Every Renew it renews the claims of the mails
+// in flight, so that no other instance takes them over. It wakes when mail is queued, when results
 // free room, when the next row is due, and at least every Poll. On
 // cancellation it claims nothing more, lets the mails in hand finish
 // within Grace, records every result it has and returns nil.
@@ -27,7 +28,7 @@ func (p *Pool) Run(ctx context.Context) error {
 	if n > 0 {
 		p.log.Warn("outbox attempts interrupted by the last stop; those mails go out again", "attempts", n)
 	}
-	r := &run{p: p, ctx: ctx, inflight: map[int64]struct{}{}, freed: make(chan struct{}, 1),
+	r := &run{p: p, ctx: ctx, inflight: map[int64]struct{}{}, lost: map[int64]struct{}{}, freed: make(chan struct{}, 1),
 		jobs: make(chan job, p.cfg.Batch), results: make(chan store.AttemptOutcome, p.cfg.Batch)}
 	var cancel context.CancelFunc
 	r.sendCtx, cancel = context.WithCancel(context.WithoutCancel(ctx))
@@ -44,6 +45,11 @@ func (p *Pool) Run(ctx context.Context) error {
 		for !r.record() { // a recorder that panicked is replaced
 		}
 	}()
+	stopRenew, renewed := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(renewed)
+		r.renewLoop(stopRenew)
+	}()
 	var workers sync.WaitGroup
 	for range p.cfg.Concurrency {
 		workers.Go(func() {
@@ -56,6 +62,8 @@ func (p *Pool) Run(ctx context.Context) error {
 	workers.Wait()
 	close(r.results)
 	<-recorded
+	close(stopRenew)
+	<-renewed
 	return nil
 }
 
@@ -69,7 +77,16 @@ type run struct {
 
 	mu       sync.Mutex
 	inflight map[int64]struct{} // claimed, result not yet recorded
+	lost     map[int64]struct{} // in flight, and taken over by another instance
 	freed    chan struct{}      // results were recorded
+}
+
+// isLost reports whether another instance took row id over.
+func (r *run) isLost(id int64) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	_, ok := r.lost[id]
+	return ok
 }
 
 func (r *run) inflightIDs() []int64 {
@@ -196,7 +213,11 @@ func (r *run) work() (closed bool) {
 				return true
 			}
 			if r.ctx.Err() != nil {
-				w.interrupted(j)
+				w.interrupted(j, "not tried: the outbound pool was stopping")
+				continue
+			}
+			if r.isLost(j.mail.ID) {
+				w.interrupted(j, "not tried: its claim ran out and another instance took it over")
 				continue
 			}
 			w.handle(r.sendCtx, j)
@@ -209,4 +230,52 @@ func (r *run) work() (closed bool) {
 			w.closeSession()
 		}
 	}
+}
+
+// renewLoop renews the claims of the mails in flight every Renew until
+// stop is closed: while a mail is sent and its result recorded, no other
+// instance may take it over.
+func (r *run) renewLoop(stop <-chan struct{}) {
+	t := time.NewTicker(r.p.cfg.Renew)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+		}
+		r.renew()
+	}
+}
+
+// renew renews the claims once. A row another instance took over is
+// marked lost: it is not tried if it has not been yet.
+func (r *run) renew() {
+	defer func() {
+		if v := recover(); v != nil {
+			r.p.cfg.Panicked("outbound renew", v)
+		}
+	}()
+	ids := r.inflightIDs()
+	if len(ids) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.ctx), r.p.cfg.Renew)
+	defer cancel()
+	lost, err := r.p.queue.Renew(ctx, ids)
+	if err != nil {
+		r.p.log.Error("renewing the claims of the mails in flight", "mails", len(ids), "err", err)
+		return
+	}
+	if len(lost) == 0 {
+		return
+	}
+	r.p.log.Error("another instance took over mails in flight here: their claims ran out", "outbox_ids", lost)
+	r.mu.Lock()
+	for _, id := range lost {
+		if _, ok := r.inflight[id]; ok {
+			r.lost[id] = struct{}{}
+		}
+	}
+	r.mu.Unlock()
 }

@@ -140,11 +140,11 @@ func (w *worker) flush(ctx context.Context) {
 	w.held = w.held[:0]
 }
 
-// interrupted hands on a claimed row that was not tried because the pool
-// is stopping: it is due again at once.
-func (w *worker) interrupted(j job) {
+// interrupted hands on a claimed row that was not tried, and why: it is
+// due again at once.
+func (w *worker) interrupted(j job, why string) {
 	w.out <- store.AttemptOutcome{Outbox: j.mail.ID, Attempt: j.attempt, Queued: j.mail.CreatedAt, AttemptResult: store.AttemptResult{
-		Result: store.AttemptInterrupted, Error: "not tried: the outbound pool was stopping", Next: w.p.queue.Now()}}
+		Result: store.AttemptInterrupted, Error: why, Next: w.p.queue.Now()}}
 }
 
 func (w *worker) closeSession() {
