@@ -141,7 +141,7 @@ func testMessageChunksGo(t *testing.T, b backend) {
 	}
 }
 
-// 0014_single_copy turns the copies an older database keeps into the
+// 0015_single_copy turns the copies an older database keeps into the
 // single form: a visible reply equal to the full text becomes NULL, an
 // inbound entry's body goes, and everything reads as before.
 func TestMigrationKeepsTextsOnce(t *testing.T) { eachBackend(t, testMigrationKeepsTextsOnce) }
@@ -150,7 +150,7 @@ func testMigrationKeepsTextsOnce(t *testing.T, b backend) {
 	ctx := context.Background()
 	loc := b.newDB(t)
 	now := func() time.Time { return testClock }
-	old := b.openAt(t, loc, Options{Now: now, migrateBefore: "0014"})
+	old := b.openAt(t, loc, Options{Now: now, migrateBefore: "0015"})
 	c := newCase(t, old, "a@x.example")
 	for _, q := range []struct {
 		sql  string
