@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -91,7 +92,7 @@ func TestConfigReferenceMatchesCode(t *testing.T) {
 			t.Errorf("config key %s is not in docs/config.md", key)
 			continue
 		}
-		if v := mv.Field(i).String(); v != "" && key != "imap[].name" && def != v && !strings.Contains(def, "<NAME>") {
+		if v := fmt.Sprint(mv.Field(i).Interface()); v != "" && key != "imap[].name" && def != v && !strings.Contains(def, "<NAME>") {
 			t.Errorf("docs/config.md says %s defaults to %s; the code says %s", key, def, v)
 		}
 	}
