@@ -13,7 +13,7 @@ import (
 const (
 	DefaultFolder          = "INBOX"
 	DefaultPollInterval    = 30 * time.Second
-	DefaultBatchSize       = 50
+	DefaultBatchSize       = 200
 	DefaultMaxMessageBytes = 25 << 20 // smtp.max_message_bytes' default
 )
 
