@@ -66,17 +66,5 @@ func (g *Gateway) complaintTarget(ctx context.Context, tx *store.Tx, in *inbound
 	if err != nil || row != nil || c.OriginalMailFrom == "" {
 		return row, err
 	}
-	key, err := g.verpKeyTx(ctx, tx)
-	if err != nil || key == nil {
-		return nil, err
-	}
-	id, ok := g.verpID(key, c.OriginalMailFrom)
-	if !ok {
-		return nil, nil
-	}
-	m, err := tx.OutboxByID(ctx, id)
-	if err != nil {
-		return nil, nil // a row that no longer exists: nothing to attribute
-	}
-	return &m, nil
+	return g.verpRow(ctx, tx, []string{c.OriginalMailFrom})
 }

@@ -109,15 +109,21 @@ func (g *Gateway) verpID(key []byte, addr string) (int64, bool) {
 // addresses reports on: from the envelope recipients first, then from the
 // To header (an IMAP mailbox has no envelope).
 func (g *Gateway) verpTarget(ctx context.Context, tx *store.Tx, in *inbound) (*store.OutboxMail, error) {
-	key, err := g.verpKeyTx(ctx, tx)
-	if err != nil || key == nil {
-		return nil, err
-	}
 	cands := append([]string(nil), in.env.To...)
 	for _, a := range in.msg.To {
 		cands = append(cands, a.Email)
 	}
-	for _, addr := range cands {
+	return g.verpRow(ctx, tx, cands)
+}
+
+// verpRow returns the outbox row the first of addrs that is a valid
+// bounce address of ours names; nil when none does.
+func (g *Gateway) verpRow(ctx context.Context, tx *store.Tx, addrs []string) (*store.OutboxMail, error) {
+	key, err := g.verpKeyTx(ctx, tx)
+	if err != nil || key == nil {
+		return nil, err
+	}
+	for _, addr := range addrs {
 		id, ok := g.verpID(key, addr)
 		if !ok {
 			continue

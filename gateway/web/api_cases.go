@@ -374,13 +374,7 @@ func (h *Handler) apiMessageRaw(w http.ResponseWriter, r *http.Request) {
 	if gonePurged(w, "message", id, m.Purged, m.PurgedAt) {
 		return
 	}
-	hd := w.Header()
-	hd.Set("Content-Type", "message/rfc822")
-	hd.Set("Content-Length", strconv.Itoa(len(m.Raw)))
-	hd.Set("Content-Disposition", fmt.Sprintf(`attachment; filename="message-%d.eml"`, m.ID))
-	hd.Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(m.Raw)
+	writeDownload(w, "message/rfc822", fmt.Sprintf("message-%d.eml", m.ID), m.Raw)
 }
 
 // apiAttachment serves an attachment as a download, never inline: a
@@ -409,14 +403,20 @@ func writeAttachment(w http.ResponseWriter, a store.Attachment) {
 	if name == "" {
 		name = fmt.Sprintf("attachment-%d", a.ID)
 	}
+	writeDownload(w, safeContentType(a.ContentType), name, a.Content)
+}
+
+// writeDownload serves body as a file to save, never to show: sniffing off,
+// and sandboxed should a browser render it anyway.
+func writeDownload(w http.ResponseWriter, contentType, name string, body []byte) {
 	hd := w.Header()
-	hd.Set("Content-Type", safeContentType(a.ContentType))
-	hd.Set("Content-Length", strconv.Itoa(len(a.Content)))
+	hd.Set("Content-Type", contentType)
+	hd.Set("Content-Length", strconv.Itoa(len(body)))
 	hd.Set("Content-Disposition", contentDisposition(name))
 	hd.Set("X-Content-Type-Options", "nosniff")
 	hd.Set("Content-Security-Policy", "sandbox; default-src 'none'")
 	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(a.Content)
+	_, _ = w.Write(body)
 }
 
 // safeContentType re-formats a stored content type, or falls back to
