@@ -122,7 +122,8 @@ func (g *Gateway) scheduleSend(ctx context.Context, tx *store.Tx, addr string) (
 	if due.Sub(tx.Now) >= g.cfg.OutboxLifetime {
 		return time.Time{}, false, nil
 	}
-	if err := tx.CountInWindow(ctx, domain, start, current); err != nil {
+	inCurrent := len(counts) > 0 && counts[0].Start.Equal(current)
+	if err := tx.CountInWindow(ctx, domain, start, current, inCurrent); err != nil {
 		return time.Time{}, false, err
 	}
 	return due, true, nil

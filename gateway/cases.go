@@ -39,13 +39,13 @@ func (g *Gateway) newCase(ctx context.Context, tx *store.Tx, in *inbound, linked
 		return Result{}, err
 	}
 	nc := store.NewCase{
-		Prefix: g.cfg.CasePrefix, Kind: in.kind, ContactID: contact.ID, Account: contact.Account,
+		Prefix: g.cfg.CasePrefix, Kind: in.kind, ContactID: contact.ID, Contact: contact, Account: contact.Account,
 		// A new case is about the mail's whole text, a forwarded mail or
 		// an old thread in it included: the quote cut is for replies.
 		Subject: caseSubject(m.Topic), Description: caseDescription(m.Text),
 	}
 	if linked != nil {
-		nc.LinkedTo = linked.ID
+		nc.LinkedTo, nc.LinkedNumber = linked.ID, linked.Number
 	}
 	if m.Signals.Priority == "high" {
 		// A hint only: the sender's client said high; agents decide from

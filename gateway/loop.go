@@ -93,26 +93,20 @@ func (g *Gateway) suppressReason(ctx context.Context, tx *store.Tx, c store.Case
 	case automaticAddress(r.Email):
 		return SuppressAutomatic, nil
 	}
-	if bad, err := tx.Undeliverable(ctx, r.Email); err != nil || bad {
-		return ifTrue(bad, SuppressUndeliverable), err
-	}
 	p := g.protection()
-	since := tx.Now.Add(-time.Hour)
-	n, err := tx.QueuedSince(ctx, r.Email, 0, since)
-	if err != nil || n >= p.BudgetPerRecipient {
-		return ifTrue(err == nil, SuppressBudgetRecipient), err
-	}
-	if c.ID != 0 {
-		n, err := tx.QueuedSince(ctx, "", c.ID, since)
-		if err != nil || n >= p.BudgetPerCase {
-			return ifTrue(err == nil, SuppressBudgetCase), err
-		}
-	}
-	if src := sourceOf(ctx); src != "" {
-		n, err := tx.QueuedForSource(ctx, src, since)
-		if err != nil || n >= p.BudgetPerSource {
-			return ifTrue(err == nil, SuppressBudgetSource), err
-		}
+	a, err := tx.SendAllowance(ctx, store.Budget{Recipient: r.Email, CaseID: c.ID, Source: sourceOf(ctx),
+		Since: tx.Now.Add(-time.Hour), PerRecipient: p.BudgetPerRecipient, PerCase: p.BudgetPerCase, PerSource: p.BudgetPerSource})
+	switch {
+	case err != nil:
+		return "", err
+	case a.Undeliverable:
+		return SuppressUndeliverable, nil
+	case a.ToRecipient >= p.BudgetPerRecipient:
+		return SuppressBudgetRecipient, nil
+	case c.ID != 0 && a.ForCase >= p.BudgetPerCase:
+		return SuppressBudgetCase, nil
+	case sourceOf(ctx) != "" && a.ForSource >= p.BudgetPerSource:
+		return SuppressBudgetSource, nil
 	}
 	return "", nil
 }

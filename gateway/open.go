@@ -88,10 +88,10 @@ func (g *Gateway) openFor(ctx context.Context, tx *store.Tx, req OpenRequest, co
 	if kind == "" {
 		kind = "case"
 	}
-	nc := store.NewCase{Prefix: g.cfg.CasePrefix, Kind: kind, ContactID: p.ID, Account: p.Account,
+	nc := store.NewCase{Prefix: g.cfg.CasePrefix, Kind: kind, ContactID: p.ID, Contact: p, Account: p.Account,
 		Subject: subject, Description: strings.TrimSpace(req.Description), Priority: req.Priority}
 	if linked != nil {
-		nc.LinkedTo = linked.ID
+		nc.LinkedTo, nc.LinkedNumber = linked.ID, linked.Number
 	}
 	c, err := tx.CreateCase(ctx, nc)
 	if err != nil {

@@ -146,8 +146,9 @@ func testAddressesIgnoreCase(t *testing.T, b backend) {
 		if _, err := tx.Enqueue(ctx, OutboxMail{CaseID: c.ID, Template: "t", Recipient: "DAVE@x.example", MessageID: "q1@h"}, time.Hour); err != nil {
 			return err
 		}
-		if n, err := tx.QueuedSince(ctx, "dave@X.example", 0, testClock.Add(-time.Hour)); err != nil || n != 1 {
-			return fmt.Errorf("queued since: %d %v", n, err)
+		a, err := tx.SendAllowance(ctx, Budget{Recipient: "dave@X.example", CaseID: c.ID, Since: testClock.Add(-time.Hour)})
+		if err != nil || a.ToRecipient != 1 || a.ForCase != 1 || a.ForSource != 0 || a.Undeliverable {
+			return fmt.Errorf("send allowance: %+v %v", a, err)
 		}
 		_, _, err = tx.RecordBounce(ctx, Bounce{Recipient: "CAROL@customer.example", Status: "5.1.1", Permanent: true, Counts: true}, 1)
 		return err

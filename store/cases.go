@@ -64,6 +64,11 @@ type NewCase struct {
 	Description string
 	Priority    string
 	LinkedTo    int64 // the closed case this one continues, or 0
+	// Contact and LinkedNumber, when given (Contact.ID == ContactID; the
+	// number of LinkedTo), make up the new case CreateCase returns
+	// without reading it back.
+	Contact      Contact
+	LinkedNumber string
 }
 
 // caseColumns is the SELECT list that scanCase reads.
@@ -140,7 +145,17 @@ func (tx *Tx) CreateCase(ctx context.Context, nc NewCase) (Case, error) {
 	if _, err := tx.tx.ExecContext(ctx, `UPDATE cases SET number = ? WHERE id = ?`, number, id); err != nil {
 		return Case{}, fmt.Errorf("create case %s: %w", number, err)
 	}
-	return tx.CaseByID(ctx, id)
+	tx.memo.newCase(id)
+	if nc.Contact.ID == 0 || nc.Contact.ID != nc.ContactID || (nc.LinkedTo != 0) != (nc.LinkedNumber != "") {
+		return tx.CaseByID(ctx, id)
+	}
+	// The row as inserted.
+	now := fromMS(ms(tx.Now))
+	return Case{
+		ID: id, Number: number, Kind: nc.Kind, State: StateNew, Contact: nc.Contact,
+		Account: tx.text(nc.Account), Subject: tx.text(nc.Subject), Description: tx.text(nc.Description),
+		Priority: nc.Priority, LinkedCase: nc.LinkedNumber, CreatedAt: now, UpdatedAt: now,
+	}, nil
 }
 
 // pendingNumber is the placeholder number of a case row being created.
@@ -215,7 +230,13 @@ func (tx *Tx) SetState(ctx context.Context, caseID int64, state string) error {
 
 // Touch records that a case changed.
 func (tx *Tx) Touch(ctx context.Context, caseID int64) error {
+	if tx.memo.fresh[caseID] {
+		return nil // created or touched already in this transaction: updated_at is Now
+	}
 	_, err := tx.tx.ExecContext(ctx, `UPDATE cases SET updated_at = ? WHERE id = ?`, ms(tx.Now), caseID)
+	if err == nil {
+		tx.memo.markFresh(caseID)
+	}
 	return err
 }
 

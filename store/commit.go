@@ -236,6 +236,7 @@ func (c *committer) runOne(q *txConn, tx *Tx, r *writeReq) error {
 		r.err = &BatchError{Err: fmt.Errorf("savepoint: %w", err)}
 		return r.err
 	}
+	tx.memo = txMemo{}
 	r.err, r.panic = call(r.fn, tx)
 	if r.err == nil && r.panic == nil {
 		if _, err := q.tx.Exec(`RELEASE write`); err != nil {

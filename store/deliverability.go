@@ -270,21 +270,52 @@ func (s *Store) Suppressions(ctx context.Context, limit int) ([]Suppression, err
 	return out, rows.Err()
 }
 
-// QueuedSince counts the notifications queued since t to recipient (when
-// not empty) or about caseID (when not 0): what the budgets count.
-func (tx *Tx) QueuedSince(ctx context.Context, recipient string, caseID int64, t time.Time) (int, error) {
-	var n int
-	var err error
-	if recipient != "" {
-		err = tx.tx.QueryRowContext(ctx, `SELECT count(*) FROM outbox WHERE recipient = ? COLLATE NOCASE AND created_at >= ?`,
-			recipient, ms(t)).Scan(&n)
-	} else {
-		err = tx.tx.QueryRowContext(ctx, `SELECT count(*) FROM outbox WHERE case_id = ? AND created_at >= ?`, caseID, ms(t)).Scan(&n)
+// Budget is what SendAllowance asks about one notification: its
+// recipient, case and source (either may be empty or 0), the start of the
+// budgets' window, and each budget's size, at which counting stops.
+type Budget struct {
+	Recipient    string
+	CaseID       int64
+	Source       string
+	Since        time.Time
+	PerRecipient int
+	PerCase      int
+	PerSource    int
+}
+
+// Allowance is what is known of a notification's recipient and budgets:
+// whether the recipient is undeliverable, and the notifications queued
+// since the window's start to the recipient, about the case and for the
+// source, each counted up to its budget.
+type Allowance struct {
+	Undeliverable bool
+	ToRecipient   int
+	ForCase       int
+	ForSource     int
+}
+
+// SendAllowance answers b in one statement; each count reads at most its
+// budget's index entries, however busy the window.
+func (tx *Tx) SendAllowance(ctx context.Context, b Budget) (Allowance, error) {
+	var a Allowance
+	since := ms(b.Since)
+	bound := func(n int) int {
+		if n <= 0 {
+			return math.MaxInt32
+		}
+		return n
 	}
+	err := tx.tx.QueryRowContext(ctx, `SELECT
+		EXISTS (SELECT 1 FROM addresses WHERE email = ?1 AND undeliverable),
+		(SELECT count(*) FROM (SELECT 1 FROM outbox WHERE recipient = ?1 COLLATE NOCASE AND created_at >= ?2 LIMIT ?3) AS r),
+		(SELECT count(*) FROM (SELECT 1 FROM outbox WHERE case_id = ?4 AND created_at >= ?2 LIMIT ?5) AS c),
+		(SELECT count(*) FROM (SELECT 1 FROM outbox_sources WHERE source = ?6 AND created_at >= ?2 LIMIT ?7) AS s)`,
+		b.Recipient, since, bound(b.PerRecipient), b.CaseID, bound(b.PerCase), b.Source, bound(b.PerSource)).
+		Scan(&a.Undeliverable, &a.ToRecipient, &a.ForCase, &a.ForSource)
 	if err != nil {
-		return 0, fmt.Errorf("queued since: %w", err)
+		return a, fmt.Errorf("send allowance %s: %w", b.Recipient, err)
 	}
-	return n, nil
+	return a, nil
 }
 
 // SentSince counts the mails handed to the relay since t, up to atMost

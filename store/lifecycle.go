@@ -124,6 +124,7 @@ func (tx *Tx) RemoveWatcher(ctx context.Context, caseID int64, email string) (bo
 	if err != nil {
 		return false, fmt.Errorf("remove watcher: %w", err)
 	}
+	tx.memo.removeWatcher(caseID, email)
 	n, err := res.RowsAffected()
 	return n > 0, err
 }

@@ -2,8 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
-	"errors"
 	"fmt"
 	"sort"
 	"time"
@@ -38,19 +36,18 @@ func (tx *Tx) WindowCounts(ctx context.Context, domain string, from time.Time) (
 	return out, rows.Err()
 }
 
-// CountInWindow adds one mail to domain's window starting at start. When
-// it is the domain's first mail in the window that starts at current, the
-// windows that ended before current are forgotten, for every domain.
-func (tx *Tx) CountInWindow(ctx context.Context, domain string, start, current time.Time) error {
-	var n int
-	err := tx.tx.QueryRowContext(ctx, `SELECT n FROM send_windows WHERE domain = ? AND start_ms = ?`, domain, ms(current)).Scan(&n)
-	if errors.Is(err, sql.ErrNoRows) {
-		_, err = tx.tx.ExecContext(ctx, `DELETE FROM send_windows WHERE start_ms < ?`, ms(current))
+// CountInWindow adds one mail to domain's window starting at start.
+// inCurrent says whether the domain has mail in the window that starts at
+// current already (WindowCounts lists it); when it has none, this is its
+// first mail there, and the windows that ended before current are
+// forgotten, for every domain.
+func (tx *Tx) CountInWindow(ctx context.Context, domain string, start, current time.Time, inCurrent bool) error {
+	if !inCurrent {
+		if _, err := tx.tx.ExecContext(ctx, `DELETE FROM send_windows WHERE start_ms < ?`, ms(current)); err != nil {
+			return fmt.Errorf("send window %s: %w", domain, err)
+		}
 	}
-	if err != nil {
-		return fmt.Errorf("send window %s: %w", domain, err)
-	}
-	_, err = tx.tx.ExecContext(ctx, `INSERT INTO send_windows (domain, start_ms, n) VALUES (?, ?, 1)
+	_, err := tx.tx.ExecContext(ctx, `INSERT INTO send_windows (domain, start_ms, n) VALUES (?, ?, 1)
 		ON CONFLICT (domain, start_ms) DO UPDATE SET n = send_windows.n + 1`, domain, ms(start))
 	if err != nil {
 		return fmt.Errorf("send window %s: %w", domain, err)

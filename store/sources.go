@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"time"
 )
 
 // NoteSource records that outbox row outboxID was queued while handling a
@@ -17,18 +16,6 @@ func (tx *Tx) NoteSource(ctx context.Context, outboxID int64, source string) err
 		return fmt.Errorf("note source: %w", err)
 	}
 	return nil
-}
-
-// QueuedForSource counts the notifications queued since t while handling
-// mail from source.
-func (tx *Tx) QueuedForSource(ctx context.Context, source string, t time.Time) (int, error) {
-	var n int
-	err := tx.tx.QueryRowContext(ctx, `SELECT count(*) FROM outbox_sources WHERE source = ? AND created_at >= ?`,
-		source, ms(t)).Scan(&n)
-	if err != nil {
-		return 0, fmt.Errorf("queued for source: %w", err)
-	}
-	return n, nil
 }
 
 // ThreadID is a Message-ID we know and the case it belongs to.

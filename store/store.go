@@ -198,6 +198,11 @@ func (s *Store) Now() time.Time { return s.now() }
 type Tx struct {
 	tx  *txConn
 	Now time.Time
+	// memo is what this caller's work already knows of rows it wrote,
+	// so that it is not read back (memo.go). It is the caller's own:
+	// forgotten before each function a shared transaction runs, since
+	// an earlier one's work may have been rolled back to its savepoint.
+	memo txMemo
 }
 
 // Write runs fn in a write transaction and returns once its work is

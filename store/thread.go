@@ -36,11 +36,22 @@ func (tx *Tx) AddWatcher(ctx context.Context, caseID int64, email, name, addedBy
 		return false, fmt.Errorf("add watcher: %w", err)
 	}
 	n, err := res.RowsAffected()
-	return n > 0, err
+	if err != nil {
+		delete(tx.memo.watchers, caseID) // not known whether it was added: read again
+		return false, err
+	}
+	if n > 0 {
+		tx.memo.addWatcher(caseID, Watcher{Email: tx.text(email), Name: tx.text(name), AddedBy: tx.text(addedBy),
+			CreatedAt: fromMS(ms(tx.Now))})
+	}
+	return n > 0, nil
 }
 
 // Watchers lists a case's watchers in the order they were added.
 func (tx *Tx) Watchers(ctx context.Context, caseID int64) ([]Watcher, error) {
+	if ws, ok := tx.memo.watchers[caseID]; ok {
+		return append([]Watcher(nil), ws...), nil
+	}
 	return watchers(ctx, tx.tx, caseID)
 }
 
@@ -135,10 +146,18 @@ func (tx *Tx) AddThreadID(ctx context.Context, messageID string, caseID int64, d
 	if messageID == "" {
 		return nil
 	}
-	_, err := tx.tx.ExecContext(ctx, `INSERT INTO thread_ids (message_id, case_id, direction, created_at)
+	res, err := tx.tx.ExecContext(ctx, `INSERT INTO thread_ids (message_id, case_id, direction, created_at)
 		VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`, messageID, caseID, direction, ms(tx.Now))
 	if err != nil {
 		return fmt.Errorf("add thread id: %w", err)
+	}
+	switch n, err := res.RowsAffected(); {
+	case err != nil:
+		// Not known whether it was added: read again.
+		delete(tx.memo.refs, caseID)
+		delete(tx.memo.thread, caseID)
+	case n == 1:
+		tx.memo.addThreadID(caseID, messageID)
 	}
 	return nil
 }
@@ -179,6 +198,9 @@ func caseByThreadIDs(ctx context.Context, q querier, lock string, ids []string) 
 // most max in all (every one when max < 2), oldest first. It reads those
 // rows only, from the index on case_id, however long the thread.
 func (tx *Tx) ThreadRefs(ctx context.Context, caseID int64, max int) ([]string, error) {
+	if refs, ok := tx.memo.threadRefs(caseID, max); ok {
+		return append([]string(nil), refs...), nil
+	}
 	scan := func(row scanner) (string, error) {
 		var n int64
 		var id string
@@ -197,5 +219,6 @@ func (tx *Tx) ThreadRefs(ctx context.Context, caseID int64, max int) ([]string, 
 	if err != nil {
 		return nil, fmt.Errorf("thread refs: %w", err)
 	}
-	return ids, nil
+	tx.memo.setThreadRefs(caseID, max, ids)
+	return append([]string(nil), ids...), nil
 }
