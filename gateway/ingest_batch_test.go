@@ -60,9 +60,10 @@ func TestIngestBatchInOrderOneCommit(t *testing.T) {
 
 // BenchmarkIngestBatch measures a mailbox backlog taken in batches of 50.
 func BenchmarkIngestBatch(b *testing.B) {
-	g, _ := newTestGateway(b)
+	g, st := newTestGateway(b)
 	ctx := context.Background()
 	b.ReportAllocs()
+	defer reportCost(b, st, 50)()
 	n := 0
 	for b.Loop() {
 		batch := make([]RawMessage, 50)
