@@ -94,21 +94,19 @@ func (g *Gateway) suppressReason(ctx context.Context, tx *store.Tx, c store.Case
 		return SuppressAutomatic, nil
 	}
 	p := g.protection()
-	a, err := tx.SendAllowance(ctx, store.Budget{Recipient: r.Email, CaseID: c.ID, Source: sourceOf(ctx),
+	limit, err := tx.SendAllowance(ctx, store.Budget{Recipient: r.Email, CaseID: c.ID, Source: sourceOf(ctx),
 		Since: tx.Now.Add(-time.Hour), PerRecipient: p.BudgetPerRecipient, PerCase: p.BudgetPerCase, PerSource: p.BudgetPerSource})
-	switch {
-	case err != nil:
-		return "", err
-	case a.Undeliverable:
-		return SuppressUndeliverable, nil
-	case a.ToRecipient >= p.BudgetPerRecipient:
-		return SuppressBudgetRecipient, nil
-	case c.ID != 0 && a.ForCase >= p.BudgetPerCase:
-		return SuppressBudgetCase, nil
-	case sourceOf(ctx) != "" && a.ForSource >= p.BudgetPerSource:
-		return SuppressBudgetSource, nil
+	switch limit {
+	case store.LimitUndeliverable:
+		return SuppressUndeliverable, err
+	case store.LimitRecipient:
+		return SuppressBudgetRecipient, err
+	case store.LimitCase:
+		return SuppressBudgetCase, err
+	case store.LimitSource:
+		return SuppressBudgetSource, err
 	}
-	return "", nil
+	return "", err
 }
 
 func ifTrue(ok bool, s string) string {

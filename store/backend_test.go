@@ -146,9 +146,20 @@ func testAddressesIgnoreCase(t *testing.T, b backend) {
 		if _, err := tx.Enqueue(ctx, OutboxMail{CaseID: c.ID, Template: "t", Recipient: "DAVE@x.example", MessageID: "q1@h"}, time.Hour); err != nil {
 			return err
 		}
-		a, err := tx.SendAllowance(ctx, Budget{Recipient: "dave@X.example", CaseID: c.ID, Since: testClock.Add(-time.Hour)})
-		if err != nil || a.ToRecipient != 1 || a.ForCase != 1 || a.ForSource != 0 || a.Undeliverable {
-			return fmt.Errorf("send allowance: %+v %v", a, err)
+		for _, b := range []struct {
+			budget Budget
+			want   string
+		}{
+			{Budget{Recipient: "dave@X.example", CaseID: c.ID, PerRecipient: 2, PerCase: 2}, LimitNone},
+			{Budget{Recipient: "dave@X.example", CaseID: c.ID, PerRecipient: 1, PerCase: 2}, LimitRecipient},
+			{Budget{Recipient: "erin@X.example", CaseID: c.ID, PerRecipient: 1, PerCase: 1}, LimitCase},
+			{Budget{Recipient: "erin@X.example", PerRecipient: 1, PerCase: 1}, LimitNone},
+			{Budget{Recipient: "erin@X.example", Source: "ip:192.0.2.1", PerRecipient: 1, PerSource: 1}, LimitNone},
+		} {
+			b.budget.Since = testClock.Add(-time.Hour)
+			if got, err := tx.SendAllowance(ctx, b.budget); err != nil || got != b.want {
+				return fmt.Errorf("send allowance %+v: %q %v, want %q", b.budget, got, err, b.want)
+			}
 		}
 		_, _, err = tx.RecordBounce(ctx, Bounce{Recipient: "CAROL@customer.example", Status: "5.1.1", Permanent: true, Counts: true}, 1)
 		return err

@@ -272,7 +272,7 @@ func (s *Store) Suppressions(ctx context.Context, limit int) ([]Suppression, err
 
 // Budget is what SendAllowance asks about one notification: its
 // recipient, case and source (either may be empty or 0), the start of the
-// budgets' window, and each budget's size, at which counting stops.
+// budgets' window, and each budget's size.
 type Budget struct {
 	Recipient    string
 	CaseID       int64
@@ -283,39 +283,44 @@ type Budget struct {
 	PerSource    int
 }
 
-// Allowance is what is known of a notification's recipient and budgets:
-// whether the recipient is undeliverable, and the notifications queued
-// since the window's start to the recipient, about the case and for the
-// source, each counted up to its budget.
-type Allowance struct {
-	Undeliverable bool
-	ToRecipient   int
-	ForCase       int
-	ForSource     int
-}
+// What stands in the way of a notification, as SendAllowance finds it.
+const (
+	LimitNone          = ""
+	LimitUndeliverable = "undeliverable" // the recipient is undeliverable
+	LimitRecipient     = "recipient"     // the recipient's budget is spent
+	LimitCase          = "case"          // the case's budget is spent
+	LimitSource        = "source"        // the source's budget is spent
+)
 
-// SendAllowance answers b in one statement; each count reads at most its
-// budget's index entries, however busy the window.
-func (tx *Tx) SendAllowance(ctx context.Context, b Budget) (Allowance, error) {
-	var a Allowance
-	since := ms(b.Since)
+// SendAllowance tells, in one statement, the first of these that stops a
+// notification: the recipient is undeliverable; the notifications queued
+// since b.Since to the recipient, about the case (when not 0), or for the
+// source (when not "") reach their budget. It stops at the first that
+// does, and each count reads at most its budget's index entries, however
+// busy the window.
+func (tx *Tx) SendAllowance(ctx context.Context, b Budget) (string, error) {
 	bound := func(n int) int {
 		if n <= 0 {
-			return math.MaxInt32
+			return 0 // a budget of nothing: spent already
 		}
 		return n
 	}
-	err := tx.tx.QueryRowContext(ctx, `SELECT
-		EXISTS (SELECT 1 FROM addresses WHERE email = ?1 AND undeliverable),
-		(SELECT count(*) FROM (SELECT 1 FROM outbox WHERE recipient = ?1 COLLATE NOCASE AND created_at >= ?2 LIMIT ?3) AS r),
-		(SELECT count(*) FROM (SELECT 1 FROM outbox WHERE case_id = ?4 AND created_at >= ?2 LIMIT ?5) AS c),
-		(SELECT count(*) FROM (SELECT 1 FROM outbox_sources WHERE source = ?6 AND created_at >= ?2 LIMIT ?7) AS s)`,
-		b.Recipient, since, bound(b.PerRecipient), b.CaseID, bound(b.PerCase), b.Source, bound(b.PerSource)).
-		Scan(&a.Undeliverable, &a.ToRecipient, &a.ForCase, &a.ForSource)
+	var limit string
+	err := tx.tx.QueryRowContext(ctx, `SELECT CASE
+		WHEN EXISTS (SELECT 1 FROM addresses WHERE email = ?1 AND undeliverable) THEN 'undeliverable'
+		WHEN (SELECT count(*) FROM (SELECT 1 FROM outbox WHERE recipient = ?1 COLLATE NOCASE AND created_at >= ?2
+			LIMIT ?3) AS r) >= ?3 THEN 'recipient'
+		WHEN ?4 <> 0 AND (SELECT count(*) FROM (SELECT 1 FROM outbox WHERE case_id = ?4 AND created_at >= ?2
+			LIMIT ?5) AS c) >= ?5 THEN 'case'
+		WHEN ?6 <> '' AND (SELECT count(*) FROM (SELECT 1 FROM outbox_sources WHERE source = ?6 AND created_at >= ?2
+			LIMIT ?7) AS s) >= ?7 THEN 'source'
+		ELSE '' END`,
+		b.Recipient, ms(b.Since), bound(b.PerRecipient), b.CaseID, bound(b.PerCase), b.Source, bound(b.PerSource)).
+		Scan(&limit)
 	if err != nil {
-		return a, fmt.Errorf("send allowance %s: %w", b.Recipient, err)
+		return "", fmt.Errorf("send allowance %s: %w", b.Recipient, err)
 	}
-	return a, nil
+	return limit, nil
 }
 
 // SentSince counts the mails handed to the relay since t, up to atMost
