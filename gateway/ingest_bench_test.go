@@ -103,10 +103,12 @@ func prefillTemplate(b *testing.B, n int) string {
 // fsync among them), without the time spent waiting for the disk; and the
 // pages of the database the writer read from the file system (misses of
 // its page cache) and wrote: counts that timings on a busy machine cannot
-// blur. Each operation ingests perOp mails.
+// blur; and how many Write calls shared a commit. Each operation ingests
+// perOp mails.
 func reportCost(b *testing.B, st *store.Store, perOp int) func() {
 	ctx := context.Background()
 	user0, sys0 := cpuTime()
+	w0 := st.WriteStats()
 	pages, err := st.WriterPageCounts(ctx)
 	if err != nil {
 		b.Fatal(err)
@@ -128,6 +130,9 @@ func reportCost(b *testing.B, st *store.Store, perOp int) func() {
 		b.ReportMetric(float64(end.Misses-pages.Misses)/n, "pages-read/mail")
 		b.ReportMetric(float64(end.Hits-pages.Hits)/n, "pages-hit/mail")
 		b.ReportMetric(float64(end.Writes-pages.Writes)/n, "pages-written/mail")
+		if w1 := st.WriteStats(); w1.Batches > w0.Batches {
+			b.ReportMetric(float64(w1.Writes-w0.Writes)/float64(w1.Batches-w0.Batches), "writes/commit")
+		}
 	}
 }
 
@@ -238,18 +243,25 @@ func BenchmarkIngestReply(b *testing.B) {
 // sources, the way an SMTP listener with many sessions drives it: their
 // commits are grouped.
 func BenchmarkIngestNewCaseParallel(b *testing.B) {
-	g, _ := newTestGateway(b)
+	g, st := newTestGateway(b)
 	ctx := context.Background()
 	var n atomic.Int64
 	b.ReportAllocs()
+	defer reportCost(b, st, 1)()
 	b.SetParallelism(8)
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			i := n.Add(1)
-			raw := fmt.Sprintf("From: Carol <carol%d@customer.example>\r\nTo: support@support.test\r\nCc: dave@customer.example\r\n"+
-				"Subject: VPN drops every hour\r\nMessage-ID: <pbench.%d@customer.example>\r\n\r\nThe VPN disconnects every hour.\r\n", i, i)
-			if _, err := g.Ingest(ctx, []byte(raw), Envelope{Source: "smtp", To: []string{"support@support.test"}}); err != nil {
+			from := fmt.Sprintf("carol%d@customer.example", i)
+			raw := fmt.Sprintf("From: Carol <%s>\r\nTo: support@support.test\r\nCc: dave@customer.example\r\n"+
+				"Subject: VPN drops every hour\r\nMessage-ID: <pbench.%d@customer.example>\r\n\r\nThe VPN disconnects every hour.\r\n", from, i)
+			res, err := g.Ingest(ctx, []byte(raw), Envelope{Source: "smtp", From: from, To: []string{"support@support.test"}})
+			if err != nil {
 				b.Error(err)
+				return
+			}
+			if res.Outcome != store.OutcomeNewCase {
+				b.Errorf("outcome %s, want a new case", res.Outcome)
 				return
 			}
 		}

@@ -18,6 +18,8 @@
 #   BENCH_EXTRA_CONFIG  YAML appended to the generated casegate config
 #                   (top-level keys the generated file does not set)
 #   BENCH_KEEP=1    keep the data directory, config and logs
+#   BENCH_BINARY    a casegate binary to run instead of building this tree
+#                   (to measure another version in the same run)
 #   GO              the go command [go]
 set -euo pipefail
 
@@ -177,8 +179,14 @@ FSTYPE=$(stat -f -c %T "$WORK" 2>/dev/null || echo "file system unknown")
 echo "bench-intake: smtp-source -d -s $SESSIONS -m $N -l $SIZE; data in $WORK ($FSTYPE)"
 [[ $FSTYPE == tmpfs ]] && echo "bench-intake: warning: $WORK is tmpfs, where fsync costs nothing; set BENCH_DIR to a disk" >&2
 
-echo "bench-intake: building casegate"
-(cd "$ROOT" && "$GO" build -o "$WORK/casegate" ./cmd/casegate)
+if [[ -n ${BENCH_BINARY:-} ]]; then
+	[[ -x $BENCH_BINARY ]] || die "BENCH_BINARY=$BENCH_BINARY is not an executable file"
+	echo "bench-intake: running $BENCH_BINARY"
+	cp "$BENCH_BINARY" "$WORK/casegate"
+else
+	echo "bench-intake: building casegate"
+	(cd "$ROOT" && "$GO" build -o "$WORK/casegate" ./cmd/casegate)
+fi
 
 # 1. smtp-sink
 start_sink sink
