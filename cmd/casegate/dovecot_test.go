@@ -460,7 +460,8 @@ func BenchmarkDovecotBacklog(b *testing.B) {
 	const backlog = 500
 	dv := dovecottest.Start(b)
 	tc := dv.Client(b)
-	var total time.Duration
+	var total, drain time.Duration
+	drained := 0
 	for i := range b.N {
 		b.StopTimer()
 		folder := fmt.Sprintf("Backlog%d", i)
@@ -469,12 +470,26 @@ func BenchmarkDovecotBacklog(b *testing.B) {
 		b.StartTimer()
 		began := time.Now()
 		m := benchMain(b, dovecotMailbox(dv, folder, "move:Processed"), dv.Password)
-		waitUntil(b, 60*time.Second, "the backlog", func() bool { return storedMessages(b, m.Store) == backlog })
+		var first time.Time
+		waitUntil(b, 60*time.Second, "the backlog", func() bool {
+			n := storedMessages(b, m.Store)
+			if n > 0 && first.IsZero() {
+				first = time.Now()
+				drained += backlog - n
+			}
+			return n == backlog
+		})
 		total += time.Since(began)
+		drain += time.Since(first)
 		b.StopTimer()
 		m.Close()
 	}
 	b.ReportMetric(float64(b.N*backlog)/total.Seconds(), "mails/s")
+	// From the first mails stored (the first batch) to the last: the rate
+	// once the gateway is up, the mailbox open and the backlog flowing.
+	if drain > 0 {
+		b.ReportMetric(float64(drained)/drain.Seconds(), "drain-mails/s")
+	}
 }
 
 func benchMain(b *testing.B, mb IMAPConfig, password string) *Main {
