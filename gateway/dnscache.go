@@ -186,6 +186,15 @@ func (r *dnsResolver) CacheStats() (hits, misses uint64) {
 	return r.cache.hits.Load(), r.cache.misses.Load()
 }
 
+// dnsCacheStats is the cache counters of the configured resolver, zero
+// when it keeps no cache.
+func (g *Gateway) dnsCacheStats() (hits, misses uint64) {
+	if c, ok := g.cfg.Auth.Resolver.(interface{ CacheStats() (uint64, uint64) }); ok {
+		return c.CacheStats()
+	}
+	return 0, 0
+}
+
 // dnsCache holds answers until they expire, at most max of them.
 type dnsCache struct {
 	hits, misses atomic.Uint64

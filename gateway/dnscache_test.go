@@ -561,3 +561,16 @@ func TestDNSResolverSystemServers(t *testing.T) {
 		}
 	}
 }
+
+// The cache's counters are metrics.
+func TestDNSCacheMetrics(t *testing.T) {
+	g, _ := newTestGateway(t)
+	z := startZone(t)
+	z.add(t, `spf.example. 300 IN TXT "v=spf1 -all"`)
+	r, _ := newZoneResolver(t, z, 0)
+	g.cfg.Auth.Resolver = r
+	for range 3 {
+		checkTXT(t, r, z, "spf.example", []string{"v=spf1 -all"}, 1)
+	}
+	wantMetrics(t, scrape(t, g), `casegate_dns_cache_total{result="hit"} 2`, `casegate_dns_cache_total{result="miss"} 1`)
+}
