@@ -36,6 +36,7 @@ import (
 //	casegate_retention_purged_total{what}            cases, mails, attachments purged by policy.retention
 //	casegate_retention_purged_bytes_total            bytes of raw mail and attachments purged
 //	casegate_erasures_total                          people whose data was erased (contacts forget)
+//	casegate_dns_cache_total{result}                 DNS questions of sender authentication: hit (answered from the cache) or miss
 //
 // plus the Go runtime's (go_*) and the process's (process_*) metrics.
 type metrics struct {
@@ -85,6 +86,14 @@ func newMetrics(g *Gateway) *metrics {
 			Name: "casegate_panics_total", Help: "Panics recovered by this process.",
 		}, func() float64 { return float64(g.Panics()) }),
 		newBacklogCollector(g),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "casegate_dns_cache_total", Help: "DNS questions of sender authentication answered from the cache (hit) or not (miss).",
+			ConstLabels: prometheus.Labels{"result": "hit"},
+		}, func() float64 { h, _ := g.dnsCacheStats(); return float64(h) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "casegate_dns_cache_total", Help: "DNS questions of sender authentication answered from the cache (hit) or not (miss).",
+			ConstLabels: prometheus.Labels{"result": "miss"},
+		}, func() float64 { _, m := g.dnsCacheStats(); return float64(m) }),
 		g.retentionMetrics(),
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),

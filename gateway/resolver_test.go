@@ -12,6 +12,7 @@ import (
 
 // The resolver asks only the configured server; a missing name is "not
 // found", and everything else that goes wrong is temporary (temperror).
+// (dnscache_test.go tests the cache and the lookups in detail.)
 func TestResolverClassifiesFailures(t *testing.T) {
 	d := gatewaytest.StartDNS(t)
 	d.TXT("known.example", "v=spf1 -all")
@@ -28,8 +29,12 @@ func TestResolverClassifiesFailures(t *testing.T) {
 		t.Fatalf("unknown name: %#v", err)
 	}
 	d.SetDown(true)
-	if _, err := r.LookupTXT(ctx, "known.example"); !errors.As(err, &de) || !de.Temporary() || de.Server != d.Addr {
+	if _, err := r.LookupTXT(ctx, "other.example"); !errors.As(err, &de) || !de.Temporary() || de.Server != d.Addr {
 		t.Fatalf("server failing: %#v", err)
+	}
+	// What was answered before the outage is still known.
+	if txt, err := r.LookupTXT(ctx, "known.example"); err != nil || len(txt) != 1 {
+		t.Fatalf("known name during an outage: %v %v", txt, err)
 	}
 	closed, err := NewResolver("127.0.0.1:1", time.Second)
 	if err != nil {
