@@ -37,6 +37,8 @@ import (
 //	casegate_retention_purged_bytes_total            bytes of raw mail and attachments purged
 //	casegate_erasures_total                          people whose data was erased (contacts forget)
 //	casegate_dns_cache_total{result}                 DNS questions of sender authentication: hit (answered from the cache) or miss
+//	casegate_store_commits_total                     write transactions committed or failed (SQLite: each shared by many writes)
+//	casegate_store_writes_total                      writes (a mail taken in, a notification's bookkeeping, …) run in them
 //
 // plus the Go runtime's (go_*) and the process's (process_*) metrics.
 type metrics struct {
@@ -94,6 +96,13 @@ func newMetrics(g *Gateway) *metrics {
 			Name: "casegate_dns_cache_total", Help: "DNS questions of sender authentication answered from the cache (hit) or not (miss).",
 			ConstLabels: prometheus.Labels{"result": "miss"},
 		}, func() float64 { _, m := g.dnsCacheStats(); return float64(m) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "casegate_store_commits_total",
+			Help: "Write transactions begun by this process; on SQLite one commits many writes at once (writes per commit = writes / commits).",
+		}, func() float64 { return float64(g.store.WriteStats().Batches) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "casegate_store_writes_total", Help: "Writes run by this process in its write transactions.",
+		}, func() float64 { return float64(g.store.WriteStats().Writes) }),
 		g.retentionMetrics(),
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),

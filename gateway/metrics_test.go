@@ -1,6 +1,8 @@
 package gateway
 
 import (
+	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -83,5 +85,23 @@ func TestMetricsNotifications(t *testing.T) {
 		`casegate_outbox{status="pending"} 0`,
 		`casegate_outbox{status="dead"} 1`,
 		"casegate_outbox_oldest_pending_age_seconds 0",
+	)
+}
+
+// The store's commits and writes are counted: a batch of three mails
+// taken in together is three writes in one commit.
+func TestMetricsStoreCommits(t *testing.T) {
+	g, _ := newTestGateway(t)
+	before := g.store.WriteStats()
+	batch := make([]RawMessage, 3)
+	for i := range batch {
+		batch[i] = RawMessage{Raw: []byte(mailFrom(i + 1)), Env: Envelope{Source: "imap", Kind: "case"}}
+	}
+	if _, errs := g.IngestBatch(context.Background(), batch); errs[0] != nil || errs[1] != nil || errs[2] != nil {
+		t.Fatalf("ingest: %v", errs)
+	}
+	wantMetrics(t, scrape(t, g),
+		fmt.Sprintf("casegate_store_commits_total %d", before.Batches+1),
+		fmt.Sprintf("casegate_store_writes_total %d", before.Writes+3),
 	)
 }
