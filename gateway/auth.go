@@ -45,6 +45,7 @@ type AuthConfig struct {
 	TempError     string         // unauthenticated (default) | retry: a DNS failure answers 451
 	DMARCFail     string         // new_case (default) | quarantine
 	Spam          string         // quarantine (default) | store
+	Rspamd        *Rspamd        // the direct spam check (rspamd.go); nil = none
 }
 
 func (a AuthConfig) withDefaults() AuthConfig {

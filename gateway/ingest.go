@@ -243,6 +243,10 @@ func (g *Gateway) prepare(ctx context.Context, in *inbound, dry bool) (j *ingest
 		j.err = err
 		return j
 	}
+	if err := g.checkSpam(ctx, in, dry); err != nil {
+		j.err = err
+		return j
+	}
 	ctx = withSource(ctx, in.sourceKey())
 	j.write = g.safeWrite(func(tx *store.Tx) error {
 		var err error

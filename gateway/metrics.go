@@ -39,6 +39,7 @@ import (
 //	casegate_dns_cache_total{result}                 DNS questions of sender authentication: hit (answered from the cache) or miss
 //	casegate_store_commits_total                     write transactions committed or failed (SQLite: each shared by many writes)
 //	casegate_store_writes_total                      writes (a mail taken in, a notification's bookkeeping, …) run in them
+//	casegate_rspamd_checks_total{result}             direct rspamd checks: spam, ham, soft_reject, error
 //
 // plus the Go runtime's (go_*) and the process's (process_*) metrics.
 type metrics struct {
@@ -48,6 +49,7 @@ type metrics struct {
 	notifications *prometheus.CounterVec
 	intake        *prometheus.HistogramVec
 	latency       prometheus.Histogram
+	rspamd        *prometheus.CounterVec
 }
 
 // Notification results counted by casegate_notifications_total: the
@@ -75,6 +77,12 @@ func newMetrics(g *Gateway) *metrics {
 			Help:    "Time from queueing a notification (with the mail or event that caused it) to the relay accepting it.",
 			Buckets: []float64{0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800, 3600, 6 * 3600, 24 * 3600},
 		}),
+		rspamd: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "casegate_rspamd_checks_total", Help: "Direct spam checks against rspamd by this process, by result (spam, ham, soft_reject, error).",
+		}, []string{"result"}),
+	}
+	for _, r := range []string{"spam", "ham", "soft_reject", "error"} {
+		m.rspamd.WithLabelValues(r)
 	}
 	for _, o := range []string{store.OutcomeNewCase, store.OutcomeReply, store.OutcomeIgnored, store.OutcomeBounce,
 		store.OutcomeAutoReply, OutcomeDuplicate, OutcomeQuarantined, OutcomeForgotten} {
@@ -83,7 +91,7 @@ func newMetrics(g *Gateway) *metrics {
 	for _, r := range notificationResults {
 		m.notifications.WithLabelValues(r)
 	}
-	m.reg.MustRegister(m.messages, m.smtpReplies, m.notifications, m.intake, m.latency,
+	m.reg.MustRegister(m.messages, m.smtpReplies, m.notifications, m.intake, m.latency, m.rspamd,
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "casegate_panics_total", Help: "Panics recovered by this process.",
 		}, func() float64 { return float64(g.Panics()) }),
@@ -120,6 +128,11 @@ func (m *metrics) ingested(source, outcome string, start time.Time) {
 // smtpReply counts one SMTP reply.
 func (m *metrics) smtpReply(code int) {
 	m.smtpReplies.WithLabelValues(strconv.Itoa(code)).Inc()
+}
+
+// rspamdCheck counts one direct rspamd check with result.
+func (m *metrics) rspamdCheck(result string) {
+	m.rspamd.WithLabelValues(result).Inc()
 }
 
 // RecordNotification counts one send attempt of outbox row m that ended

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/casegate/casegate/gateway"
 )
 
 // Config is casegate.yaml (SPEC §6). Every key has a default; see
@@ -38,9 +40,19 @@ type Config struct {
 	Auth         AuthConfig        `yaml:"auth"` // sender authentication (trust.go)
 	DKIM         DKIMConfig        `yaml:"dkim"` // signing of outbound mail (trust.go)
 	Database     DatabaseConfig    `yaml:"database"`
+	Rspamd       RspamdConfig      `yaml:"rspamd"` // direct spam check (gateway/rspamd.go)
 	// Several instances on one database (gateway/instance.go).
 	InstanceID    string   `yaml:"instance_id"`    // "" = a new random id at each start
 	InstanceLease Duration `yaml:"instance_lease"` // claims on outbox rows, mailbox leases
+}
+
+// RspamdConfig is the direct spam check against rspamd, for a deployment
+// where nothing in front of casegate filters spam; url "" = none.
+type RspamdConfig struct {
+	URL         string   `yaml:"url"`          // rspamd's normal worker, http://127.0.0.1:11333
+	Timeout     Duration `yaml:"timeout"`      // one check
+	PasswordEnv string   `yaml:"password_env"` // the variable with rspamd's password, when it wants one
+	OnError     string   `yaml:"on_error"`     // accept | retry: no verdict (rspamd down, soft reject)
 }
 
 // DatabaseConfig chooses the database: SQLite under data_dir (one
@@ -202,6 +214,7 @@ func defaultConfig() Config {
 			DMARCFail: "new_case", AuthTempError: "unauthenticated", Spam: "quarantine",
 			MaxWatchersPerMail: 10, UnauthenticatedWatcherNotices: "same_domain"},
 		Auth:          defaultAuthConfig(),
+		Rspamd:        RspamdConfig{Timeout: Duration(5 * time.Second), PasswordEnv: "CASEGATE_RSPAMD_PASSWORD", OnError: "accept"},
 		Database:      DatabaseConfig{Driver: "sqlite", URLEnv: "CASEGATE_DATABASE_URL"},
 		InstanceLease: Duration(20 * time.Second),
 	}
@@ -333,6 +346,7 @@ func (c *Config) validate() error {
 	c.validateProtection(bad)
 	c.validateIMAP(bad)
 	c.validateTrust(bad)
+	c.validateRspamd(bad)
 	switch c.Policy.UnknownSender {
 	case "new_case", "reject":
 	default:
@@ -466,6 +480,25 @@ func (c *Config) validateProtection(bad func(key, format string, args ...any)) {
 	}
 	if c.Outbound.CircuitBreakerWindow <= 0 {
 		bad("outbound.circuit_breaker_window", "must be positive")
+	}
+}
+
+// validateRspamd checks the rspamd keys.
+func (c *Config) validateRspamd(bad func(key, format string, args ...any)) {
+	r := c.Rspamd
+	if r.Timeout <= 0 {
+		bad("rspamd.timeout", "must be positive")
+	}
+	if r.OnError != "accept" && r.OnError != "retry" {
+		bad("rspamd.on_error", "%q must be accept or retry", r.OnError)
+	}
+	if !envVarRE.MatchString(r.PasswordEnv) {
+		bad("rspamd.password_env", "%q must name an environment variable", r.PasswordEnv)
+	}
+	if r.URL != "" {
+		if _, err := gateway.NewRspamd(gateway.RspamdConfig{URL: r.URL}); err != nil {
+			bad("rspamd.url", "%q must be an http:// or https:// URL like http://127.0.0.1:11333", r.URL)
+		}
 	}
 }
 

@@ -150,7 +150,22 @@ func gatewayConfig(cfg Config) gateway.Config {
 	for _, a := range cfg.Addresses {
 		gc.Addresses = append(gc.Addresses, gateway.Address{Address: a.Address, Kind: a.Kind})
 	}
+	gc.Auth.Rspamd = rspamdChecker(cfg)
 	return gc
+}
+
+// rspamdChecker is the direct spam check of cfg; nil without rspamd.url.
+func rspamdChecker(cfg Config) *gateway.Rspamd {
+	r := cfg.Rspamd
+	if r.URL == "" {
+		return nil
+	}
+	c, err := gateway.NewRspamd(gateway.RspamdConfig{URL: r.URL, Timeout: time.Duration(r.Timeout),
+		Password: os.Getenv(r.PasswordEnv), OnError: r.OnError})
+	if err != nil {
+		return nil // validate refused such a config already
+	}
+	return c
 }
 
 // imapPollers builds one poller per configured mailbox.
