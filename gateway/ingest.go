@@ -317,7 +317,7 @@ func (g *Gateway) checkSender(ctx context.Context, in *inbound, dry bool) error 
 	in.spam = g.spamVerdict(in)
 	in.agent = in.auth.Authenticated && g.isAgent(in.msg.From.Email)
 	in.authenticated, in.authFailed = in.auth.Authenticated, in.auth.Enforced()
-	if in.auth.TempError && !dry && g.cfg.Auth.withDefaults().TempError == "retry" {
+	if in.auth.TempError && !dry && g.rules().Auth.withDefaults().TempError == "retry" {
 		return &TemporaryError{Err: fmt.Errorf("sender authentication: DNS failure (%s)", in.auth.DMARC.Detail)}
 	}
 	return nil
@@ -455,7 +455,7 @@ func (g *Gateway) classify(ctx context.Context, tx *store.Tx, in *inbound) (Resu
 func (g *Gateway) unauthenticatedReply(ctx context.Context, tx *store.Tx, in *inbound, c store.Case) (Result, error) {
 	v := in.auth
 	why := fmt.Sprintf("fails DMARC of %s (p=%s): may not act on %s", v.DMARC.Domain, v.DMARC.Policy, c.Number)
-	if g.cfg.Auth.withDefaults().DMARCFail == "quarantine" && in.env.Source != "replay" {
+	if g.rules().Auth.withDefaults().DMARCFail == "quarantine" && in.env.Source != "replay" {
 		in.step("sender", "unauthenticated", why+"; quarantined")
 		return g.quarantineTx(ctx, tx, in, "dmarc_fail", why)
 	}

@@ -10,7 +10,8 @@ import (
 
 // Reload (SIGHUP, `casegate reload`) changes what the gateway decides
 // while it runs: the inbound addresses, the agents, the accounts, the
-// policies (unknown_sender, survey, auto_close_after, retention), the loop
+// policies (unknown_sender, survey, auto_close_after, retention,
+// auth_temperror, dmarc_fail, spam), the loop
 // protection and the templates. Everything else — hostname, case prefix,
 // listeners, the database, the outbound relay, tokens — is fixed at start
 // and needs a restart.
@@ -70,6 +71,9 @@ func (g *Gateway) Reload(cfg Config, tpl *templates.Set) error {
 	}
 	next.Retention = cfg.Retention
 	next.Protection = cfg.Protection
+	// Of sender authentication, the policies; the resolver, the trusted
+	// relays and the authserv-id stay as started.
+	next.Auth.TempError, next.Auth.DMARCFail, next.Auth.Spam = cfg.Auth.TempError, cfg.Auth.DMARCFail, cfg.Auth.Spam
 	next.TeamAddress = strings.ToLower(cfg.TeamAddress)
 	next.SharedAccounts = append([]string(nil), cfg.SharedAccounts...)
 	g.live.Store(&liveConfig{cfg: next, tpl: tpl})

@@ -62,3 +62,31 @@ func TestReloadWhileIngesting(t *testing.T) {
 		t.Error("a refused reload changed the running rules")
 	}
 }
+
+// The policies of sender authentication and spam are reloaded too: a
+// reload to policy.spam store keeps the next spam without a case instead
+// of quarantining it.
+func TestReloadSpamPolicy(t *testing.T) {
+	e := newAuthEnv(t)
+	mail := "X-Spam-Flag: YES\n" + received(outsideIP) +
+		"From: Bob <bob@spam.example>\nTo: support@support.test\nSubject: Cheap pills\nMessage-ID: <%s@spam.example>\n\nBuy now.\n"
+	if res := e.ingest(t, mxRelay, "bob@spam.example", fmt.Sprintf(mail, "before")); res.Outcome != OutcomeQuarantined {
+		t.Fatalf("before the reload: %+v", res)
+	}
+	tpl, err := templates.New("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	next := e.g.cfg
+	next.Auth.Spam, next.Auth.DMARCFail, next.Auth.TempError = "store", "quarantine", "retry"
+	next.Auth.AuthservID = "elsewhere.example" // fixed: ignored
+	if err := e.g.Reload(next, tpl); err != nil {
+		t.Fatal(err)
+	}
+	if res := e.ingest(t, mxRelay, "bob@spam.example", fmt.Sprintf(mail, "after")); res.Outcome != OutcomeSpam {
+		t.Fatalf("after the reload to policy.spam store: %+v", res)
+	}
+	if a := e.g.rules().Auth; a.DMARCFail != "quarantine" || a.TempError != "retry" || a.AuthservID != e.g.cfg.Auth.AuthservID {
+		t.Errorf("auth rules after the reload: %+v", a)
+	}
+}

@@ -204,7 +204,7 @@ func (in *inbound) spamStep() {
 // ingestSpam keeps a spam message by policy: quarantined, or stored on no
 // case, with no mail back either way.
 func (g *Gateway) ingestSpam(ctx context.Context, tx *store.Tx, in *inbound) (Result, error) {
-	if g.cfg.Auth.withDefaults().Spam == "store" {
+	if g.rules().Auth.withDefaults().Spam == "store" {
 		in.step("spam", "stored", "policy.spam store: no case, no mail back")
 		return g.storeOnly(ctx, tx, in, OutcomeSpam, nil)
 	}
