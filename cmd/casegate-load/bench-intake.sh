@@ -135,6 +135,7 @@ start_casegate() {
 		SMTP_PORT=$(free_port)
 		http_port=$(free_port)
 		[[ $http_port != "$SMTP_PORT" ]] || continue
+		HTTP_PORT=$http_port
 		cat >"$WORK/casegate.yaml" <<-EOF
 		# Embedded defaults, but for the listeners, the data directory, the relay,
 		# and the limits that would refuse a load test from one address (every
@@ -157,6 +158,19 @@ start_casegate() {
 		grep -q "address already in use" "$WORK/casegate.log" || break
 	done
 	die "casegate serve did not start; its log ends with: $(tail -n 5 "$WORK/casegate.log")"
+}
+
+# metric prints the value of a counter on casegate's /metrics, or "?".
+metric() {
+	local line v="?"
+	if exec 3<>"/dev/tcp/127.0.0.1/$HTTP_PORT" 2>/dev/null; then
+		printf 'GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n' >&3
+		while IFS= read -r line; do
+			if [[ $line == "$1 "* ]]; then v=${line#"$1 "}; v=${v%$'\r'}; fi
+		done <&3
+		exec 3<&-
+	fi
+	echo "$v"
 }
 
 # source_rate runs smtp-source against 127.0.0.1:$1 and sets ELAPSED and RATE.
@@ -199,6 +213,7 @@ start_sink relay
 start_casegate "$PORT"
 source_rate "$SMTP_PORT"
 CG_RATE=$RATE CG_ELAPSED=$ELAPSED
+COMMITS=$(metric casegate_store_commits_total) WRITES=$(metric casegate_store_writes_total)
 
 # Every mail a stored case: smtp-source varies only the Message-Id
 # (<pid.fd.count@load.test>) between its mails, so a repeated id would
@@ -206,6 +221,9 @@ CG_RATE=$RATE CG_ELAPSED=$ELAPSED
 CASES=$("$WORK/casegate" cases list --config "$WORK/casegate.yaml" --limit 0 --json |
 	grep -o '"number": "[^"]*"' | sort -u | wc -l | tr -d ' ')
 echo "casegate serve: $N mails in ${CG_ELAPSED}s: $CG_RATE mails/s; stored cases: $CASES of $N"
+if [[ $COMMITS =~ ^[0-9.e+]+$ && $WRITES =~ ^[0-9.e+]+$ ]]; then
+	awk -v w="$WRITES" -v c="$COMMITS" 'BEGIN { if (c > 0) printf "casegate serve: %.0f writes in %.0f commits: %.1f per commit\n", w, c, w / c }'
+fi
 awk -v a="$CG_RATE" -v b="$SINK_RATE" 'BEGIN { printf "ratio casegate / smtp-sink: %.3f\n", a / b }'
 [[ $CASES == "$N" ]] || die "$CASES cases stored for $N mails accepted"
 OK=1
