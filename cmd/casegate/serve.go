@@ -90,7 +90,7 @@ func (m *Main) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	spoolDir := filepath.Join(cfg.DataDir, "spool")
+	spoolDir := spoolDir(cfg)
 	if err := gateway.PrepareSpool(spoolDir); err != nil {
 		return err
 	}
