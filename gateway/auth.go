@@ -14,6 +14,8 @@ import (
 	"github.com/emersion/go-msgauth/dkim"
 	"github.com/emersion/go-msgauth/dmarc"
 	"golang.org/x/net/publicsuffix"
+
+	"github.com/casegate/casegate/gateway/spool"
 )
 
 // Sender authentication (RFC 6376 DKIM, RFC 7208 SPF, RFC 7489 DMARC,
@@ -133,7 +135,7 @@ func (g *Gateway) authenticate(ctx context.Context, in *inbound) (v *AuthVerdict
 	if in.path.Relay.IsValid() {
 		v.Relay = in.path.Relay.String()
 	}
-	v.DKIM = g.checkDKIM(ctx, a.Resolver, in.raw)
+	v.DKIM = g.checkDKIM(ctx, a.Resolver, in.head, in.mail)
 	v.SPF = g.checkSPF(ctx, a.Resolver, in)
 	v.AuthResults, v.Ignored = g.trustedAuthResults(in)
 	rec, dm := lookupDMARC(ctx, a.Resolver, v.FromDomain)
@@ -143,12 +145,14 @@ func (g *Gateway) authenticate(ctx context.Context, in *inbound) (v *AuthVerdict
 }
 
 // checkDKIM verifies every DKIM-Signature (at most 5).
-func (g *Gateway) checkDKIM(ctx context.Context, r Resolver, raw []byte) []Check {
+// head is the start of the message, holding its header section; the
+// whole is read from mail (from its spool file, for a large one).
+func (g *Gateway) checkDKIM(ctx context.Context, r Resolver, head []byte, mail *spool.Message) []Check {
 	out := []Check{}
-	if !bytes.Contains(bytes.ToLower(raw[:headerSize(raw)]), []byte("dkim-signature")) {
+	if !bytes.Contains(bytes.ToLower(head[:headerSize(head)]), []byte("dkim-signature")) {
 		return out
 	}
-	verifs, err := dkim.VerifyWithOptions(bytes.NewReader(raw), &dkim.VerifyOptions{
+	verifs, err := dkim.VerifyWithOptions(mail.Section(), &dkim.VerifyOptions{
 		LookupTXT:        func(name string) ([]string, error) { return r.LookupTXT(ctx, name) },
 		MaxVerifications: 5,
 	})

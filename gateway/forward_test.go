@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/casegate/casegate/gateway/imappoll"
+	"github.com/casegate/casegate/gateway/spool"
 	"github.com/casegate/casegate/store"
 )
 
@@ -26,7 +27,7 @@ func TestForwardingMailboxUnwraps(t *testing.T) {
 	ctx := context.Background()
 	sink := g.IMAPSink()
 	src := imappoll.Source{Mailbox: "fwd", UID: 1, Kind: "case", Forwarding: true}
-	if err := sink.Deliver(ctx, []byte(strings.Replace(wrapped, "%s", "1", 1)), src); err != nil {
+	if err := sink.Deliver(ctx, spool.Bytes([]byte(strings.Replace(wrapped, "%s", "1", 1))), src); err != nil {
 		t.Fatal(err)
 	}
 	c, err := st.CaseByNumber(ctx, "CS0000001")
@@ -34,14 +35,14 @@ func TestForwardingMailboxUnwraps(t *testing.T) {
 		t.Fatalf("the unwrapped case: %+v %v", c, err)
 	}
 	src.UID = 2
-	if err := sink.Deliver(ctx, []byte(strings.Replace(wrapped, "%s", "2", 1)), src); err != nil {
+	if err := sink.Deliver(ctx, spool.Bytes([]byte(strings.Replace(wrapped, "%s", "2", 1))), src); err != nil {
 		t.Fatal(err)
 	}
 	if cases, _ := st.ListCases(ctx, store.CaseFilter{}); len(cases) != 1 {
 		t.Fatalf("the same mail forwarded again made %d cases", len(cases))
 	}
 	plain := imappoll.Source{Mailbox: "inbox", UID: 3, Kind: "case"}
-	if err := sink.Deliver(ctx, []byte(strings.Replace(wrapped, "%s", "3", 1)), plain); err != nil {
+	if err := sink.Deliver(ctx, spool.Bytes([]byte(strings.Replace(wrapped, "%s", "3", 1))), plain); err != nil {
 		t.Fatal(err)
 	}
 	if c, err := st.CaseByNumber(ctx, "CS0000002"); err != nil || c.Contact.Email != "helpdesk@corp.example" {

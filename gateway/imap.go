@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/casegate/casegate/gateway/imappoll"
+	"github.com/casegate/casegate/gateway/spool"
 )
 
 // IMAPSink feeds mail taken from polled mailboxes into the one ingestion
@@ -18,19 +19,22 @@ func (g *Gateway) IMAPSink() *IMAPSink { return &IMAPSink{g: g} }
 
 // Deliver stores one polled message. Its nil error (stored, duplicate or
 // quarantined) is what allows the poller to flag, move or delete it.
-func (s *IMAPSink) Deliver(ctx context.Context, raw []byte, src imappoll.Source) error {
+func (s *IMAPSink) Deliver(ctx context.Context, mail *spool.Message, src imappoll.Source) error {
 	env := Envelope{Source: "imap", Kind: src.Kind}
 	if src.Truncated {
 		start := time.Now()
-		in := newInbound(raw, env)
-		_, err := s.g.quarantine(ctx, in, "too_big",
+		in, err := s.g.newInboundFrom(mail, env)
+		if err != nil {
+			return err
+		}
+		_, err = s.g.quarantine(ctx, in, "too_big",
 			fmt.Sprintf("mailbox %s uid %d: %d bytes, only the start was fetched", src.Mailbox, src.UID, src.Size))
 		if err == nil {
 			s.g.metrics.ingested(env.Source, OutcomeQuarantined, start)
 		}
 		return err
 	}
-	res, err := s.g.Ingest(ctx, s.unwrap(raw, src), env)
+	res, err := s.g.IngestMessage(ctx, s.unwrap(mail, src), env)
 	if err != nil {
 		return err
 	}
@@ -47,10 +51,10 @@ func (s *IMAPSink) DeliverBatch(ctx context.Context, msgs []imappoll.Message) []
 	var idx []int
 	for i, m := range msgs {
 		if m.Src.Truncated {
-			errs[i] = s.Deliver(ctx, m.Raw, m.Src)
+			errs[i] = s.Deliver(ctx, m.Mail, m.Src)
 			continue
 		}
-		batch = append(batch, RawMessage{Raw: s.unwrap(m.Raw, m.Src), Env: Envelope{Source: "imap", Kind: m.Src.Kind}})
+		batch = append(batch, RawMessage{Mail: s.unwrap(m.Mail, m.Src), Env: Envelope{Source: "imap", Kind: m.Src.Kind}})
 		idx = append(idx, i)
 	}
 	results, berrs := s.g.IngestBatch(ctx, batch)
@@ -72,11 +76,11 @@ func (s *IMAPSink) DeliverBatch(ctx context.Context, msgs []imappoll.Message) []
 // message, byte for byte, and its Message-ID decides duplicates. Anything
 // else (a mail that is not such a wrapper, one that cannot be read) comes
 // through as it is.
-func (s *IMAPSink) unwrap(raw []byte, src imappoll.Source) []byte {
+func (s *IMAPSink) unwrap(raw *spool.Message, src imappoll.Source) *spool.Message {
 	if !src.Forwarding {
 		return raw
 	}
-	m, err := s.g.parse(raw)
+	m, err := s.g.parseMail(raw)
 	if err != nil || m.Forwarded == nil || !m.Forwarded.Only {
 		return raw
 	}
@@ -84,7 +88,7 @@ func (s *IMAPSink) unwrap(raw []byte, src imappoll.Source) []byte {
 		if a.Message != nil && len(a.Data) > 0 {
 			s.g.log.Info("imap: forwarded mail unwrapped", "mailbox", src.Mailbox, "uid", src.UID,
 				"wrapper_from", m.From.Email, "from", a.Message.From.Email)
-			return a.Data
+			return spool.Bytes(a.Data)
 		}
 	}
 	return raw

@@ -7,9 +7,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"time"
 
+	"github.com/casegate/casegate/gateway/spool"
 	"github.com/casegate/casegate/mailparse"
 	"github.com/casegate/casegate/store"
 )
@@ -67,7 +69,10 @@ func (e *TemporaryError) Unwrap() error { return e.Err }
 
 // inbound is one message on its way through classification.
 type inbound struct {
-	raw     []byte
+	// mail is the raw message, in memory or in a spool file; head is its
+	// start, holding the header section (all of a message in memory).
+	mail    *spool.Message
+	head    []byte
 	sha     string
 	env     Envelope
 	msg     *mailparse.Message
@@ -97,7 +102,50 @@ type inbound struct {
 
 func newInbound(raw []byte, env Envelope) *inbound {
 	sum := sha256.Sum256(raw)
-	return &inbound{raw: raw, sha: hex.EncodeToString(sum[:]), env: env}
+	return &inbound{mail: spool.Bytes(raw), head: raw, sha: hex.EncodeToString(sum[:]), env: env}
+}
+
+// headBytes is how much of a spooled message is read as its head: more
+// than the parser's limit on a header section.
+const headBytes = 256<<10 + 4<<10
+
+// newInboundFrom is newInbound of a message that may be in a spool file:
+// its digest is taken in one pass over the file, and its head read. A
+// failure to read the file is a *TemporaryError.
+func (g *Gateway) newInboundFrom(m *spool.Message, env Envelope) (*inbound, error) {
+	if raw, ok := m.InMemory(); ok {
+		return newInbound(raw, env), nil
+	}
+	h := sha256.New()
+	if _, err := io.Copy(h, m.Section()); err != nil {
+		return nil, g.temporary("read spooled message", err)
+	}
+	head, err := m.Head(max(headBytes, g.parseOpts.Limits.MaxHeaderBytes+4<<10))
+	if err != nil {
+		return nil, g.temporary("read spooled message", err)
+	}
+	return &inbound{mail: m, head: head, sha: hex.EncodeToString(h.Sum(nil)), env: env}, nil
+}
+
+// again is a fresh inbound of the same message, with envelope env.
+func (in *inbound) again(env Envelope) *inbound {
+	return &inbound{mail: in.mail, head: in.head, sha: in.sha, env: env}
+}
+
+// rawBytes is the whole message in memory, for the paths that keep it as
+// one value (quarantine): a spooled message is read back.
+func (in *inbound) rawBytes() ([]byte, error) {
+	return in.mail.Whole()
+}
+
+// rawForStore is the message for store.InboundMessage: its bytes when in
+// memory, else its section of the spool file, which the store reads in
+// pieces.
+func (in *inbound) rawForStore() ([]byte, *io.SectionReader) {
+	if raw, ok := in.mail.InMemory(); ok {
+		return raw, nil
+	}
+	return nil, in.mail.Section()
 }
 
 func (in *inbound) step(step, result, detail string) {
@@ -109,10 +157,26 @@ func (in *inbound) step(step, result, detail string) {
 // is durably stored (or was already, or is quarantined); a non-nil error is
 // a *TemporaryError and nothing was stored.
 func (g *Gateway) Ingest(ctx context.Context, raw []byte, env Envelope) (Result, error) {
+	return g.ingestCounted(ctx, time.Now(), newInbound(raw, env))
+}
+
+// IngestMessage is Ingest of a message that may be in a spool file (a
+// large one, package spool), which is read from there in pieces and
+// never held whole. m remains the caller's, to close after.
+func (g *Gateway) IngestMessage(ctx context.Context, m *spool.Message, env Envelope) (Result, error) {
 	start := time.Now()
-	res, err := g.ingest(ctx, newInbound(raw, env), false)
+	in, err := g.newInboundFrom(m, env)
+	if err != nil {
+		return Result{}, err
+	}
+	return g.ingestCounted(ctx, start, in)
+}
+
+// ingestCounted is ingest, counted in the metrics when it succeeds.
+func (g *Gateway) ingestCounted(ctx context.Context, start time.Time, in *inbound) (Result, error) {
+	res, err := g.ingest(ctx, in, false)
 	if err == nil {
-		g.metrics.ingested(env.Source, res.Outcome, start)
+		g.metrics.ingested(in.env.Source, res.Outcome, start)
 	}
 	return res, err
 }
@@ -123,7 +187,7 @@ var errDryRun = errors.New("dry run")
 // ingest is Ingest; with dry set it takes every decision against the
 // current database, then rolls the transaction back and writes nothing.
 func (g *Gateway) ingest(ctx context.Context, in *inbound, dry bool) (Result, error) {
-	raw, env := in.raw, in.env
+	env := in.env
 	j := g.prepare(ctx, in, dry)
 	if j.write == nil {
 		return j.res, j.err
@@ -133,7 +197,7 @@ func (g *Gateway) ingest(ctx context.Context, in *inbound, dry bool) (Result, er
 		// Another instance stored the same mail between our duplicate
 		// check and our insert, and our transaction was rolled back:
 		// taken in again, the check finds it.
-		j = g.prepare(ctx, newInbound(raw, env), dry)
+		j = g.prepare(ctx, in.again(env), dry)
 		if j.write == nil {
 			return j.res, j.err
 		}
@@ -149,9 +213,15 @@ func (g *Gateway) ingest(ctx context.Context, in *inbound, dry bool) (Result, er
 // and errs[i] are what Ingest would have returned for msgs[i].
 func (g *Gateway) IngestBatch(ctx context.Context, msgs []RawMessage) ([]Result, []error) {
 	jobs := make([]*ingestJob, len(msgs))
+	ins := make([]*inbound, len(msgs))
 	var fns []func(*store.Tx) error
 	for i, m := range msgs {
-		jobs[i] = g.prepare(ctx, newInbound(m.Raw, m.Env), false)
+		var err error
+		if ins[i], err = g.inboundOf(m); err != nil {
+			jobs[i] = &ingestJob{err: err}
+			continue
+		}
+		jobs[i] = g.prepare(ctx, ins[i], false)
 		if jobs[i].write != nil {
 			fns = append(fns, jobs[i].write)
 		}
@@ -164,7 +234,7 @@ func (g *Gateway) IngestBatch(ctx context.Context, msgs []RawMessage) ([]Result,
 			continue
 		}
 		if errors.Is(werrs[0], store.ErrDuplicate) {
-			results[i], errs[i] = g.ingest(ctx, newInbound(msgs[i].Raw, msgs[i].Env), false) // see ingest
+			results[i], errs[i] = g.ingest(ctx, ins[i].again(msgs[i].Env), false) // see ingest
 		} else {
 			results[i], errs[i] = g.finish(j, werrs[0])
 		}
@@ -173,10 +243,20 @@ func (g *Gateway) IngestBatch(ctx context.Context, msgs []RawMessage) ([]Result,
 	return results, errs
 }
 
-// RawMessage is one message for IngestBatch.
+// RawMessage is one message for IngestBatch: Raw, or, when set, Mail (in
+// memory or spooled, as for IngestMessage; the caller's to close).
 type RawMessage struct {
-	Raw []byte
-	Env Envelope
+	Raw  []byte
+	Mail *spool.Message
+	Env  Envelope
+}
+
+// inboundOf is the inbound of a batch's message.
+func (g *Gateway) inboundOf(m RawMessage) (*inbound, error) {
+	if m.Mail != nil {
+		return g.newInboundFrom(m.Mail, m.Env)
+	}
+	return newInbound(m.Raw, m.Env), nil
 }
 
 // ingestJob is a message prepared for its transaction: write is the
@@ -202,7 +282,7 @@ func (g *Gateway) prepare(ctx context.Context, in *inbound, dry bool) (j *ingest
 			j.write, j.res, j.err = nil, Result{}, &TemporaryError{Err: fmt.Errorf("internal error")}
 		}
 	}()
-	raw, env := in.raw, in.env
+	env := in.env
 	in.kind, in.plusTag = g.kindOf(env)
 	quarantine := func(reason, detail string) *ingestJob {
 		if dry {
@@ -218,10 +298,15 @@ func (g *Gateway) prepare(ctx context.Context, in *inbound, dry bool) (j *ingest
 		})
 		return j
 	}
-	if g.cfg.MaxMessageBytes > 0 && int64(len(raw)) > g.cfg.MaxMessageBytes {
-		return quarantine("too_big", fmt.Sprintf("%d bytes, limit %d", len(raw), g.cfg.MaxMessageBytes))
+	if size := in.mail.Size(); g.cfg.MaxMessageBytes > 0 && size > g.cfg.MaxMessageBytes {
+		return quarantine("too_big", fmt.Sprintf("%d bytes, limit %d", size, g.cfg.MaxMessageBytes))
 	}
-	msg, perr := g.parse(raw)
+	msg, perr := g.parseMail(in.mail)
+	var rerr *mailparse.ReadError
+	if errors.As(perr, &rerr) {
+		j.err = g.temporary("read spooled message", rerr.Err)
+		return j
+	}
 	if perr != nil {
 		reason := "unparseable"
 		if e, ok := mailparse.IsError(perr); ok {
@@ -311,7 +396,7 @@ func (g *Gateway) finish(j *ingestJob, err error) (Result, error) {
 // A DNS failure is taken as unauthenticated, or, with policy
 // auth_temperror retry, is a temporary error so the sender tries again.
 func (g *Gateway) checkSender(ctx context.Context, in *inbound, dry bool) error {
-	in.fields = headerFields(in.raw)
+	in.fields = headerFields(in.head)
 	in.path = g.pathOf(in.env, in.fields)
 	in.auth = g.authenticate(ctx, in)
 	in.spam = g.spamVerdict(in)
@@ -345,6 +430,21 @@ func (g *Gateway) parse(raw []byte) (msg *mailparse.Message, err error) {
 		}
 	}()
 	return mailparse.Parse(raw, g.parseOpts)
+}
+
+// parseMail is parse of a message in memory or in a spool file, which
+// is read in pieces (mailparse.ParseFrom).
+func (g *Gateway) parseMail(m *spool.Message) (msg *mailparse.Message, err error) {
+	if raw, ok := m.InMemory(); ok {
+		return g.parse(raw)
+	}
+	defer func() {
+		if v := recover(); v != nil {
+			g.notePanic("parse", v)
+			msg, err = nil, &mailparse.Error{Reason: "parser_failure", Err: fmt.Errorf("%v", v)}
+		}
+	}()
+	return mailparse.ParseFrom(m.ReaderAt(), m.Size(), g.parseOpts)
 }
 
 // kindOf decides the case kind and the plus tag from the envelope.
@@ -382,9 +482,13 @@ func (g *Gateway) quarantineRaw(ctx context.Context, tx *store.Tx, in *inbound, 
 	if gone, err := g.forgottenMail(ctx, tx, in); err != nil || gone {
 		return forgottenResult(in), err
 	}
+	raw, err := in.rawBytes()
+	if err != nil {
+		return Result{}, err
+	}
 	id, err := tx.Quarantine(ctx, store.Quarantined{
 		Source: in.env.Source, EnvelopeFrom: in.env.From, EnvelopeTo: in.env.To,
-		Reason: reason, Detail: detail, ContentSHA256: in.sha, Raw: in.raw,
+		Reason: reason, Detail: detail, ContentSHA256: in.sha, Raw: raw,
 	})
 	if err != nil {
 		return Result{}, err
@@ -505,10 +609,11 @@ func (g *Gateway) storeOnly(ctx context.Context, tx *store.Tx, in *inbound, outc
 func (g *Gateway) insertMessage(ctx context.Context, tx *store.Tx, in *inbound, caseID int64, outcome string) (int64, error) {
 	m := in.msg
 	trace, _ := json.Marshal(in.trace)
+	raw, rawFrom := in.rawForStore()
 	id, err := tx.InsertMessage(ctx, store.InboundMessage{
 		CaseID: caseID, Source: in.env.Source, EnvelopeFrom: in.env.From, EnvelopeTo: in.env.To,
 		MessageID: m.MessageID, ContentSHA256: in.sha, From: m.From.Email, Subject: m.Subject,
-		Outcome: outcome, Raw: in.raw, FullText: m.Text, Visible: m.Visible,
+		Outcome: outcome, Raw: raw, RawFrom: rawFrom, FullText: m.Text, Visible: m.Visible,
 		Headers: headersOfInterest(m, in.auth), Decision: string(trace),
 	})
 	if err != nil {

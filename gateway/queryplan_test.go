@@ -18,6 +18,7 @@ import (
 	"github.com/casegate/casegate/gateway/gatewaytest"
 	"github.com/casegate/casegate/gateway/imappoll"
 	"github.com/casegate/casegate/gateway/outbound"
+	"github.com/casegate/casegate/gateway/spool"
 	"github.com/casegate/casegate/store"
 	"github.com/casegate/casegate/store/storetest"
 	"github.com/casegate/casegate/templates"
@@ -284,7 +285,7 @@ func (e *queryPlanEnv) run(t *testing.T) {
 		t.Fatalf("replay: %+v %v", res, err)
 	}
 	imap := e.g.IMAPSink()
-	if err := imap.Deliver(ctx, []byte(strings.ReplaceAll(mail("grace@customer.example", "", "From IMAP", "Hello"), "\n", "\r\n")),
+	if err := imap.Deliver(ctx, spool.Bytes([]byte(strings.ReplaceAll(mail("grace@customer.example", "", "From IMAP", "Hello"), "\n", "\r\n"))),
 		imappoll.Source{Mailbox: "inbox", UID: 7, Kind: "case"}); err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/emersion/go-smtp"
 
+	"github.com/casegate/casegate/gateway/spool"
 	"github.com/casegate/casegate/store"
 )
 
@@ -205,8 +206,8 @@ func (s *smtpSession) checkBounceAddress(to string) error {
 
 // Data reads the message and stores it; the 250 go-smtp sends when Data
 // returns nil therefore follows the commit. The message is spooled while
-// it arrives and held in memory only within the server's budget
-// (spool.go).
+// it arrives, parsed and stored from the spool file, within the server's
+// memory budget (spool.go).
 func (s *smtpSession) Data(r io.Reader) (err error) {
 	var size int64
 	defer func() {
@@ -223,8 +224,8 @@ func (s *smtpSession) Data(r io.Reader) (err error) {
 		s.conn.Progress() // a message is progress: the command count starts again
 		defer s.conn.Progress()
 	}
-	sp, err := spoolData(r, s.cfg.SpoolDir)
-	size = sp.size
+	sp, n, err := spool.Read(r, s.cfg.SpoolDir)
+	size = n
 	if err != nil {
 		return s.refuseData(size, err)
 	}
@@ -236,15 +237,16 @@ func (s *smtpSession) Data(r io.Reader) (err error) {
 		return s.refuseData(size, err)
 	}
 	defer release()
-	raw, err := sp.Bytes()
+	// The header section ends within its limit, or the first
+	// MaxHeaderBytes bytes (and the blank line) show it does not.
+	head, err := sp.Head(s.cfg.MaxHeaderBytes + 4)
 	if err != nil {
 		return s.refuseData(size, err)
 	}
-	sp.Close()
-	if headerSize(raw) > s.cfg.MaxHeaderBytes {
+	if headerSize(head) > s.cfg.MaxHeaderBytes {
 		return s.refuseData(size, errHeaderTooLarge)
 	}
-	res, err := s.g.Ingest(ctx, raw, Envelope{Source: "smtp", From: s.from, To: s.to,
+	res, err := s.g.IngestMessage(ctx, sp, Envelope{Source: "smtp", From: s.from, To: s.to,
 		NullSender: IsNullSender(s.from), ClientIP: s.remote, HELO: s.helo})
 	if err != nil {
 		return s.refuseData(size, err)
@@ -260,13 +262,13 @@ func (s *smtpSession) Data(r io.Reader) (err error) {
 // file is ours, a temporary failure (a full disk, 452).
 func (s *smtpSession) refuseData(size int64, err error) *smtp.SMTPError {
 	var se *smtp.SMTPError
-	var spe *spoolError
+	var spe *spool.Error
 	var te *TemporaryError
 	switch {
+	case errors.As(err, &te):
 	case errors.As(err, &spe):
-		err = s.g.temporary("smtp spool", spe.err)
-	case errors.As(err, &se), errors.Is(err, smtp.ErrTooLongLine), errors.As(err, &te),
-		errors.Is(err, errHeaderTooLarge):
+		err = s.g.temporary("smtp spool", spe.Err)
+	case errors.As(err, &se), errors.Is(err, smtp.ErrTooLongLine), errors.Is(err, errHeaderTooLarge):
 	default:
 		err = fmt.Errorf("connection lost during DATA: %w", err)
 	}

@@ -2,6 +2,7 @@ package mailparse
 
 import (
 	"bytes"
+	"slices"
 	"strings"
 )
 
@@ -123,7 +124,8 @@ func (w *walker) noteDeliveryStatus(data []byte) {
 	}
 	r := w.report
 	for _, b := range bytes.Split(normalizeNewlinesBytes(data), []byte("\n\n")) {
-		h, _, err := readHeader(append(bytes.TrimLeft(b, "\n"), "\n\n"...), DefaultLimits(), func(string) {})
+		// Clipped: b is a slice of the mail, which append must not write to.
+		h, _, err := readHeader(append(slices.Clip(bytes.TrimLeft(b, "\n")), "\n\n"...), DefaultLimits(), func(string) {})
 		if err != nil {
 			continue
 		}

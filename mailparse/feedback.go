@@ -2,6 +2,7 @@ package mailparse
 
 import (
 	"encoding/json"
+	"slices"
 	"strings"
 )
 
@@ -35,7 +36,9 @@ func (w *walker) noteFeedback(data []byte) {
 	if w.report == nil {
 		w.report = &reportParts{kind: "feedback-report"}
 	}
-	h, _, err := readHeader(append(normalizeNewlinesBytes(data), "\n\n"...), DefaultLimits(), func(string) {})
+	// Clipped: data may be a slice of the mail, which append must not
+	// write to.
+	h, _, err := readHeader(append(slices.Clip(normalizeNewlinesBytes(data)), "\n\n"...), DefaultLimits(), func(string) {})
 	if err == nil && w.report.feedback == nil {
 		w.report.feedback = h
 	}

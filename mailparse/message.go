@@ -126,6 +126,12 @@ type Options struct {
 	Hostname   string // our mail domain, for the loop header
 	LoopHeader string // e.g. "X-Casegate-Loop"; value is our Hostname
 	Limits     Limits
+
+	// testMemBelow and testChunk, when set, replace memBelow and
+	// streamChunk (reader.go, stream.go), so that the tests read small
+	// mails the way ParseFrom reads large ones, in small pieces.
+	testMemBelow int64
+	testChunk    int
 }
 
 // Limits bound the work one message may cause. Zero fields take the

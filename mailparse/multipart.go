@@ -73,7 +73,10 @@ func (w *walker) walkMultipart(p *part, depth int) error {
 		p.mtype = "text/plain"
 		return w.walk(p, depth)
 	}
-	raws, closed := splitMultipart(p.body, boundary)
+	raws, closed, err := w.splitParts(p, boundary)
+	if err != nil {
+		return err
+	}
 	if !closed {
 		w.warn("multipart without close delimiter")
 	}
@@ -88,11 +91,11 @@ func (w *walker) walkMultipart(p *part, depth int) error {
 	}
 	kids := make([]*part, 0, len(raws))
 	for _, raw := range raws {
-		h, body, err := readPartHeader(raw, w.lim, w.warn)
+		k, err := w.partOf(raw, sub)
 		if err != nil {
 			return err
 		}
-		kids = append(kids, w.newPart(h, body, sub))
+		kids = append(kids, k)
 	}
 	switch p.mtype {
 	case "multipart/alternative":
@@ -139,7 +142,12 @@ func (w *walker) walkAlternative(kids []*part, depth int) error {
 	for i, k := range kids {
 		switch {
 		case k.mtype == "text/plain" && k.disp != "attachment":
-			if plain < 0 && len(bytes.TrimSpace(k.body)) > 0 {
+			if plain >= 0 {
+				continue
+			}
+			if ok, err := w.hasText(k); err != nil {
+				return err
+			} else if ok {
 				plain = i
 			}
 		case k.mtype == "text/html" || k.mtype == "multipart/related" ||
@@ -195,9 +203,9 @@ func (w *walker) walkRelated(p *part, kids []*part, depth int) error {
 			if w.parts > w.lim.MaxParts {
 				return &Error{Reason: "too_many_parts"}
 			}
-			data := decodeTransfer(k.body, k.h.get("Content-Transfer-Encoding"), w.warn)
-			if int64(len(data)) > w.lim.MaxPartBytes {
-				return &Error{Reason: "part_too_large"}
+			data, err := w.partData(k)
+			if err != nil {
+				return err
 			}
 			w.addAttachment(k, data)
 			continue

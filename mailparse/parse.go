@@ -52,28 +52,39 @@ func parseDepth(raw []byte, opts Options, lim Limits, depth int, parts *int) (*M
 		return nil, &Error{Reason: "too_deep"}
 	}
 	m := &Message{}
-	warn := m.warn
-	h, body, err := readHeader(raw, lim, warn)
+	h, body, err := readHeader(raw, lim, m.warn)
 	if err != nil {
 		return nil, err
 	}
-	w := &walker{lim: lim, opts: opts, parts: *parts, warn: warn, htmlQ: -1}
+	w := newWalker(m, opts, lim, *parts)
 	top := w.newPart(h, body, "text/plain")
+	return w.message(m, h, top, depth, parts, depth == 0 && bytes.HasPrefix(raw, []byte("From ")))
+}
+
+// newWalker returns the walker of message m, parts parts into the outer
+// message.
+func newWalker(m *Message, opts Options, lim Limits, parts int) *walker {
+	return &walker{lim: lim, opts: opts, parts: parts, warn: m.warn, htmlQ: -1}
+}
+
+// message walks the entity top, whose header is h, and fills in m; mbox
+// says the message came with an mbox "From " line.
+func (w *walker) message(m *Message, h header, top *part, depth int, parts *int, mbox bool) (*Message, error) {
 	if err := w.walk(top, depth); err != nil {
 		return nil, err
 	}
 	*parts = w.parts
 	m.Text = strings.TrimRight(joinTexts(w.texts), " \t\n")
-	if depth == 0 && bytes.HasPrefix(raw, []byte("From ")) {
+	if mbox {
 		// An mbox export escaped the body lines starting with "From ".
 		m.Text = strings.ReplaceAll(m.Text, "\n>From ", "\nFrom ")
 	}
 	m.HTML = w.html
 	m.Attachments = w.atts
-	fillHeaders(m, h, w.cs, casePrefix(opts))
+	fillHeaders(m, h, w.cs, casePrefix(w.opts))
 	m.Visible, m.Cut = visibleReply(m.Text, w.htmlQ, w.html != "" && !w.plain)
-	m.BodyRef = findBodyRef(m.Text, casePrefix(opts))
-	m.Signals = signals(h, opts, m)
+	m.BodyRef = findBodyRef(m.Text, casePrefix(w.opts))
+	m.Signals = signals(h, w.opts, m)
 	rep := readReport(h, m, w.report)
 	if m.Signals.Complaint = detectComplaint(m, rep); m.Signals.Complaint == nil {
 		m.Signals.Bounce = detectBounce(h, m, rep)

@@ -1,6 +1,9 @@
 package mailparse
 
 import (
+	"bytes"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -85,5 +88,24 @@ func TestErrorText(t *testing.T) {
 	}
 	if _, ok := IsError(e); !ok {
 		t.Error("IsError(*Error) = false")
+	}
+}
+
+// Parsing never writes to the mail: the raw bytes are stored after it,
+// and their digest was taken before. Each mail is tried as it is and
+// with LF line ends, as a pipe gets it.
+func TestParseLeavesTheMailAlone(t *testing.T) {
+	for _, path := range corpusFiles(t) {
+		raw, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, mail := range [][]byte{raw, bytes.ReplaceAll(raw, []byte("\r\n"), []byte("\n"))} {
+			before := bytes.Clone(mail)
+			Parse(mail, corpusOptions)
+			if !bytes.Equal(mail, before) {
+				t.Errorf("%s: Parse changed the mail", filepath.Base(path))
+			}
+		}
 	}
 }

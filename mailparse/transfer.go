@@ -98,29 +98,38 @@ func decodeQP(b []byte) ([]byte, bool) {
 		if nl >= 0 {
 			line, rest = b[:nl], b[nl+1:]
 		}
-		hadNL := nl >= 0
-		line = trimCR(line)
-		line = trimRightBlank(line)
-		soft := len(line) > 0 && line[len(line)-1] == '='
-		if soft {
-			line = line[:len(line)-1]
-		}
-		for i := 0; i < len(line); i++ {
-			c := line[i]
-			if c == '=' {
-				if i+2 < len(line) && isHex(line[i+1]) && isHex(line[i+2]) {
-					out = append(out, unhex(line[i+1])<<4|unhex(line[i+2]))
-					i += 2
-					continue
-				}
-				damaged = true
-			}
-			out = append(out, c)
-		}
-		if hadNL && !soft {
-			out = append(out, '\n')
-		}
+		var bad bool
+		out, bad = decodeQPLine(out, line, nl >= 0)
+		damaged = damaged || bad
 		b = rest
+	}
+	return out, damaged
+}
+
+// decodeQPLine appends the decoded line (without its LF; hadNL says
+// whether it had one) to out.
+func decodeQPLine(out, line []byte, hadNL bool) ([]byte, bool) {
+	damaged := false
+	line = trimCR(line)
+	line = trimRightBlank(line)
+	soft := len(line) > 0 && line[len(line)-1] == '='
+	if soft {
+		line = line[:len(line)-1]
+	}
+	for i := 0; i < len(line); i++ {
+		c := line[i]
+		if c == '=' {
+			if i+2 < len(line) && isHex(line[i+1]) && isHex(line[i+2]) {
+				out = append(out, unhex(line[i+1])<<4|unhex(line[i+2]))
+				i += 2
+				continue
+			}
+			damaged = true
+		}
+		out = append(out, c)
+	}
+	if hadNL && !soft {
+		out = append(out, '\n')
 	}
 	return out, damaged
 }

@@ -2,14 +2,17 @@ package mailparse
 
 import (
 	"bytes"
+	"io"
 	"strings"
 )
 
-// part is one MIME entity: its header and its still encoded body.
+// part is one MIME entity: its header and its still encoded body, in
+// memory or, for a large entity read by ParseFrom, as its section.
 type part struct {
 	h        header
 	body     []byte
-	mtype    string // lower-cased media type, "text/plain" by default
+	sec      *io.SectionReader // nil when body holds the entity
+	mtype    string            // lower-cased media type, "text/plain" by default
 	params   map[string]string
 	disp     string // "inline", "attachment" or ""
 	dparams  map[string]string
@@ -70,12 +73,15 @@ func (w *walker) walk(p *part, depth int) error {
 	if strings.HasPrefix(p.mtype, "multipart/") {
 		return w.walkMultipart(p, depth)
 	}
-	if int64(len(p.body)) > w.lim.MaxPartBytes*2 {
+	if p.size() > w.lim.MaxPartBytes*2 {
 		return &Error{Reason: "part_too_large"}
 	}
-	data := decodeTransfer(p.body, p.h.get("Content-Transfer-Encoding"), w.warn)
-	if int64(len(data)) > w.lim.MaxPartBytes {
-		return &Error{Reason: "part_too_large"}
+	if p.sec != nil && p.disp != "attachment" && p.filename == "" && p.mtype == "text/plain" {
+		return w.addTextAt(p)
+	}
+	data, err := w.partData(p)
+	if err != nil {
+		return err
 	}
 	switch {
 	case p.disp != "attachment" && p.filename == "" && p.mtype == "text/plain":
@@ -100,6 +106,14 @@ func (w *walker) walk(p *part, depth int) error {
 	}
 	w.addAttachment(p, data)
 	return nil
+}
+
+// size is the size of the encoded body.
+func (p *part) size() int64 {
+	if p.sec != nil {
+		return p.sec.Size()
+	}
+	return int64(len(p.body))
 }
 
 // addText appends a text/plain body part.

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"unsafe"
 )
@@ -49,6 +51,38 @@ func (tx *Tx) insertChunks(ctx context.Context, id int64, bit int, data string) 
 		data = data[n:]
 	}
 	return nil
+}
+
+// insertChunksFrom is insertChunks of the bytes of r, read into one
+// buffer of chunkSize piece by piece: a part in a file is never held
+// whole.
+func (tx *Tx) insertChunksFrom(ctx context.Context, id int64, bit int, r *io.SectionReader) error {
+	buf := make([]byte, min(r.Size(), chunkSize))
+	for seq, off := 0, int64(0); off < r.Size(); seq++ {
+		n := int(min(int64(len(buf)), r.Size()-off))
+		if err := readAtFull(r, buf[:n], off); err != nil {
+			return fmt.Errorf("insert message %d %s: read: %w", id, chunkPart[bit], err)
+		}
+		_, err := tx.tx.ExecContext(ctx, `INSERT INTO message_chunks (message_id, part, seq, data) VALUES (?, ?, ?, ?)`,
+			id, chunkPart[bit], seq, buf[:n])
+		if err != nil {
+			return fmt.Errorf("insert message %d %s: %w", id, chunkPart[bit], err)
+		}
+		off += int64(n)
+	}
+	return nil
+}
+
+// readAtFull fills p from r at off.
+func readAtFull(r io.ReaderAt, p []byte, off int64) error {
+	n, err := r.ReadAt(p, off)
+	if n == len(p) {
+		return nil
+	}
+	if err == nil || errors.Is(err, io.EOF) {
+		err = io.ErrUnexpectedEOF
+	}
+	return err
 }
 
 // chunkSink is what a part is read back into: a bytes.Buffer or a

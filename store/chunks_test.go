@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"context"
+	"io"
 	"strings"
 	"testing"
 	"time"
@@ -49,24 +50,33 @@ func testMessageTextsStoredOnce(t *testing.T, b backend) {
 		raw           []byte
 		text, visible string
 		want          storedForm
+		fromReader    bool // the raw bytes are read from a file (RawFrom), not given
 	}{
-		{"small, visible is the text", []byte("raw 1"), "Hello.", "Hello.", storedForm{rawInline: 5}},
+		{"small, visible is the text", []byte("raw 1"), "Hello.", "Hello.", storedForm{rawInline: 5}, false},
 		{"small, visible differs", []byte("raw 2\x00\xff"), "Hello.\n> quoted", "Hello.",
-			storedForm{visibleInline: true, rawInline: 7}},
+			storedForm{visibleInline: true, rawInline: 7}, false},
 		{"large, visible is the text", bigRaw, big, big,
-			storedForm{chunked: chunkedRaw | chunkedText, chunks: pieces(len(bigRaw)) + pieces(len(big))}},
+			storedForm{chunked: chunkedRaw | chunkedText, chunks: pieces(len(bigRaw)) + pieces(len(big))}, false},
 		{"large, visible differs", append(bigRaw, '!'), big + "-- \nJane", big,
 			storedForm{chunked: chunkedRaw | chunkedText | chunkedVisible,
-				chunks: pieces(len(bigRaw)+1) + pieces(len(big)+9) + pieces(len(big))}},
+				chunks: pieces(len(bigRaw)+1) + pieces(len(big)+9) + pieces(len(big))}, false},
 		{"large text, small visible", []byte("raw 5"), big, "Short.",
-			storedForm{chunked: chunkedText, visibleInline: true, rawInline: 5, chunks: pieces(len(big))}},
+			storedForm{chunked: chunkedText, visibleInline: true, rawInline: 5, chunks: pieces(len(big))}, false},
+		{"large, raw from a reader", append(bigRaw, "from a file"...), "Hello.", "Hello.",
+			storedForm{chunked: chunkedRaw, chunks: pieces(len(bigRaw) + 11)}, true},
+		{"small, raw from a reader", []byte("raw 7 from a file"), "Hello.", "Hello.",
+			storedForm{rawInline: 17}, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var id int64
 			err := st.Write(ctx, func(tx *Tx) error {
 				var err error
-				id, err = tx.InsertMessage(ctx, InboundMessage{CaseID: c.ID, Source: "smtp", ContentSHA256: tc.name,
-					Outcome: OutcomeReply, Raw: tc.raw, FullText: tc.text, Visible: tc.visible})
+				m := InboundMessage{CaseID: c.ID, Source: "smtp", ContentSHA256: tc.name,
+					Outcome: OutcomeReply, Raw: tc.raw, FullText: tc.text, Visible: tc.visible}
+				if tc.fromReader {
+					m.Raw, m.RawFrom = nil, io.NewSectionReader(bytes.NewReader(tc.raw), 0, int64(len(tc.raw)))
+				}
+				id, err = tx.InsertMessage(ctx, m)
 				if err != nil {
 					return err
 				}

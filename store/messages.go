@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"time"
 	"unsafe"
@@ -21,22 +22,26 @@ const (
 
 // InboundMessage is one stored inbound mail.
 type InboundMessage struct {
-	ID            int64     `json:"id"`
-	CaseID        int64     `json:"-"`
-	Source        string    `json:"source"`
-	EnvelopeFrom  string    `json:"envelope_from"`
-	EnvelopeTo    []string  `json:"envelope_to"`
-	MessageID     string    `json:"message_id,omitempty"`
-	ContentSHA256 string    `json:"content_sha256"`
-	From          string    `json:"from"`
-	Subject       string    `json:"subject"`
-	Outcome       string    `json:"outcome"`
-	Raw           []byte    `json:"-"`
-	FullText      string    `json:"full_text"`
-	Visible       string    `json:"visible"`
-	Headers       string    `json:"-"` // JSON object
-	Decision      string    `json:"-"` // JSON array
-	ReceivedAt    time.Time `json:"received_at"`
+	ID            int64    `json:"id"`
+	CaseID        int64    `json:"-"`
+	Source        string   `json:"source"`
+	EnvelopeFrom  string   `json:"envelope_from"`
+	EnvelopeTo    []string `json:"envelope_to"`
+	MessageID     string   `json:"message_id,omitempty"`
+	ContentSHA256 string   `json:"content_sha256"`
+	From          string   `json:"from"`
+	Subject       string   `json:"subject"`
+	Outcome       string   `json:"outcome"`
+	Raw           []byte   `json:"-"`
+	// RawFrom, when set, holds the raw bytes instead of Raw, for
+	// InsertMessage: a large mail is read from it in pieces (chunks.go),
+	// never whole.
+	RawFrom    *io.SectionReader `json:"-"`
+	FullText   string            `json:"full_text"`
+	Visible    string            `json:"visible"`
+	Headers    string            `json:"-"` // JSON object
+	Decision   string            `json:"-"` // JSON array
+	ReceivedAt time.Time         `json:"received_at"`
 	// Purged says why the raw bytes are gone: PurgedRetention or
 	// PurgedErased; "" while they are kept.
 	Purged   string     `json:"purged,omitempty"`
@@ -101,8 +106,17 @@ func (tx *Tx) InsertMessage(ctx context.Context, m InboundMessage) (int64, error
 	if m.Visible != m.FullText {
 		visible = m.Visible
 	}
-	if len(raw) > chunkSize {
+	rawSize := int64(len(raw))
+	if m.RawFrom != nil {
+		rawSize = m.RawFrom.Size()
+	}
+	if rawSize > chunkSize {
 		raw, chunked = []byte{}, chunked|chunkedRaw
+	} else if m.RawFrom != nil {
+		raw = make([]byte, rawSize)
+		if err := readAtFull(m.RawFrom, raw, 0); err != nil {
+			return 0, fmt.Errorf("insert message: read raw: %w", err)
+		}
 	}
 	if len(text) > chunkSize {
 		text, chunked = "", chunked|chunkedText
@@ -121,7 +135,10 @@ func (tx *Tx) InsertMessage(ctx context.Context, m InboundMessage) (int64, error
 	if err != nil {
 		return 0, fmt.Errorf("insert message: %w", err)
 	}
-	if chunked&chunkedRaw != 0 {
+	switch {
+	case chunked&chunkedRaw != 0 && m.RawFrom != nil:
+		err = tx.insertChunksFrom(ctx, id, chunkedRaw, m.RawFrom)
+	case chunked&chunkedRaw != 0:
 		err = tx.insertChunks(ctx, id, chunkedRaw, unsafe.String(unsafe.SliceData(m.Raw), len(m.Raw)))
 	}
 	if chunked&chunkedText != 0 && err == nil {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -12,8 +13,10 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/casegate/casegate/gateway"
+	"github.com/casegate/casegate/gateway/spool"
 	"github.com/casegate/casegate/store"
 	"github.com/casegate/casegate/templates"
 )
@@ -115,14 +118,21 @@ func ingestOnce(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	if err != nil {
 		return pipeFail(exitTempFail, "4.3.5", err)
 	}
-	raw, err := io.ReadAll(io.LimitReader(stdin, cfg.SMTP.MaxMessageBytes+1))
+	// A large message goes to a file in the spool directory, as SMTP
+	// DATA does (gateway/spool), and is read from there in pieces.
+	mail, size, err := spool.Read(io.LimitReader(stdin, cfg.SMTP.MaxMessageBytes+1), spoolDir(cfg))
 	if err != nil {
-		return pipeFail(exitTempFail, "4.3.0", fmt.Errorf("read message: %w", err))
+		return pipeFail(exitTempFail, statusOf(err), fmt.Errorf("read message: %w", err))
+	}
+	defer mail.Close()
+	blank, err := isBlank(mail)
+	if err != nil {
+		return pipeFail(exitTempFail, statusOf(err), fmt.Errorf("read message: %w", err))
 	}
 	switch {
-	case len(bytes.TrimSpace(raw)) == 0:
+	case blank:
 		return pipeFail(exitDataErr, "5.6.0", errors.New("empty input is no message"))
-	case int64(len(raw)) > cfg.SMTP.MaxMessageBytes:
+	case size > cfg.SMTP.MaxMessageBytes:
 		// The same answer as the SMTP listener's 552 5.3.4, naming the
 		// limit, never the config key, to the sender.
 		return pipeFail(exitDataErr, "5.3.4", fmt.Errorf("message too big: the limit is %d bytes", cfg.SMTP.MaxMessageBytes))
@@ -132,7 +142,7 @@ func ingestOnce(ctx context.Context, args []string, stdin io.Reader, stdout, std
 		return pipeFail(exitTempFail, statusOf(err), err)
 	}
 	defer st.Close()
-	res, err := g.Ingest(ctx, raw, a.envelope())
+	res, err := g.IngestMessage(ctx, mail, a.envelope())
 	if err != nil {
 		return pipeFail(exitTempFail, statusOf(err), err)
 	}
@@ -142,6 +152,32 @@ func ingestOnce(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	fmt.Fprintln(stdout, describeResult(res))
 	return nil
 }
+
+// isBlank reports whether the message is nothing but white space, as
+// len(bytes.TrimSpace(raw)) == 0 does, reading a spooled one until its
+// first other character.
+func isBlank(m *spool.Message) (bool, error) {
+	if raw, ok := m.InMemory(); ok {
+		return len(bytes.TrimSpace(raw)) == 0, nil
+	}
+	br := bufio.NewReader(m.Section())
+	for {
+		r, _, err := br.ReadRune()
+		if errors.Is(err, io.EOF) {
+			return true, nil
+		}
+		if err != nil {
+			return false, err
+		}
+		if !unicode.IsSpace(r) {
+			return false, nil
+		}
+	}
+}
+
+// spoolDir is where serve and pipe mode write large messages while they
+// arrive.
+func spoolDir(cfg Config) string { return filepath.Join(cfg.DataDir, "spool") }
 
 // pipeFail is a pipe-mode failure: exit code, and a message that starts
 // with the enhanced status code.

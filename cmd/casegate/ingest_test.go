@@ -298,3 +298,54 @@ func TestClassifyNullSender(t *testing.T) {
 		t.Errorf("classify without --from: %s, want new_case", got)
 	}
 }
+
+// A large mail on a pipe goes through the spool directory, as over SMTP,
+// and is stored byte for byte; the spool is empty afterwards. A spool
+// that cannot be written keeps large mails with the MTA (75), never
+// small ones.
+func TestIngestLargeMailThroughSpool(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	dir := t.TempDir()
+	config := writeConfig(t, dir, "data_dir: data\nsmtp:\n  max_message_bytes: 8000000\n")
+	data := filepath.Join(dir, "data")
+	var body strings.Builder
+	for i := 0; body.Len() < 2<<20; i++ {
+		fmt.Fprintf(&body, "Line %06d of the log the customer pasted.\n", i)
+	}
+	big := strings.Replace(pipeMail, "pipe.1@", "pipe.big@", 1) + body.String()
+	if code, out := runIngest(t, config, big); code != 0 || !strings.Contains(out, "new_case") {
+		t.Fatalf("large mail: exit %d\n%s", code, out)
+	}
+	st := openTestStore(t, data)
+	m, err := st.Message(context.Background(), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	if string(m.Raw) != big {
+		t.Errorf("stored %d raw bytes of %d, equal %v", len(m.Raw), len(big), string(m.Raw) == big)
+	}
+	spool := filepath.Join(data, "spool")
+	if left, err := os.ReadDir(spool); err != nil || len(left) != 0 {
+		t.Errorf("%d files left in the spool (%v)", len(left), err)
+	}
+
+	if err := os.RemoveAll(spool); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(spool, []byte("a file where the spool should be"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	second := strings.Replace(big, "pipe.big@", "pipe.big2@", 1)
+	if code, out := runIngest(t, config, second); code != 75 || !strings.HasPrefix(out, "4.3.") {
+		t.Errorf("no spool: exit %d, want 75\n%s", code, out)
+	}
+	if code, out := runIngest(t, config, pipeMail); code != 0 {
+		t.Errorf("a small mail without a spool: exit %d\n%s", code, out)
+	}
+	if n := countMessagesIn(t, data); n != 2 {
+		t.Errorf("%d messages stored, want 2", n)
+	}
+}

@@ -161,10 +161,12 @@ const mib = 1 << 20
 // (VmHWM) before and after one 25 MB mail and after four concurrent 20 MB
 // mails, each on a fresh process, and the database's growth for the 25 MB
 // mail after a WAL checkpoint. The database growth is asserted: the raw
-// mail and its decoded text once each, no further copies. Memory is
-// asserted only against generous ceilings (6 times the mail's size for
-// one, 400 MiB for four; the figures depend on the machine and the
-// garbage collector): see the log for the figures.
+// mail and its decoded text once each, no further copies. The product's
+// goals are at most twice the mail's size for one and 250 MB for four
+// (measured: about 1.8 times and 133 MiB, the mail parsed and stored from
+// its spool file); the assertions keep a margin above them (2.5 times,
+// 300 MiB), since the figures depend on the machine and the garbage
+// collector: see the log for the figures.
 //
 //	go test -run TestLargeMailMemory -v ./cmd/casegate/
 func TestLargeMailMemory(t *testing.T) {
@@ -184,8 +186,8 @@ func TestLargeMailMemory(t *testing.T) {
 		t.Logf("one 25 MB mail: peak RSS %.0f MiB -> %.0f MiB (+%.0f MiB, %.2f× the mail); database +%.1f MiB (%.2f× the mail)",
 			float64(s.before)/mib, float64(peak)/mib, float64(peak-s.before)/mib, float64(peak-s.before)/size,
 			float64(growth)/mib, float64(growth)/size)
-		if peak-s.before > 6*size {
-			t.Errorf("a 25 MB mail raised the peak RSS by %.0f MiB, more than 6 times its size", float64(peak-s.before)/mib)
+		if peak-s.before > 5*size/2 {
+			t.Errorf("a 25 MB mail raised the peak RSS by %.0f MiB, more than 2.5 times its size", float64(peak-s.before)/mib)
 		}
 		// The raw bytes and the decoded text (here about as large), and
 		// room for pages and indexes.
@@ -214,8 +216,8 @@ func TestLargeMailMemory(t *testing.T) {
 		s.drained(t)
 		peak := vmHWM(t, s.pid)
 		t.Logf("four concurrent 20 MB mails: peak RSS %.0f MiB -> %.0f MiB", float64(s.before)/mib, float64(peak)/mib)
-		if peak > 400*mib {
-			t.Errorf("peak RSS %.0f MiB for four concurrent 20 MB mails, more than 400 MiB", float64(peak)/mib)
+		if peak > 300*mib {
+			t.Errorf("peak RSS %.0f MiB for four concurrent 20 MB mails, more than 300 MiB", float64(peak)/mib)
 		}
 	})
 }

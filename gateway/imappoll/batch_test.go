@@ -26,7 +26,7 @@ func (b *batchDeliverer) DeliverBatch(ctx context.Context, msgs []Message) []err
 	b.mu.Unlock()
 	errs := make([]error, len(msgs))
 	for i, m := range msgs {
-		errs[i] = b.Deliver(ctx, m.Raw, m.Src)
+		errs[i] = b.Deliver(ctx, m.Mail, m.Src)
 	}
 	return errs
 }

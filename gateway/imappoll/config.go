@@ -43,6 +43,9 @@ type Config struct {
 	PollInterval    time.Duration // between polls when the server lacks IDLE
 	BatchSize       int           // UIDs fetched per backlog batch
 	MaxMessageBytes int64         // see the package comment on big messages
+	// SpoolDir is where a message larger than 256 KiB is written while it
+	// is fetched (package spool; "" = the system's temporary directory).
+	SpoolDir string
 
 	TLSConfig *tls.Config // optional; ServerName defaults to Address's host
 }

@@ -3,6 +3,8 @@ package imappoll
 import (
 	"context"
 	"time"
+
+	"github.com/casegate/casegate/gateway/spool"
 )
 
 // Source tells the Deliverer where a message came from.
@@ -23,7 +25,9 @@ type Source struct {
 	Truncated bool
 }
 
-// Deliverer stores one message.
+// Deliverer stores one message. The message is in memory or, when
+// large, in a spool file (package spool); the poller removes it after
+// Deliver returns.
 //
 // A nil error means the message is durably committed, or was stored before
 // (a duplicate by Message-ID or, without one, by content hash), or was kept
@@ -38,7 +42,7 @@ type Source struct {
 // The context is not cancelled when the poller is asked to stop: the message
 // in hand is finished first, within a grace period.
 type Deliverer interface {
-	Deliver(ctx context.Context, raw []byte, src Source) error
+	Deliver(ctx context.Context, mail *spool.Message, src Source) error
 }
 
 // State persists each mailbox's position so a restart resumes where it left
@@ -51,8 +55,8 @@ type State interface {
 
 // Message is one fetched message for a BatchDeliverer.
 type Message struct {
-	Raw []byte
-	Src Source
+	Mail *spool.Message
+	Src  Source
 }
 
 // BatchDeliverer is a Deliverer that can also store several messages of

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/casegate/casegate/gateway/spool"
 )
 
 // delivery is one message a fakeDeliverer stored.
@@ -62,7 +64,11 @@ func newFakeDeliverer(t testing.TB, dir string) *fakeDeliverer {
 	return f
 }
 
-func (f *fakeDeliverer) Deliver(ctx context.Context, raw []byte, src Source) error {
+func (f *fakeDeliverer) Deliver(ctx context.Context, mail *spool.Message, src Source) error {
+	raw, err := mail.Whole()
+	if err != nil {
+		return err
+	}
 	f.mu.Lock()
 	f.calls++
 	call, fail, committed := f.calls, f.fail, f.committed

@@ -7,6 +7,8 @@ import (
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
+
+	"github.com/casegate/casegate/gateway/spool"
 )
 
 // absurdFactor times Config.MaxMessageBytes is the largest message fetched
@@ -45,7 +47,7 @@ func (s *session) fetchSizes(uids []uint32) (map[uint32]int64, error) {
 // size. Up to absurdFactor × MaxMessageBytes it is fetched whole; beyond,
 // only its header section and the first MaxMessageBytes of its text, and
 // truncated is true. Fetching uses BODY.PEEK so it never sets \Seen.
-func (s *session) fetchMessage(uid uint32, size int64) (raw []byte, truncated bool, err error) {
+func (s *session) fetchMessage(uid uint32, size int64) (mail *spool.Message, truncated bool, err error) {
 	defer s.guard(s.p.cmdTimeout)()
 	limit := s.p.cfg.MaxMessageBytes
 	whole := &imap.FetchItemBodySection{Peek: true}
@@ -68,35 +70,57 @@ func (s *session) fetchMessage(uid uint32, size int64) (raw []byte, truncated bo
 		}
 		return nil, false, errVanished
 	}
-	parts := make(map[imap.PartSpecifier][]byte, len(sections))
-	got := false
+	parts := make(map[imap.PartSpecifier]*spool.Message, len(sections))
+	defer func() {
+		for _, p := range parts {
+			if p != mail {
+				p.Close()
+			}
+		}
+	}()
 	for item := msg.Next(); item != nil; item = msg.Next() {
 		body, ok := item.(imapclient.FetchItemDataBodySection)
 		if !ok || body.Literal == nil {
 			continue
 		}
-		b, cut, err := readAtMost(body.Literal, max)
+		m, cut, err := readAtMost(body.Literal, max, s.p.cfg.SpoolDir)
 		if err != nil {
 			return nil, false, fmt.Errorf("read body: %w", err)
 		}
 		truncated = truncated || cut
-		parts[body.Section.Specifier] = b
-		got = true
+		parts[body.Section.Specifier].Close() // sent twice
+		parts[body.Section.Specifier] = m
 	}
 	if err := cmd.Close(); err != nil {
 		return nil, false, err
 	}
-	if !got {
+	if len(parts) == 0 {
 		return nil, false, errNoBody
 	}
-	if !truncated {
-		return parts[imap.PartSpecifierNone], false, nil
+	if size <= absurdFactor*limit {
+		// Whole; truncated when the server sent more than it announced
+		// in RFC822.SIZE.
+		mail = parts[imap.PartSpecifierNone]
+		if mail == nil {
+			return nil, false, errNoBody
+		}
+		return mail, truncated, nil
 	}
-	if size > absurdFactor*limit {
-		return append(parts[imap.PartSpecifierHeader], parts[imap.PartSpecifierText]...), true, nil
+	mail, err = joinParts(parts[imap.PartSpecifierHeader], parts[imap.PartSpecifierText], s.p.cfg.SpoolDir)
+	return mail, true, err
+}
+
+// joinParts is the header section followed by the start of the text, of
+// a message fetched in two parts (either may be missing).
+func joinParts(header, text *spool.Message, dir string) (*spool.Message, error) {
+	var rs []io.Reader
+	for _, p := range []*spool.Message{header, text} {
+		if p != nil {
+			rs = append(rs, p.Section())
+		}
 	}
-	// The server sent more than it announced in RFC822.SIZE.
-	return parts[imap.PartSpecifierNone], true, nil
+	m, _, err := spool.Read(io.MultiReader(rs...), dir)
+	return m, err
 }
 
 // fetchMany fetches whole the messages of uids (each no larger than
@@ -116,6 +140,14 @@ func (s *session) fetchMany(uids []uint32, sizes map[uint32]int64) ([]fetched, e
 	cmd := s.c.Fetch(set, &imap.FetchOptions{UID: true, BodySection: []*imap.FetchItemBodySection{whole}})
 	defer cmd.Close()
 	got := make(map[uint32]fetched, len(uids))
+	ok := false
+	defer func() {
+		if !ok {
+			for _, f := range got {
+				f.mail.Close()
+			}
+		}
+	}()
 	for msg := cmd.Next(); msg != nil; msg = cmd.Next() {
 		var f fetched
 		for item := msg.Next(); item != nil; item = msg.Next() {
@@ -126,16 +158,21 @@ func (s *session) fetchMany(uids []uint32, sizes map[uint32]int64) ([]fetched, e
 				if v.Literal == nil {
 					continue
 				}
-				b, cut, err := readAtMost(v.Literal, max)
+				m, cut, err := readAtMost(v.Literal, max, s.p.cfg.SpoolDir)
 				if err != nil {
+					f.mail.Close()
 					return nil, fmt.Errorf("read body: %w", err)
 				}
-				f.raw, f.truncated = b, cut
+				f.mail.Close() // sent twice
+				f.mail, f.truncated = m, cut
 			}
 		}
-		if f.uid != 0 && f.raw != nil {
+		if f.uid != 0 && f.mail != nil {
 			f.size = sizes[f.uid]
+			got[f.uid].mail.Close() // sent twice
 			got[f.uid] = f
+		} else {
+			f.mail.Close()
 		}
 	}
 	if err := cmd.Close(); err != nil {
@@ -150,17 +187,22 @@ func (s *session) fetchMany(uids []uint32, sizes map[uint32]int64) ([]fetched, e
 		}
 		out[i] = f
 	}
+	ok = true
 	return out, nil
 }
 
-// readAtMost reads r up to max bytes and reports whether it had more.
-func readAtMost(r io.Reader, max int64) ([]byte, bool, error) {
-	b, err := io.ReadAll(io.LimitReader(r, max+1))
+// readAtMost reads r up to max bytes, into memory or, when large, into a
+// spool file in dir, and reports whether it had more.
+func readAtMost(r io.Reader, max int64, dir string) (*spool.Message, bool, error) {
+	m, _, err := spool.Read(io.LimitReader(r, max), dir)
 	if err != nil {
 		return nil, false, err
 	}
-	if int64(len(b)) > max {
-		return b[:max], true, nil
+	var one [1]byte
+	n, err := io.ReadFull(r, one[:])
+	if err != nil && !errors.Is(err, io.EOF) {
+		m.Close()
+		return nil, false, err
 	}
-	return b, false, nil
+	return m, n > 0, nil
 }

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/emersion/go-imap/v2"
+
+	"github.com/casegate/casegate/gateway/spool"
 )
 
 // maxFetchRefusals is how many times the server may refuse to return one
@@ -108,7 +110,7 @@ func (s *session) handleBatch(ctx, hand context.Context, uids []uint32) (int, er
 				err = results[i]
 				break
 			}
-			if f.raw != nil {
+			if f.mail != nil {
 				acted = append(acted, f.uid)
 			}
 			through = f.uid
@@ -120,11 +122,11 @@ func (s *session) handleBatch(ctx, hand context.Context, uids []uint32) (int, er
 	return len(acted), err
 }
 
-// fetched is one message of a group: raw is nil for a message that is
+// fetched is one message of a group: mail is nil for a message that is
 // gone (expunged meanwhile) or skipped as unreadable.
 type fetched struct {
 	uid       uint32
-	raw       []byte
+	mail      *spool.Message
 	size      int64
 	truncated bool
 }
@@ -175,7 +177,7 @@ func (s *session) fetchOne(uid uint32, sizes map[uint32]int64) (fetched, error) 
 		s.log.Info("imap message expunged before it was fetched", "uid", uid)
 		return fetched{uid: uid}, nil
 	}
-	raw, truncated, err := s.fetchMessage(uid, size)
+	mail, truncated, err := s.fetchMessage(uid, size)
 	switch {
 	case errors.Is(err, errVanished):
 		s.log.Info("imap message expunged before it was fetched", "uid", uid)
@@ -183,21 +185,27 @@ func (s *session) fetchOne(uid uint32, sizes map[uint32]int64) (fetched, error) 
 	case err != nil:
 		return fetched{uid: uid}, s.fetchFailed(uid, err)
 	}
-	return fetched{uid: uid, raw: raw, size: size, truncated: truncated}, nil
+	return fetched{uid: uid, mail: mail, size: size, truncated: truncated}, nil
 }
 
 // deliverGroup hands the fetched messages of a group to the Deliverer,
 // all at once where it takes batches; results[i] is group[i]'s error.
+// The messages' spool files are removed after.
 func (s *session) deliverGroup(ctx context.Context, group []fetched) []error {
+	defer func() {
+		for _, f := range group {
+			f.mail.Close()
+		}
+	}()
 	start := time.Now()
 	results := make([]error, len(group))
 	var msgs []Message
 	var idx []int
 	for i, f := range group {
-		if f.raw == nil {
+		if f.mail == nil {
 			continue
 		}
-		msgs = append(msgs, Message{Raw: f.raw, Src: Source{
+		msgs = append(msgs, Message{Mail: f.mail, Src: Source{
 			Mailbox: s.p.cfg.Name, Folder: s.p.cfg.Folder, Kind: s.p.cfg.Kind, Forwarding: s.p.cfg.Forwarding,
 			UIDValidity: s.uidValidity, UID: f.uid, Size: f.size, Truncated: f.truncated,
 		}})
@@ -212,7 +220,7 @@ func (s *session) deliverGroup(ctx context.Context, group []fetched) []error {
 	} else {
 		errs = make([]error, len(msgs))
 		for i, m := range msgs {
-			errs[i] = s.p.deliver.Deliver(ctx, m.Raw, m.Src)
+			errs[i] = s.p.deliver.Deliver(ctx, m.Mail, m.Src)
 		}
 	}
 	for k, err := range errs {

@@ -1,0 +1,196 @@
+package mailparse
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+// parseFromSmall is ParseFrom with every entity above below bytes read
+// from the reader in pieces of chunk bytes.
+func parseFromSmall(raw []byte, below int64, chunk int) (*Message, error) {
+	opts := corpusOptions
+	opts.testMemBelow, opts.testChunk = below, chunk
+	return ParseFrom(bytes.NewReader(raw), int64(len(raw)), opts)
+}
+
+// sameParse fails unless ParseFrom, reading in pieces, gives what Parse
+// gives for raw.
+func sameParse(t *testing.T, raw []byte, below int64, chunk int) {
+	t.Helper()
+	want, werr := Parse(raw, corpusOptions)
+	got, gerr := parseFromSmall(raw, below, chunk)
+	if fmt.Sprint(werr) != fmt.Sprint(gerr) {
+		t.Fatalf("below %d, chunk %d: error %v, Parse's %v", below, chunk, gerr, werr)
+	}
+	if werr != nil {
+		return
+	}
+	normalizeData(want)
+	normalizeData(got)
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("below %d, chunk %d: ParseFrom differs from Parse:\n got %s\nwant %s", below, chunk, dump(got), dump(want))
+	}
+}
+
+// normalizeData makes empty attachment data nil: in memory it is a slice
+// of the mail, read in pieces a buffer of its own.
+func normalizeData(m *Message) {
+	for i := range m.Attachments {
+		a := &m.Attachments[i]
+		if len(a.Data) == 0 {
+			a.Data = nil
+		}
+		if a.Message != nil {
+			normalizeData(a.Message)
+		}
+	}
+}
+
+func dump(m *Message) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "text %q\nvisible %q\nhtml %d bytes\nwarnings %q\n", m.Text, m.Visible, len(m.HTML), m.Warnings)
+	for _, a := range m.Attachments {
+		fmt.Fprintf(&b, "attachment %s %s %d %s\n", a.Filename, a.ContentType, a.Size, a.SHA256)
+	}
+	return b.String()
+}
+
+// Every mail of the corpus reads the same from a reader, in pieces, as
+// from memory: with every entity read in pieces, and pieces small enough
+// to cut lines, runes, CRLFs and base64 groups.
+func TestParseFromCorpus(t *testing.T) {
+	for _, path := range corpusFiles(t) {
+		raw, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Run(strings.TrimSuffix(filepath.Base(path), ".eml"), func(t *testing.T) {
+			for _, c := range []struct {
+				below int64
+				chunk int
+			}{{1, 1}, {1, 3}, {1, 16}, {1, 4096}, {200, 7}, {1 << 20, 0}} {
+				sameParse(t, raw, c.below, c.chunk)
+			}
+		})
+	}
+}
+
+// The cases the corpus may miss, each read whole and in pieces.
+func TestParseFromEdges(t *testing.T) {
+	check := func(name, raw string) {
+		t.Helper()
+		t.Run(name, func(t *testing.T) {
+			for _, below := range []int64{1, 40} {
+				for _, chunk := range []int{1, 2, 5, 64} {
+					sameParse(t, []byte(raw), below, chunk)
+				}
+			}
+		})
+	}
+	mp := "From: a@b.c\r\nContent-Type: multipart/mixed; boundary=XX\r\n\r\n"
+	check("crlf split", "From: a@b.c\r\n\r\nline one\r\nline two\r\r\nthree\rfour\n\r\n")
+	check("lone cr at the end", "From: a@b.c\r\n\r\nend\r")
+	check("invalid utf-8", "From: a@b.c\r\nContent-Type: text/plain; charset=utf-8\r\n\r\ncaf\xe9 \xe2\x82\xac \xe2\x82\r\n")
+	check("cp1252", "From: a@b.c\r\nContent-Type: text/plain; charset=iso-8859-1\r\n\r\ncaf\xe9 \x80 na\xefve\r\nbye\r\n")
+	check("lying latin-1", "From: a@b.c\r\nContent-Type: text/plain; charset=iso-8859-1\r\n\r\ncaf\xc3\xa9 \xe2\x82\xac\r\n")
+	check("koi8-r", "From: a@b.c\r\nContent-Type: text/plain; charset=koi8-r\r\n\r\n\xf0\xd2\xc9\xd7\xc5\xd4\r\n")
+	check("base64", "From: a@b.c\r\nContent-Transfer-Encoding: base64\r\n\r\nSGVsbG8g\r\nd29ybGQh\r\nIGFnYWlu\r\n")
+	check("base64 blocks", "From: a@b.c\r\nContent-Transfer-Encoding: base64\r\n\r\nSGk=\r\nSGVsbG8=\r\n-_x*y\r\nAB")
+	check("quoted-printable", "From: a@b.c\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\ncaf=C3=A9 =\r\nsoft  \r\n=3D=ZZ end=\r\nlast")
+	check("flowed", "From: a@b.c\r\nContent-Type: text/plain; format=flowed\r\n\r\none \r\ntwo\r\n> q \r\n> r\r\n")
+	check("multipart", mp+"pre\r\n--XX\r\nContent-Type: text/plain\r\n\r\nbody\r\n--XX  \r\n\r\nno header\r\n--XXnot\r\n--XX\r\n"+
+		"Content-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\nAAEC\r\n--XX--\r\nepilogue")
+	check("multipart lf", "From: a@b.c\nContent-Type: multipart/alternative; boundary=\"b\"\n\n--b\nContent-Type: text/plain\n\n  \n--b\n"+
+		"Content-Type: text/html\n\n<p>hi</p>\n--b--\n")
+	check("multipart unclosed", mp+"--XX\r\n\r\none\r\n--XX\rtwo\r\n--XX\r\n\r\nthree")
+	check("multipart close at the end", mp+"--XX\r\n\r\none\r\n--XX--")
+	check("multipart delimiter at the end", mp+"--XX\r\n\r\none\r\n--XX")
+	check("multipart empty parts", mp+"--XX\r\n--XX\n--XX\r\n\r\n--XX--\r\n")
+	check("multipart without parts", mp+"just text\r\n")
+	check("related", "From: a@b.c\r\nContent-Type: multipart/related; boundary=R\r\n\r\n--R\r\nContent-Type: text/html\r\n\r\n"+
+		"<img src=cid:x>\r\n--R\r\nContent-ID: <x>\r\nContent-Type: image/png\r\nContent-Transfer-Encoding: base64\r\n\r\niVBO\r\n--R--\r\n")
+	check("enclosed message", mp+"--XX\r\n\r\nsee below\r\n--XX\r\nContent-Type: message/rfc822\r\n\r\n"+
+		"From: c@d.e\r\nSubject: inner\r\n\r\ninner text\r\n--XX--\r\n")
+	check("mbox", "From a@b.c Mon Jan  1 00:00:00 2024\nFrom: a@b.c\n\nhi\n>From here\n")
+	check("header runs into body", "From: a@b.c\r\nSubject: x\r\nbody line\r\n")
+	check("header only", "From: a@b.c\r\nSubject: x")
+	check("no header", "just text\r\n")
+	check("unknown encoding", "From: a@b.c\r\nContent-Transfer-Encoding: x-uuencode\r\n\r\nbody\r\n")
+}
+
+// A header section larger than the limit is refused the same way from a
+// reader, and a reader's failure is a ReadError.
+func TestParseFromLimitsAndFailures(t *testing.T) {
+	long := "From: a@b.c\r\nX-Long: " + strings.Repeat("x", 300<<10) + "\r\n\r\nbody\r\n"
+	for _, below := range []int64{1, 1 << 20} {
+		sameParse(t, []byte(long), below, 0)
+	}
+	many := "From: a@b.c\r\n" + strings.Repeat("X-Field: some value here\r\n", 12000) + "\r\nbody\r\n"
+	sameParse(t, []byte(many), 1, 0)
+	mbox := "From " + strings.Repeat("y", 300<<10) + "\nFrom: a@b.c\n\nbody\n"
+	sameParse(t, []byte(mbox), 1, 0)
+
+	raw := []byte("From: a@b.c\r\n\r\n" + strings.Repeat("text line\r\n", 1000))
+	_, err := ParseFrom(failingReader{bytes.NewReader(raw), 5000}, int64(len(raw)), Options{testMemBelow: 100})
+	var re *ReadError
+	if !errors.As(err, &re) {
+		t.Fatalf("a failing reader: %v, want a ReadError", err)
+	}
+	if _, ok := IsError(err); ok {
+		t.Fatalf("a reader's failure is taken for the mail's: %v", err)
+	}
+}
+
+// failingReader fails every read past off.
+type failingReader struct {
+	r   io.ReaderAt
+	off int64
+}
+
+func (f failingReader) ReadAt(p []byte, off int64) (int, error) {
+	if off+int64(len(p)) > f.off {
+		return 0, errors.New("disk error")
+	}
+	return f.r.ReadAt(p, off)
+}
+
+// A large plain mail is held once, as its text: ParseFrom allocates
+// little more than the text.
+func TestParseFromHoldsTheTextOnce(t *testing.T) {
+	var b bytes.Buffer
+	b.WriteString("From: a@b.c\r\nSubject: logs\r\n\r\n")
+	for i := 0; b.Len() < 8<<20; i++ {
+		fmt.Fprintf(&b, "Line %07d of the log the customer pasted: nothing unusual.\r\n", i)
+	}
+	raw := b.Bytes()
+	var m *Message
+	allocs := testing.AllocsPerRun(1, func() {
+		var err error
+		if m, err = ParseFrom(bytes.NewReader(raw), int64(len(raw)), corpusOptions); err != nil {
+			t.Fatal(err)
+		}
+	})
+	want, _ := Parse(raw, corpusOptions)
+	if m.Text != want.Text {
+		t.Fatal("ParseFrom's text differs from Parse's")
+	}
+	if allocs > 2000 {
+		t.Errorf("%.0f allocations for one mail", allocs)
+	}
+}
+
+// FuzzParseFrom checks that ParseFrom, reading in small pieces, gives
+// what Parse gives.
+func FuzzParseFrom(f *testing.F) {
+	addCorpusSeeds(f, func(raw []byte) { f.Add(raw, uint8(1), uint8(3)) })
+	f.Fuzz(func(t *testing.T, raw []byte, below, chunk uint8) {
+		within(t, func() { sameParse(t, raw, int64(below)+1, int(chunk)+1) })
+	})
+}
