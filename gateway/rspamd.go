@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -142,16 +141,18 @@ func (r *RspamdResult) String() string {
 // maxTraceSymbols is how many symbols the trace names.
 const maxTraceSymbols = 6
 
-// Check posts raw to rspamd and reads its answer. An error means there is
+// Check posts mail to rspamd and reads its answer. An error means there is
 // no verdict: rspamd did not answer, answered with an error status, or
 // answered something that is not its JSON.
-func (r *Rspamd) Check(ctx context.Context, raw []byte, env RspamdEnvelope) (RspamdResult, error) {
+func (r *Rspamd) Check(ctx context.Context, mail *io.SectionReader, env RspamdEnvelope) (RspamdResult, error) {
 	ctx, cancel := context.WithTimeout(ctx, r.cfg.Timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, r.endpoint, bytes.NewReader(raw))
+	// Sent as it is, from memory or from its spool file, never copied whole.
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, r.endpoint, io.NewSectionReader(mail, 0, mail.Size()))
 	if err != nil {
 		return RspamdResult{}, err
 	}
+	req.ContentLength = mail.Size()
 	setHeader := func(name, v string) {
 		if v != "" && headerSafe(v) {
 			req.Header.Add(name, v)

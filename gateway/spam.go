@@ -146,7 +146,7 @@ func (g *Gateway) askRspamd(ctx context.Context, r *Rspamd, in *inbound) (res Rs
 		env.IP = p.Client.String()
 		env.Hostname = g.clientHostname(ctx, p.Client, r.cfg.Timeout/2)
 	}
-	return r.Check(ctx, in.raw, env)
+	return r.Check(ctx, in.mail.Section(), env)
 }
 
 // clientHostname is ip's forward-confirmed reverse DNS name (a PTR name
