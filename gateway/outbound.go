@@ -90,3 +90,7 @@ func (o *Outbox) Compose(ctx context.Context, m store.OutboxMail) (*gomail.Msg, 
 
 // NotePanic counts and logs a panic the pool recovered from.
 func (o *Outbox) NotePanic(where string, v any) { o.g.notePanic(where, v) }
+
+// StoreFailed reports a failure of the pool's store work that is a full
+// disk, once a minute for every path together (storage.go), and says so.
+func (o *Outbox) StoreFailed(where string, err error) bool { return o.g.noteStorage(where, err) }

@@ -219,6 +219,7 @@ func (m *Main) outboundPool() (*outbound.Pool, error) {
 		Renew:       m.Gateway.Lease() / 3,
 		Log:         m.Log.With("component", "outbound"),
 		Panicked:    box.NotePanic,
+		StoreFailed: box.StoreFailed,
 	}, box, box, box, sender)
 }
 

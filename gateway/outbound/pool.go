@@ -46,6 +46,12 @@ type Config struct {
 	Log *slog.Logger
 	// Panicked is told of every panic the pool recovered from.
 	Panicked func(where string, v any)
+	// StoreFailed is told of every failure of the Queue (claiming,
+	// recording results, renewing claims). It returns true when it has
+	// reported the failure itself, as the gateway reports a full disk for
+	// every path at once; the pool then logs it at DEBUG only, not one
+	// ERROR line per retry. Nil: the pool logs every failure.
+	StoreFailed func(where string, err error) bool
 }
 
 func (c Config) withDefaults() Config {
@@ -80,7 +86,21 @@ func (c Config) withDefaults() Config {
 	if c.Panicked == nil {
 		c.Panicked = func(string, any) {}
 	}
+	if c.StoreFailed == nil {
+		c.StoreFailed = func(string, error) bool { return false }
+	}
 	return c
+}
+
+// storeTrouble logs a failure of the Queue at ERROR, unless StoreFailed
+// reported it already.
+func (p *Pool) storeTrouble(where, msg string, err error, args ...any) {
+	args = append(args, "err", err)
+	if p.cfg.StoreFailed(where, err) {
+		p.log.Debug(msg, args...)
+		return
+	}
+	p.log.Error(msg, args...)
 }
 
 // Pool sends the outbox through a pool of sender workers.

@@ -2,6 +2,7 @@ package outbound_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -267,5 +268,53 @@ func TestPanicWhileSendingIsTemporary(t *testing.T) {
 	defer mu.Unlock()
 	if len(panics) != 1 || !strings.Contains(panics[0], "injected") {
 		t.Fatalf("panics reported: %v", panics)
+	}
+}
+
+// failingClaims is a Queue whose claims fail with err.
+type failingClaims struct {
+	outbound.Queue
+	err error
+}
+
+func (q failingClaims) Claim(context.Context, int, []int64) ([]store.ClaimedMail, error) {
+	return nil, q.err
+}
+
+// A failure of the store that StoreFailed reports itself (the gateway's
+// full disk) is not logged again at every retry; any other is an ERROR.
+func TestStoreFailuresReportedOnce(t *testing.T) {
+	for _, handled := range []bool{true, false} {
+		t.Run(fmt.Sprintf("reported elsewhere %v", handled), func(t *testing.T) {
+			e := newEnv(t)
+			var mu sync.Mutex
+			var told []string
+			p, err := outbound.New(outbound.Config{Log: newLogger(e), StoreFailed: func(where string, err error) bool {
+				mu.Lock()
+				defer mu.Unlock()
+				told = append(told, where+": "+err.Error())
+				return handled
+			}}, failingClaims{e.box, errors.New("disk full")}, e.box, e.box, relaySender(t, gatewaytest.StartRelay(t)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			stop := start(t, p)
+			waitFor(t, "a failed claim", func() bool {
+				mu.Lock()
+				defer mu.Unlock()
+				return len(told) > 0
+			})
+			stop()
+			if !strings.HasPrefix(told[0], "outbox claim: disk full") {
+				t.Errorf("StoreFailed told %q", told[0])
+			}
+			n := strings.Count(e.logs.String(), "level=ERROR")
+			if handled && n != 0 {
+				t.Errorf("%d ERROR lines for a failure reported elsewhere:\n%s", n, e.logs)
+			}
+			if !handled && n == 0 {
+				t.Errorf("no ERROR line for a failed claim:\n%s", e.logs)
+			}
+		})
 	}
 }

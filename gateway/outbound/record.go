@@ -63,11 +63,11 @@ func (r *run) commit(batch []store.AttemptOutcome) {
 			break
 		}
 		if r.ctx.Err() != nil {
-			r.p.log.Error("outbox results not recorded; those mails go again at the next start",
-				"attempts", len(batch), "err", err)
+			r.p.storeTrouble("outbox results", "outbox results not recorded; those mails go again at the next start",
+				err, "attempts", len(batch))
 			return
 		}
-		r.p.log.Error("recording outbox results, will try again", "attempts", len(batch), "err", err, "in", wait.String())
+		r.p.storeTrouble("outbox results", "recording outbox results, will try again", err, "attempts", len(batch), "in", wait.String())
 		t := time.NewTimer(wait)
 		select {
 		case <-t.C:

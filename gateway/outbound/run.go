@@ -111,7 +111,7 @@ func (r *run) claimLoop() {
 	for r.ctx.Err() == nil {
 		wait, err := r.safeClaim()
 		if err != nil && r.ctx.Err() == nil {
-			r.p.log.Error("outbox", "err", err)
+			r.p.storeTrouble("outbox claim", "outbox", err)
 			wait = time.Second
 		}
 		if wait > 0 {
@@ -264,7 +264,7 @@ func (r *run) renew() {
 	defer cancel()
 	lost, err := r.p.queue.Renew(ctx, ids)
 	if err != nil {
-		r.p.log.Error("renewing the claims of the mails in flight", "mails", len(ids), "err", err)
+		r.p.storeTrouble("outbox claims", "renewing the claims of the mails in flight", err, "mails", len(ids))
 		return
 	}
 	if len(lost) == 0 {
