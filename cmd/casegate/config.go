@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"github.com/casegate/casegate/gateway/imappoll"
 	"io"
 	"net"
 	"net/mail"
@@ -104,6 +105,9 @@ type IMAPConfig struct {
 	// Forwarding: a support mailbox forwards into this one as attachment;
 	// each mail's one attached message is the customer's mail.
 	Forwarding bool `yaml:"forwarding"`
+	// BatchSize is how many messages of a backlog are fetched and
+	// committed together.
+	BatchSize int `yaml:"batch_size"`
 }
 
 // OutboundConfig is the relay notifications go through.
@@ -272,6 +276,9 @@ func (c *Config) fillIMAPDefaults() {
 		}
 		if m.Kind == "" {
 			m.Kind = "case"
+		}
+		if m.BatchSize == 0 {
+			m.BatchSize = imappoll.DefaultBatchSize
 		}
 		if m.PasswordEnv == "" {
 			m.PasswordEnv = "CASEGATE_IMAP_" + strings.ToUpper(envName.ReplaceAllString(m.Name, "_")) + "_PASSWORD"
@@ -523,6 +530,9 @@ func (c *Config) validateIMAP(bad func(key, format string, args ...any)) {
 		}
 		if m.Kind != "case" && m.Kind != "order" {
 			bad(key+".kind", "%q must be case or order", m.Kind)
+		}
+		if m.BatchSize < 1 || m.BatchSize > 1000 {
+			bad(key+".batch_size", "%d must be between 1 and 1000", m.BatchSize)
 		}
 	}
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/emersion/go-imap/v2"
 
+	"github.com/casegate/casegate/gateway/imappoll"
 	"github.com/casegate/casegate/gateway/imappoll/dovecottest"
 	"github.com/casegate/casegate/store"
 )
@@ -231,7 +232,9 @@ func TestDovecotGatewayKilledWhileDraining(t *testing.T) {
 	want := appendCustomerMails(tc, "INBOX", "drain", 0, total)
 	bin := buildCasegate(t)
 	dir := t.TempDir()
-	config := writeServeConfig(t, dir, dovecotMailbox(dv, "INBOX", "move:Processed"))
+	mb := dovecotMailbox(dv, "INBOX", "move:Processed")
+	mb.BatchSize = 50
+	config := writeServeConfig(t, dir, mb)
 	env := dovecotPasswordEnv + "=" + dv.Password
 
 	// Kill after the n-th message handled in each run. A run starts at a
@@ -289,6 +292,9 @@ func buildCasegate(t *testing.T) string {
 // polls again at once: the mailbox's lease is its own.
 func writeServeConfig(t *testing.T, dir string, mb IMAPConfig) string {
 	t.Helper()
+	if mb.BatchSize == 0 {
+		mb.BatchSize = imappoll.DefaultBatchSize
+	}
 	conf := fmt.Sprintf(`data_dir: %s
 instance_id: gateway-under-test
 smtp:
@@ -303,8 +309,9 @@ imap:
     password_env: %s
     folder: %s
     after: %s
+    batch_size: %d
 `, filepath.Join(dir, "data"), dovecottest.FreeAddr(t), dovecottest.FreeAddr(t),
-		mb.Name, mb.Address, mb.TLS, mb.Username, mb.PasswordEnv, mb.Folder, mb.After)
+		mb.Name, mb.Address, mb.TLS, mb.Username, mb.PasswordEnv, mb.Folder, mb.After, mb.BatchSize)
 	path := filepath.Join(dir, "casegate.yaml")
 	if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
 		t.Fatal(err)

@@ -180,7 +180,7 @@ func (m *Main) imapPollers() ([]*imappoll.Poller, error) {
 		p, err := imappoll.New(imappoll.Config{
 			Name: mb.Name, Address: mb.Address, TLS: mb.TLS, Username: mb.Username, Password: password,
 			Folder: mb.Folder, After: mb.After, Kind: mb.Kind, Forwarding: mb.Forwarding, MaxMessageBytes: m.Config.SMTP.MaxMessageBytes,
-			SpoolDir: spoolDir(m.Config),
+			SpoolDir: spoolDir(m.Config), BatchSize: mb.BatchSize,
 		}, sink, sink, m.Log.With("component", "imap"))
 		if err != nil {
 			return nil, fmt.Errorf("imap[%d] %s: %w", i, mb.Name, err)
