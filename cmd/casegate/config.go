@@ -531,7 +531,7 @@ func (c *Config) validateIMAP(bad func(key, format string, args ...any)) {
 		if m.Kind != "case" && m.Kind != "order" {
 			bad(key+".kind", "%q must be case or order", m.Kind)
 		}
-		if m.BatchSize < 1 || m.BatchSize > 1000 {
+		if m.BatchSize < 0 || m.BatchSize > 1000 { // 0: the default
 			bad(key+".batch_size", "%d must be between 1 and 1000", m.BatchSize)
 		}
 	}

@@ -197,6 +197,11 @@ func TestEndToEndRspamdDown(t *testing.T) {
 		if d := s.decisions(t); len(d) != 0 {
 			t.Fatalf("%d messages stored", len(d))
 		}
+		// The process's log reaches the test through a pipe: wait for it.
+		deadline := time.Now().Add(10 * time.Second)
+		for !strings.Contains(s.logs.String(), "rspamd") && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond)
+		}
 		if !strings.Contains(s.logs.String(), "rspamd") {
 			t.Errorf("the log does not name rspamd:\n%s", s.logs)
 		}
