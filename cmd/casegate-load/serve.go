@@ -6,7 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
+	"github.com/casegate/casegate/gateway/gatewaytest/freeport"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -78,15 +78,9 @@ func setKey(cfg map[string]any, kv string) error {
 	return nil
 }
 
-// freeAddr returns a loopback address nobody listens on at the moment.
-func freeAddr() (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer ln.Close()
-	return ln.Addr().String(), nil
-}
+// freeAddr returns a loopback address nobody listens on at the moment,
+// below the ephemeral range (package freeport).
+func freeAddr() (string, error) { return freeport.Addr() }
 
 // startGateway runs bin serve and returns once its SMTP listener greets.
 func startGateway(ctx context.Context, bin, relayAddr string, sessions int, set []string) (*gatewayProc, error) {

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"github.com/casegate/casegate/gateway/gatewaytest/freeport"
 	"math/rand/v2"
 	"net"
 	"os"
@@ -86,12 +87,7 @@ func sendOnce(addr string, n, seq int, id string) error {
 
 func freePort(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
+	return freeport.For(t)
 }
 
 // startServe starts `casegate serve` and waits until SMTP answers.

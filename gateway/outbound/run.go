@@ -23,6 +23,9 @@ import (
 func (p *Pool) Run(ctx context.Context) error {
 	n, err := p.queue.MarkInterrupted(ctx)
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil // stopped before it began: nothing claimed, nothing to record
+		}
 		return fmt.Errorf("outbound: %w", err)
 	}
 	if n > 0 {

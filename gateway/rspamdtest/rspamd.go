@@ -18,7 +18,7 @@ package rspamdtest
 import (
 	"errors"
 	"fmt"
-	"net"
+	"github.com/casegate/casegate/gateway/gatewaytest/freeport"
 	"net/http"
 	"os"
 	"os/exec"
@@ -165,15 +165,11 @@ func (s *Server) Log() string {
 	return b.String()
 }
 
-// freeAddr returns a loopback address with a port free right now.
+// freeAddr returns a loopback address with a port free right now, below
+// the ephemeral range (package freeport).
 func freeAddr(t testing.TB) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
+	return freeport.For(t)
 }
 
 // rspamdConf writes nothing outside the directory %[1]s; the rules come

@@ -23,6 +23,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"github.com/casegate/casegate/gateway/gatewaytest/freeport"
 	"net"
 	"os"
 	"os/exec"
@@ -307,15 +308,9 @@ func (c *Cluster) NewDatabase() (string, error) {
 	return c.URL(name), nil
 }
 
-// freeAddr picks a free loopback port.
-func freeAddr() (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer ln.Close()
-	return ln.Addr().String(), nil
-}
+// freeAddr picks a free loopback port below the ephemeral range (package
+// freeport).
+func freeAddr() (string, error) { return freeport.Addr() }
 
 // The cluster shared by the tests of one binary.
 var shared struct {

@@ -19,6 +19,7 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"github.com/casegate/casegate/gateway/gatewaytest/freeport"
 	"net"
 	"os"
 	"os/exec"
@@ -273,15 +274,11 @@ func dovecotUsers(t testing.TB) dovecotIDs {
 	return dovecotIDs{internal: "dovecot", group: "dovecot", login: "dovenull", mailUID: uid, mailGID: gid}
 }
 
-// FreeAddr returns a loopback address with a port free right now.
+// FreeAddr returns a loopback address with a port free right now, below
+// the ephemeral range (package freeport).
 func FreeAddr(t testing.TB) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
+	return freeport.For(t)
 }
 
 // waitGreeting waits until addr answers with an IMAP greeting.
