@@ -106,11 +106,13 @@ func TestBrowser(t *testing.T) {
 	grace.click(t, "form button", "table.cases")
 	grace.see(t, "main", "CS0000002", "VPN drops every hour")
 	grace.shoot(t, "agent-queue")
-	grace.run(t, chromedp.SetValue(chromedp.CSS("#q"), "VPN"), chromedp.Click(chromedp.CSS(`form[role="search"] button`)),
-		chromedp.WaitVisible(chromedp.CSS("table.cases")))
+	// Each click that leaves the page waits for the next one (click): a
+	// wait for an element alone could be met by the page being left.
+	grace.run(t, chromedp.SetValue(chromedp.CSS("#q"), "VPN"))
+	grace.click(t, `form[role="search"] button`, "table.cases")
 	grace.absent(t, `a[href="/console/cases/CS0000001"]`)
-	grace.run(t, chromedp.Click(chromedp.CSS(`a[href="/console/cases/CS0000002"]`)), chromedp.WaitVisible(chromedp.CSS("#body")),
-		chromedp.SendKeys(chromedp.CSS("#body"), "Please update the VPN client to 5.2."))
+	grace.click(t, `a[href="/console/cases/CS0000002"]`, "#body")
+	grace.run(t, chromedp.SendKeys(chromedp.CSS("#body"), "Please update the VPN client to 5.2."))
 	grace.click(t, `form[action$="/reply"] button`, "p.notice")
 	waitMail(t, relay, "carol@customer.example", "Please update the VPN client to 5.2.")
 	grace.run(t, chromedp.Navigate(base+"/console/cases/CS0000002"), chromedp.WaitVisible(chromedp.CSS("#to")),
