@@ -47,3 +47,69 @@ func TestBudgetPerSource(t *testing.T) {
 		t.Fatalf("mails through our MX from two clients: %d queued, want 6", n)
 	}
 }
+
+// An authenticated domain is one source, all its senders together; but
+// the domain of a mailbox provider is shared by unrelated people, so each
+// authenticated address of it is a source of its own.
+func TestBudgetPerSourceMailboxProviders(t *testing.T) {
+	ctx := context.Background()
+	e := newAuthEnv(t)
+	e.g.cfg.Protection.BudgetPerSource = 2
+	e.g.cfg.Protection.MailboxProviders = []string{"mail.example"}
+	for _, d := range []string{"acme.example", "mail.example"} {
+		e.publishKey(t, d)
+	}
+	send := func(from, id string) {
+		_, _, domain := splitAddress(from)
+		res := e.ingest(t, outsideIP, from, e.sign(t, domain, fmt.Sprintf(
+			"From: <%s>\nTo: support@support.test\nSubject: Help %s\nMessage-ID: <%s@x.example>\n\nPlease help.\n", from, id, id)))
+		if s, _ := step(res, "auth"); s.Result != "pass" {
+			t.Fatalf("%s: auth step %+v, want pass", from, s)
+		}
+	}
+	confirmed := func(to string) bool {
+		rows, err := e.st.ListOutbox(ctx, "", 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range rows {
+			if r.Recipient == to {
+				return true
+			}
+		}
+		return false
+	}
+	// A company's domain: its third sender is over the domain's budget.
+	for i := range 3 {
+		send(fmt.Sprintf("staff%d@acme.example", i), fmt.Sprintf("acme%d", i))
+	}
+	if confirmed("staff2@acme.example") {
+		t.Error("the third sender of one authenticated domain was confirmed past the domain's budget of 2")
+	}
+	// A mailbox provider: three people, three sources, all confirmed.
+	for i := range 3 {
+		send(fmt.Sprintf("person%d@mail.example", i), fmt.Sprintf("mail%d", i))
+	}
+	for i := range 3 {
+		if to := fmt.Sprintf("person%d@mail.example", i); !confirmed(to) {
+			t.Errorf("%s of a mailbox provider was held by the others' budget", to)
+		}
+	}
+	// One person of the provider is still bounded by their own budget.
+	for i := range 3 {
+		send("person0@mail.example", fmt.Sprintf("again%d", i))
+	}
+	sup, err := e.st.Suppressions(ctx, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, s := range sup {
+		if s.Reason == SuppressBudgetSource && s.Recipient == "person0@mail.example" {
+			n++
+		}
+	}
+	if n == 0 {
+		t.Errorf("one address of a mailbox provider was not bounded by its own budget: %+v", sup)
+	}
+}

@@ -359,7 +359,7 @@ func (g *Gateway) prepare(ctx context.Context, in *inbound, dry bool) (j *ingest
 		j.err = err
 		return j
 	}
-	ctx = withSource(ctx, in.sourceKey())
+	ctx = withSource(ctx, g.sourceKey(in))
 	j.write = g.safeWrite(func(tx *store.Tx) error {
 		var err error
 		if j.res, err = g.classify(ctx, tx, in); err != nil {

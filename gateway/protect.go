@@ -24,6 +24,11 @@ type Protection struct {
 	// per hour. It stays well below BreakerLimit, so no one source can
 	// open the circuit breaker and hold everybody's mail.
 	BudgetPerSource int
+	// MailboxProviders are domains whose addresses belong to unrelated
+	// people (gmail.com, outlook.com, …): an authenticated mail from one
+	// of them is a source of its own per address, not one source for the
+	// whole domain (budget.go). Nil: DefaultMailboxProviders.
+	MailboxProviders []string
 	// BreakerLimit mails sent within BreakerWindow open the circuit
 	// breaker: the worker stops sending (rows stay pending, nothing is
 	// lost) until the count within the window drops below the limit.
@@ -75,7 +80,21 @@ func (p Protection) withDefaults() Protection {
 	if p.UnauthenticatedNotices == "" {
 		p.UnauthenticatedNotices = NoticesSameDomain
 	}
+	if p.MailboxProviders == nil {
+		p.MailboxProviders = DefaultMailboxProviders()
+	}
 	return p
+}
+
+// DefaultMailboxProviders are the large providers of personal mailboxes
+// whose domains are shared by many unrelated senders.
+func DefaultMailboxProviders() []string {
+	return []string{
+		"gmail.com", "googlemail.com", "outlook.com", "hotmail.com", "live.com", "msn.com",
+		"yahoo.com", "ymail.com", "aol.com", "icloud.com", "me.com", "mac.com",
+		"proton.me", "protonmail.com", "gmx.com", "gmx.net", "gmx.de", "web.de",
+		"mail.com", "zoho.com", "yandex.ru", "mail.ru", "qq.com", "163.com",
+	}
 }
 
 // protection is the configured protection with defaults filled in.

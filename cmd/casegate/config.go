@@ -127,6 +127,7 @@ type OutboundConfig struct {
 	BudgetPerRecipient      int      `yaml:"budget_per_recipient_per_hour"`
 	BudgetPerCase           int      `yaml:"budget_per_case_per_hour"`
 	BudgetPerSource         int      `yaml:"budget_per_source_per_hour"`
+	MailboxProviders        []string `yaml:"mailbox_providers"`
 	CircuitBreaker          int      `yaml:"circuit_breaker"`
 	CircuitBreakerPerDomain int      `yaml:"circuit_breaker_per_domain"`
 	CircuitBreakerWindow    Duration `yaml:"circuit_breaker_window"`
@@ -206,7 +207,8 @@ func defaultConfig() Config {
 			From: "Support <support@localhost>", TLS: "starttls", PasswordEnv: "CASEGATE_RELAY_PASSWORD", Concurrency: 8,
 			RetryFirst: Duration(5 * time.Minute), RetryMax: Duration(time.Hour), Lifetime: Duration(5 * 24 * time.Hour),
 			HardBounceLimit: 3, BudgetPerRecipient: 20, BudgetPerCase: 50, BudgetPerSource: 200,
-			CircuitBreaker: 500000, CircuitBreakerPerDomain: 50000, CircuitBreakerWindow: Duration(10 * time.Minute),
+			MailboxProviders: gateway.DefaultMailboxProviders(),
+			CircuitBreaker:   500000, CircuitBreakerPerDomain: 50000, CircuitBreakerWindow: Duration(10 * time.Minute),
 		},
 		HTTP: HTTPConfig{Listen: "127.0.0.1:8080", TokensEnv: "CASEGATE_API_TOKENS",
 			ReadHeaderTimeout: Duration(10 * time.Second), ReadTimeout: Duration(30 * time.Second),

@@ -2,6 +2,7 @@ package main
 
 import (
 	"net"
+	"strings"
 	"time"
 
 	"github.com/casegate/casegate/gateway"
@@ -10,7 +11,12 @@ import (
 
 // protection is the gateway's loop protection from the config.
 func protection(cfg Config) gateway.Protection {
+	providers := []string{} // an empty list in the file: none
+	for _, d := range cfg.Outbound.MailboxProviders {
+		providers = append(providers, strings.ToLower(strings.TrimSpace(d)))
+	}
 	return gateway.Protection{
+		MailboxProviders:   providers,
 		HardBounceLimit:    cfg.Outbound.HardBounceLimit,
 		BudgetPerRecipient: cfg.Outbound.BudgetPerRecipient,
 		BudgetPerCase:      cfg.Outbound.BudgetPerCase,

@@ -59,6 +59,7 @@ func reloadable(c Config) Config {
 	c.SMTP.MaxReceivedHops = 0
 	o := &c.Outbound
 	o.HardBounceLimit, o.BudgetPerRecipient, o.BudgetPerCase, o.CircuitBreaker, o.CircuitBreakerWindow = 0, 0, 0, 0, 0
+	o.MailboxProviders = nil
 	return c
 }
 
