@@ -108,10 +108,3 @@ func (g *Gateway) suppressReason(ctx context.Context, tx *store.Tx, c store.Case
 	}
 	return "", err
 }
-
-func ifTrue(ok bool, s string) string {
-	if ok {
-		return s
-	}
-	return ""
-}
