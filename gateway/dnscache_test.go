@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/casegate/casegate/gateway/gatewaytest"
 )
 
 // zoneServer is a recursive resolver as the gateway sees one, on a
@@ -172,28 +174,10 @@ func (z *zoneServer) resolve(m *dns.Msg, name string, qtype uint16) {
 	}
 }
 
-// dnsClock is the cache's clock, moved by the test.
-type dnsClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *dnsClock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *dnsClock) advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
-func newZoneResolver(t *testing.T, z *zoneServer, size int) (*dnsResolver, *dnsClock) {
+func newZoneResolver(t *testing.T, z *zoneServer, size int) (*dnsResolver, *gatewaytest.Clock) {
 	t.Helper()
-	clock := &dnsClock{t: time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)}
-	r, err := newDNSResolver(resolverConfig{addr: z.addr, timeout: 5 * time.Second, cacheSize: size, now: clock.now})
+	clock := gatewaytest.NewClock(time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC))
+	r, err := newDNSResolver(resolverConfig{addr: z.addr, timeout: 5 * time.Second, cacheSize: size, now: clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -230,21 +214,21 @@ func TestDNSCacheHonoursTTL(t *testing.T) {
 
 	checkTXT(t, r, z, "spf.example", []string{"v=spf1 -all"}, 1)
 	checkTXT(t, r, z, "SPF.example.", []string{"v=spf1 -all"}, 1) // names are case-insensitive
-	clock.advance(299 * time.Second)
+	clock.Advance(299 * time.Second)
 	checkTXT(t, r, z, "spf.example", []string{"v=spf1 -all"}, 1)
-	clock.advance(time.Second)
+	clock.Advance(time.Second)
 	checkTXT(t, r, z, "spf.example", []string{"v=spf1 -all"}, 2)
 
 	checkTXT(t, r, z, "two.example", []string{"a", "b"}, 1)
-	clock.advance(49 * time.Second)
+	clock.Advance(49 * time.Second)
 	checkTXT(t, r, z, "two.example", []string{"a", "b"}, 1)
-	clock.advance(time.Second)
+	clock.Advance(time.Second)
 	checkTXT(t, r, z, "two.example", []string{"a", "b"}, 2)
 
 	checkTXT(t, r, z, "long.example", []string{"long"}, 1)
-	clock.advance(dnsMaxTTL - time.Second)
+	clock.Advance(dnsMaxTTL - time.Second)
 	checkTXT(t, r, z, "long.example", []string{"long"}, 1)
-	clock.advance(time.Second)
+	clock.Advance(time.Second)
 	checkTXT(t, r, z, "long.example", []string{"long"}, 2)
 
 	checkTXT(t, r, z, "zero.example", []string{"zero"}, 1)
@@ -276,9 +260,9 @@ func TestDNSCacheNegativeAnswers(t *testing.T) {
 			r, clock := newZoneResolver(t, z, 0)
 			for _, name := range []string{"missing.example", "a-only.example"} { // NXDOMAIN, NODATA
 				checkTXT(t, r, z, name, nil, 1)
-				clock.advance(c.keep - time.Second)
+				clock.Advance(c.keep - time.Second)
 				checkTXT(t, r, z, name, nil, 1)
-				clock.advance(time.Second)
+				clock.Advance(time.Second)
 				checkTXT(t, r, z, name, nil, 2)
 			}
 		})
@@ -304,16 +288,16 @@ func TestDNSCacheFailuresBriefly(t *testing.T) {
 		}
 	}
 	wantTemp(dnsAttempts) // asked again at once, as any resolver does
-	clock.advance(dnsFailureTTL - time.Second)
+	clock.Advance(dnsFailureTTL - time.Second)
 	wantTemp(dnsAttempts)
-	clock.advance(time.Second)
+	clock.Advance(time.Second)
 	wantTemp(2 * dnsAttempts)
 	z.set(func(z *zoneServer) { z.servfail["flaky.example."] = false })
-	clock.advance(dnsFailureTTL)
+	clock.Advance(dnsFailureTTL)
 	checkTXT(t, r, z, "flaky.example", []string{"v=spf1 -all"}, 2*dnsAttempts+1)
 
 	// Nobody listening: refused, temporary, kept as briefly.
-	closed, err := newDNSResolver(resolverConfig{addr: "127.0.0.1:1", timeout: time.Second, now: clock.now})
+	closed, err := newDNSResolver(resolverConfig{addr: "127.0.0.1:1", timeout: time.Second, now: clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -400,7 +384,7 @@ func TestDNSCacheBounded(t *testing.T) {
 	checkTXT(t, r, z, "n1.example", []string{"1"}, 1)
 	checkTXT(t, r, z, "n2.example", []string{"2"}, 1)
 	checkTXT(t, r, z, "n3.example", []string{"3"}, 2)
-	clock.advance(350 * time.Second) // all expired but n1
+	clock.Advance(350 * time.Second) // all expired but n1
 	checkTXT(t, r, z, "n2.example", []string{"2"}, 2)
 	if l := r.cache.len(); l != 2 {
 		t.Fatalf("%d kept after the expired ones were dropped, want n1 and n2", l)

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/emersion/go-smtp"
+
+	"github.com/casegate/casegate/gateway/gatewaytest"
 )
 
 func TestSMTPHeaderAndLineLimits(t *testing.T) {
@@ -80,7 +82,7 @@ func TestSMTPConnectionLimits(t *testing.T) {
 
 func TestSMTPConnectionRatePerIP(t *testing.T) {
 	e := newOpsEnv(t, Protection{})
-	clock := &testClock{t: time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)}
+	clock := gatewaytest.NewClock(time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC))
 	addr := startLimited(t, e.g, SMTPConfig{}, ConnLimits{MaxPerIPPerMinute: 2, Now: clock.Now})
 	for i := 0; i < 2; i++ {
 		if c, line := greeting(t, addr); !strings.HasPrefix(line, "220 ") {

@@ -1,11 +1,9 @@
 package gateway
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"log/slog"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,59 +13,21 @@ import (
 	"github.com/casegate/casegate/templates"
 )
 
-// testClock is a clock tests move by hand.
-type testClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *testClock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = t
-}
-
-func (c *testClock) Advance(d time.Duration) { c.Set(c.Now().Add(d)) }
-
-// syncBuffer is a log sink tests can read while the gateway writes.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // opsEnv is a gateway on a fresh database with a clock the test moves, a
 // relay that fails on command and an outbound worker sending to it.
 type opsEnv struct {
 	g     *Gateway
 	st    *store.Store
-	clock *testClock
+	clock *gatewaytest.Clock
 	relay *gatewaytest.Relay
 	out   *outbound.Pool
-	logs  *syncBuffer
+	logs  *gatewaytest.LogBuffer
 	path  string // the database file
 }
 
 func newOpsEnv(t *testing.T, prot Protection) *opsEnv {
 	t.Helper()
-	clock := &testClock{t: time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)}
+	clock := gatewaytest.NewClock(time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC))
 	path := testDatabase(t)
 	st := openStoreAt(t, path, store.Options{Now: clock.Now})
 	t.Cleanup(func() { st.Close() })
@@ -75,7 +35,7 @@ func newOpsEnv(t *testing.T, prot Protection) *opsEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := &syncBuffer{}
+	logs := &gatewaytest.LogBuffer{}
 	var w io.Writer = logs
 	g, err := New(Config{
 		Hostname: "support.test", CasePrefix: "CS", From: "Support <support@support.test>",

@@ -166,7 +166,7 @@ type queryPlanEnv struct {
 	log   *statementLog
 	g     *Gateway
 	st    *store.Store
-	clock *testClock
+	clock *gatewaytest.Clock
 	relay *gatewaytest.Relay
 	out   *outbound.Pool
 }
@@ -174,7 +174,7 @@ type queryPlanEnv struct {
 func newQueryPlanEnv(t *testing.T, log *statementLog, cases int) *queryPlanEnv {
 	t.Helper()
 	ctx := context.Background()
-	clock := &testClock{t: time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)}
+	clock := gatewaytest.NewClock(time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC))
 	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "db"), store.Options{Now: clock.Now, Trace: log.trace})
 	if err != nil {
 		t.Fatal(err)

@@ -81,7 +81,7 @@ func TestFullDisk(t *testing.T) {
 	cfg.DataDir = filepath.Join(small, "data")
 	cfg.SMTP.Listen, cfg.HTTP.Listen = "127.0.0.1:0", "127.0.0.1:0"
 	cfg.Outbound.Relay, cfg.Outbound.TLS = gatewaytest.StartRelay(t).Addr, "none"
-	logs := &lockedBuffer{}
+	logs := &gatewaytest.LogBuffer{}
 	m := &Main{Config: cfg, Log: slog.New(slog.NewTextHandler(logs, nil))}
 	if err := m.Run(context.Background()); err != nil {
 		t.Fatal(err)

@@ -143,7 +143,7 @@ func TestPostfixRelayMode(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := &lockedBuffer{}
+	logs := &gatewaytest.LogBuffer{}
 	m := &Main{Config: cfg, ConfigPath: config, Log: slog.New(slog.NewTextHandler(logs, nil))}
 	if err := m.Run(context.Background()); err != nil {
 		t.Fatal(err)
@@ -229,7 +229,7 @@ func TestPostfixPipeMode(t *testing.T) {
 	yaml := casegateYAML(t, postfixtest.FreeAddr(t), httpAddr, data, gatewaytest.StartRelay(t).Addr)
 	must(t, os.WriteFile(config, []byte(yaml), 0o644))
 
-	logs := &lockedBuffer{}
+	logs := &gatewaytest.LogBuffer{}
 	serve := exec.Command(bin, "serve", "--config", config)
 	serve.Env = []string{"CASEGATE_API_TOKENS=pipe-token", "HOME=/nonexistent"}
 	serve.Stderr = logs

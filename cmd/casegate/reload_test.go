@@ -10,31 +10,13 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/casegate/casegate/gateway/gatewaytest"
 	"github.com/casegate/casegate/store"
 )
-
-// lockedBuffer is a log sink a test reads while a process writes to it.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 func helpdeskMail(n int) string {
 	return fmt.Sprintf("From: Frank <frank@customer.example>\nTo: helpdesk@localhost\nSubject: Laptop %d\n"+
@@ -54,7 +36,7 @@ func TestReloadConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := &lockedBuffer{}
+	logs := &gatewaytest.LogBuffer{}
 	m := &Main{Config: cfg, ConfigPath: path, Log: slog.New(slog.NewTextHandler(logs, nil))}
 	if err := m.Run(context.Background()); err != nil {
 		t.Fatal(err)
@@ -150,7 +132,7 @@ func TestReloadAndBackupOfRunningServe(t *testing.T) {
 	smtpAddr := freePort(t)
 	base := fmt.Sprintf(reloadBase, smtpAddr, freePort(t))
 	config := writeConfig(t, dir, base)
-	logs := &lockedBuffer{}
+	logs := &gatewaytest.LogBuffer{}
 	serve := exec.Command(casegateBinary(t), "serve", "--config", config)
 	serve.Stderr = logs
 	if err := serve.Start(); err != nil {

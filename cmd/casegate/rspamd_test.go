@@ -25,7 +25,7 @@ import (
 type servedBinary struct {
 	config, dataDir    string
 	smtpAddr, httpAddr string
-	logs               *lockedBuffer
+	logs               *gatewaytest.LogBuffer
 }
 
 // serveBinary starts the real binary with extra appended to a config of
@@ -33,7 +33,7 @@ type servedBinary struct {
 func serveBinary(t *testing.T, extra string) *servedBinary {
 	t.Helper()
 	dir := t.TempDir()
-	s := &servedBinary{dataDir: filepath.Join(dir, "data"), smtpAddr: freePort(t), httpAddr: freePort(t), logs: &lockedBuffer{}}
+	s := &servedBinary{dataDir: filepath.Join(dir, "data"), smtpAddr: freePort(t), httpAddr: freePort(t), logs: &gatewaytest.LogBuffer{}}
 	s.config = writeConfig(t, dir, fmt.Sprintf("data_dir: data\nsmtp:\n  listen: %s\nhttp:\n  listen: %s\n%s",
 		s.smtpAddr, s.httpAddr, extra))
 	cmd := exec.Command(casegateBinary(t), "serve", "--config", s.config)

@@ -1,7 +1,6 @@
 package outbound_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -30,7 +29,7 @@ type env struct {
 	lease    time.Duration
 	g        *gateway.Gateway
 	box      *gateway.Outbox
-	logs     *syncBuffer
+	logs     *gatewaytest.LogBuffer
 	row      store.OutboxMail // the case's confirmation, the model of queued rows
 }
 
@@ -42,7 +41,7 @@ func newEnv(t testing.TB) *env {
 // newEnvAt is newEnv on the database at path, as instance with lease.
 func newEnvAt(t testing.TB, path, instance string, lease time.Duration) *env {
 	t.Helper()
-	e := &env{path: path, instance: instance, lease: lease, logs: &syncBuffer{}}
+	e := &env{path: path, instance: instance, lease: lease, logs: &gatewaytest.LogBuffer{}}
 	e.open(t)
 	raw := "From: Carol <carol@customer.example>\r\nTo: support@support.test\r\nSubject: Printer offline\r\n" +
 		"Message-ID: <printer.1@customer.example>\r\n\r\nIt shows E42.\r\n"
@@ -216,24 +215,6 @@ func (e *env) attempts(t testing.TB, id int64) []store.Attempt {
 		t.Fatal(err)
 	}
 	return a
-}
-
-// syncBuffer is a log sink tests read while the pool writes.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // messageIDs maps each Message-ID the relay got to how many times.

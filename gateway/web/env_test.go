@@ -1,13 +1,11 @@
 package web
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"log/slog"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,42 +17,6 @@ import (
 	"github.com/casegate/casegate/store"
 	"github.com/casegate/casegate/templates"
 )
-
-// testClock is a clock tests move by hand.
-type testClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *testClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
-// syncBuffer is a log sink tests can read while the gateway writes.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // envOptions change the gateway a test gets.
 type envOptions struct {
@@ -71,15 +33,15 @@ type env struct {
 	g     *gateway.Gateway
 	h     *Handler
 	st    *store.Store
-	clock *testClock
+	clock *gatewaytest.Clock
 	relay *gatewaytest.Relay
 	out   *outbound.Pool
-	logs  *syncBuffer
+	logs  *gatewaytest.LogBuffer
 }
 
 func newEnv(t *testing.T, opts envOptions) *env {
 	t.Helper()
-	clock := &testClock{t: time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)}
+	clock := gatewaytest.NewClock(time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC))
 	st, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "db"), store.Options{Now: clock.Now})
 	if err != nil {
 		t.Fatal(err)
@@ -89,7 +51,7 @@ func newEnv(t *testing.T, opts envOptions) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := &syncBuffer{}
+	logs := &gatewaytest.LogBuffer{}
 	var w io.Writer = logs
 	log := slog.New(slog.NewTextHandler(w, nil))
 	cfg := gateway.Config{
