@@ -6,13 +6,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/casegate/casegate/gateway/gatewaytest/freeport"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/casegate/casegate/gateway/gatewaytest/child"
+	"github.com/casegate/casegate/gateway/gatewaytest/freeport"
 
 	"github.com/emersion/go-smtp"
 	"gopkg.in/yaml.v3"
@@ -155,12 +157,7 @@ func (g *gatewayProc) stop() error {
 		return g.exitErr()
 	default:
 	}
-	g.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-g.exited:
-	case <-time.After(30 * time.Second):
-		g.cmd.Process.Kill()
-		<-g.exited
+	if child.Stop(g.cmd.Process, g.exited, syscall.SIGTERM, 30*time.Second) {
 		return errors.New("casegate serve did not stop within 30s of SIGTERM; killed")
 	}
 	return g.exitErr()

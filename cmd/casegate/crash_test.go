@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"github.com/casegate/casegate/gateway/gatewaytest/freeport"
 	"math/rand/v2"
 	"net"
 	"os"
@@ -17,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/casegate/casegate/gateway/gatewaytest/freeport"
 
 	"github.com/emersion/go-smtp"
 

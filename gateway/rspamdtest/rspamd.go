@@ -18,7 +18,6 @@ package rspamdtest
 import (
 	"errors"
 	"fmt"
-	"github.com/casegate/casegate/gateway/gatewaytest/freeport"
 	"net/http"
 	"os"
 	"os/exec"
@@ -27,6 +26,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/casegate/casegate/gateway/gatewaytest/child"
+	"github.com/casegate/casegate/gateway/gatewaytest/freeport"
 )
 
 // RequireEnv names the environment variable that, set to 1, turns a missing
@@ -142,13 +144,7 @@ func (s *Server) Stop() {
 	if s.cmd == nil {
 		return
 	}
-	s.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-s.exited:
-	case <-time.After(10 * time.Second):
-		s.cmd.Process.Kill()
-		<-s.exited
-	}
+	child.Stop(s.cmd.Process, s.exited, syscall.SIGTERM, 10*time.Second)
 	s.cmd = nil
 }
 

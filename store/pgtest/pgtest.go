@@ -23,7 +23,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"github.com/casegate/casegate/gateway/gatewaytest/freeport"
 	"net"
 	"os"
 	"os/exec"
@@ -36,6 +35,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/casegate/casegate/gateway/gatewaytest/child"
+	"github.com/casegate/casegate/gateway/gatewaytest/freeport"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
 )
@@ -252,13 +254,7 @@ func (c *Cluster) Halt() {
 	if c.cmd == nil {
 		return
 	}
-	c.cmd.Process.Signal(syscall.SIGINT)
-	select {
-	case <-c.exited:
-	case <-time.After(15 * time.Second):
-		c.cmd.Process.Kill()
-		<-c.exited
-	}
+	child.Stop(c.cmd.Process, c.exited, syscall.SIGINT, 15*time.Second)
 	c.cmd, c.exited = nil, nil
 }
 

@@ -18,7 +18,6 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
-	"github.com/casegate/casegate/gateway/gatewaytest/freeport"
 	"net"
 	"os"
 	"os/exec"
@@ -29,6 +28,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/casegate/casegate/gateway/gatewaytest/freeport"
 )
 
 // RequireEnv names the environment variable that, set to 1, turns a

@@ -19,7 +19,6 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
-	"github.com/casegate/casegate/gateway/gatewaytest/freeport"
 	"net"
 	"os"
 	"os/exec"
@@ -30,6 +29,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/casegate/casegate/gateway/gatewaytest/child"
+	"github.com/casegate/casegate/gateway/gatewaytest/freeport"
 )
 
 // The one account of every Server.
@@ -139,13 +141,7 @@ func (s *Server) Stop() {
 	if s.cmd == nil {
 		return
 	}
-	s.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-s.exited:
-	case <-time.After(10 * time.Second):
-		s.cmd.Process.Kill()
-		<-s.exited
-	}
+	child.Stop(s.cmd.Process, s.exited, syscall.SIGTERM, 10*time.Second)
 	s.cmd, s.exited = nil, nil
 }
 
