@@ -42,7 +42,7 @@ func (g *Gateway) newCase(ctx context.Context, tx *store.Tx, in *inbound, linked
 		Prefix: g.cfg.CasePrefix, Kind: in.kind, ContactID: contact.ID, Contact: contact, Account: contact.Account,
 		// A new case is about the mail's whole text, a forwarded mail or
 		// an old thread in it included: the quote cut is for replies.
-		Subject: caseSubject(m.Topic), Description: caseDescription(m.Text),
+		Subject: caseSubject(m.Topic), Description: g.derive(in).description,
 	}
 	if linked != nil {
 		nc.LinkedTo, nc.LinkedNumber = linked.ID, linked.Number
@@ -166,7 +166,7 @@ func (g *Gateway) mayWatch(addr string, c store.Case) bool {
 // notices. The confirmation of a follow-up names the closed case it
 // continues; any other names no other case.
 func (g *Gateway) notifyOpened(ctx context.Context, tx *store.Tx, in *inbound, c store.Case, closed *store.Case, watchers []recipient) error {
-	data := templates.Data{Body: g.confirmationQuote(in)}
+	data := templates.Data{Body: g.derive(in).quote}
 	ws, err := tx.Watchers(ctx, c.ID)
 	if err != nil {
 		return err

@@ -101,6 +101,32 @@ type inbound struct {
 	// web: a comment written on a case page (webcomment.go), whose first
 	// word is never a command.
 	web bool
+	// derived is what the transaction's work takes from the parsed mail
+	// and the verdict alone; see derive.
+	derived *derived
+}
+
+// derived is computed from a parsed, authenticated mail without the
+// database: the headers' JSON, a new case's description, a confirmation's
+// quote.
+type derived struct {
+	headers     string
+	description string
+	quote       string
+}
+
+// derive returns what is derived from the mail, computing it on first
+// use. The ingestion path calls it before the transaction, so the single
+// writer does not spend its time on it.
+func (g *Gateway) derive(in *inbound) *derived {
+	if in.derived == nil {
+		in.derived = &derived{
+			headers:     headersOfInterest(in.msg, in.auth),
+			description: caseDescription(in.msg.Text),
+			quote:       g.confirmationQuote(in),
+		}
+	}
+	return in.derived
 }
 
 func newInbound(raw []byte, env Envelope) *inbound {
@@ -359,6 +385,7 @@ func (g *Gateway) prepare(ctx context.Context, in *inbound, dry bool) (j *ingest
 		j.err = err
 		return j
 	}
+	g.derive(in)
 	ctx = withSource(ctx, g.sourceKey(in))
 	j.write = g.safeWrite(func(tx *store.Tx) error {
 		var err error
@@ -641,7 +668,7 @@ func (g *Gateway) insertMessage(ctx context.Context, tx *store.Tx, in *inbound, 
 		CaseID: caseID, Source: in.env.Source, EnvelopeFrom: in.env.From, EnvelopeTo: in.env.To,
 		MessageID: m.MessageID, ContentSHA256: in.sha, From: m.From.Email, Subject: m.Subject,
 		Outcome: outcome, Raw: raw, RawFrom: rawFrom, FullText: m.Text, Visible: m.Visible,
-		Headers: headersOfInterest(m, in.auth), Decision: string(trace),
+		Headers: g.derive(in).headers, Decision: string(trace),
 	})
 	if err != nil {
 		return 0, err
