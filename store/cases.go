@@ -2,9 +2,7 @@ package store
 
 import (
 	"context"
-	"crypto/rand"
 	"database/sql"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
@@ -128,21 +126,18 @@ func (tx *Tx) CreateCase(ctx context.Context, nc NewCase) (Case, error) {
 	if nc.Priority == "" {
 		nc.Priority = "normal"
 	}
-	// The number is known once the id is: the row is inserted with a
-	// placeholder of its own (unique, as concurrent transactions on
-	// PostgreSQL insert at the same time) and numbered right after.
-	placeholder, err := pendingNumber()
-	if err != nil {
-		return Case{}, fmt.Errorf("create case: %w", err)
-	}
-	id, err := tx.tx.insertID(ctx, `INSERT INTO cases (number, kind, state, contact_id, account, subject, description,
-		priority, linked_case_id, created_at, updated_at) VALUES (?, ?, 'new', ?, ?, ?, ?, ?, ?, ?, ?)`,
-		placeholder, nc.Kind, nc.ContactID, nc.Account, nc.Subject, nc.Description, nc.Priority, linked, ms(tx.Now), ms(tx.Now))
-	if err != nil {
-		return Case{}, fmt.Errorf("create case: %w", err)
+	// The number is made of the id, so the id is taken first and the row
+	// inserted with both: one statement, and no placeholder number to
+	// write into the unique index and take out again.
+	var id int64
+	if err := tx.tx.QueryRowContext(ctx, tx.tx.d.nextCaseID).Scan(&id); err != nil {
+		return Case{}, fmt.Errorf("create case: next id: %w", err)
 	}
 	number := FormatNumber(nc.Prefix, id)
-	if _, err := tx.tx.ExecContext(ctx, `UPDATE cases SET number = ? WHERE id = ?`, number, id); err != nil {
+	_, err := tx.tx.ExecContext(ctx, `INSERT INTO cases (id, number, kind, state, contact_id, account, subject, description,
+		priority, linked_case_id, created_at, updated_at) VALUES (?, ?, ?, 'new', ?, ?, ?, ?, ?, ?, ?, ?)`,
+		id, number, nc.Kind, nc.ContactID, nc.Account, nc.Subject, nc.Description, nc.Priority, linked, ms(tx.Now), ms(tx.Now))
+	if err != nil {
 		return Case{}, fmt.Errorf("create case %s: %w", number, err)
 	}
 	tx.memo.newCase(id)
@@ -156,15 +151,6 @@ func (tx *Tx) CreateCase(ctx context.Context, nc NewCase) (Case, error) {
 		Account: tx.text(nc.Account), Subject: tx.text(nc.Subject), Description: tx.text(nc.Description),
 		Priority: nc.Priority, LinkedCase: nc.LinkedNumber, CreatedAt: now, UpdatedAt: now,
 	}, nil
-}
-
-// pendingNumber is the placeholder number of a case row being created.
-func pendingNumber() (string, error) {
-	b := make([]byte, 12)
-	if _, err := rand.Read(b); err != nil {
-		return "", err
-	}
-	return "pending-" + hex.EncodeToString(b), nil
 }
 
 // FormatNumber is the case number for a sequence value: prefix and at

@@ -38,12 +38,20 @@ type dialect struct {
 	// pick the same row and never wait for each other. SQLite's single
 	// writer claims one batch at a time.
 	skipLocked string
+	// nextCaseID is the query for the id the next case row takes, so the
+	// row is inserted with its number at once. SQLite's AUTOINCREMENT
+	// keeps the highest id ever given in sqlite_sequence (one row per
+	// such table), which the single writer reads inside its transaction;
+	// PostgreSQL draws from the identity's sequence, safe with any number
+	// of instances inserting at once.
+	nextCaseID string
 }
 
 var (
-	sqliteDialect   = dialect{name: BackendSQLite}
+	sqliteDialect = dialect{name: BackendSQLite,
+		nextCaseID: `SELECT COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'cases'), 0) + 1`}
 	postgresDialect = dialect{name: BackendPostgres, numbered: true, cleanText: true, lockCase: " FOR UPDATE OF c",
-		skipLocked: " FOR UPDATE OF o SKIP LOCKED"}
+		skipLocked: " FOR UPDATE OF o SKIP LOCKED", nextCaseID: `SELECT nextval(pg_get_serial_sequence('cases', 'id'))`}
 )
 
 // query rewrites a statement for the backend.

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -138,6 +139,31 @@ func testCaseNumbers(t *testing.T, b backend) {
 	}
 	if c3 := newCase(t, st, "d@x.example"); c3.Number <= c2.Number || b.name == BackendSQLite && c3.Number != "CS0000003" {
 		t.Fatalf("after delete of %s = %s", c2.Number, c3.Number)
+	}
+	// Cases created in one transaction take consecutive numbers.
+	var two [2]Case
+	err = st.Write(ctx, func(tx *Tx) error {
+		for i := range two {
+			p, err := tx.UpsertContact(ctx, fmt.Sprintf("e%d@x.example", i), "", "")
+			if err != nil {
+				return err
+			}
+			if two[i], err = tx.CreateCase(ctx, NewCase{Prefix: "CS", Kind: "case", ContactID: p.ID}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if two[1].ID != two[0].ID+1 || two[1].Number != FormatNumber("CS", two[1].ID) {
+		t.Fatalf("two cases in one transaction: %s (id %d) and %s (id %d)", two[0].Number, two[0].ID, two[1].Number, two[1].ID)
+	}
+	for _, c := range two {
+		if got, err := st.CaseByNumber(ctx, c.Number); err != nil || got.ID != c.ID {
+			t.Fatalf("case %s: %v, id %d", c.Number, err, got.ID)
+		}
 	}
 }
 
