@@ -44,7 +44,7 @@ var dkimHeaders = []string{
 // bytes every time (fixed Date, Message-ID and boundaries), so the copy
 // the sender writes carries a valid signature.
 func (g *Gateway) signDKIM(msg *gomail.Msg) error {
-	d := g.cfg.DKIM
+	d := g.rules().DKIM
 	if d.Key == nil {
 		return nil
 	}

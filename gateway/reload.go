@@ -44,7 +44,7 @@ func (g *Gateway) templateSet() *templates.Set {
 }
 
 // Reload puts cfg's addresses, agents, accounts, policies and protection,
-// and the templates tpl, in force for everything that follows. The other
+// its DKIM signing key, and the templates tpl, in force for everything that follows. The other
 // fields of cfg are ignored: they stay as the gateway started. A config
 // the gateway could not run with is refused and changes nothing.
 func (g *Gateway) Reload(cfg Config, tpl *templates.Set) error {
@@ -74,6 +74,9 @@ func (g *Gateway) Reload(cfg Config, tpl *templates.Set) error {
 	// Of sender authentication, the policies; the resolver, the trusted
 	// relays and the authserv-id stay as started.
 	next.Auth.TempError, next.Auth.DMARCFail, next.Auth.Spam = cfg.Auth.TempError, cfg.Auth.DMARCFail, cfg.Auth.Spam
+	// The signing key: a new key or selector signs every mail sent from
+	// now on, those queued before included (they are signed as they go).
+	next.DKIM = cfg.DKIM
 	next.TeamAddress = strings.ToLower(cfg.TeamAddress)
 	next.SharedAccounts = append([]string(nil), cfg.SharedAccounts...)
 	g.live.Store(&liveConfig{cfg: next, tpl: tpl})

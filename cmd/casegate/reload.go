@@ -18,8 +18,8 @@ import (
 )
 
 // Reloading the configuration (SIGHUP to serve, or `casegate reload`):
-// the inbound addresses, agents, accounts, policies, loop protection and
-// templates change without a restart; every other key needs one, and a
+// the inbound addresses, agents, accounts, policies, loop protection,
+// DKIM signing key and templates change without a restart; every other key needs one, and a
 // reload that changes one says so in the log. A file that does not load
 // (bad YAML, a bad value, a broken template) is refused with the reason and
 // the running configuration stays.
@@ -37,8 +37,12 @@ func (m *Main) Reload() error {
 	if err == nil {
 		tpl, err = templates.New(cfg.TemplatesDir)
 	}
+	gc := gatewayConfig(cfg)
 	if err == nil {
-		err = m.Gateway.Reload(gatewayConfig(cfg), tpl)
+		gc.DKIM, err = dkimConfig(cfg) // the key file is read again: a rotated key takes over
+	}
+	if err == nil {
+		err = m.Gateway.Reload(gc, tpl)
 	}
 	if err != nil {
 		m.Log.Error("reload refused: the running configuration stays", "config", m.ConfigPath, "err", err)
@@ -56,6 +60,7 @@ func (m *Main) Reload() error {
 // restart.
 func reloadable(c Config) Config {
 	c.Addresses, c.Agents, c.Accounts, c.Policy, c.TemplatesDir = nil, nil, nil, PolicyConfig{}, ""
+	c.DKIM = DKIMConfig{}
 	c.SMTP.MaxReceivedHops = 0
 	o := &c.Outbound
 	o.HardBounceLimit, o.BudgetPerRecipient, o.BudgetPerCase, o.CircuitBreaker, o.CircuitBreakerWindow = 0, 0, 0, 0, 0
@@ -122,6 +127,9 @@ func cmdReload(_ context.Context, args []string, stdout, stderr io.Writer) error
 	cfg, err := loadConfig(*configPath)
 	if err == nil {
 		_, err = templates.New(cfg.TemplatesDir)
+	}
+	if err == nil {
+		_, err = dkimConfig(cfg)
 	}
 	if err != nil {
 		if *check {

@@ -14,6 +14,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/emersion/go-msgauth/dkim"
+
+	"github.com/casegate/casegate/gateway"
 	"github.com/casegate/casegate/gateway/gatewaytest"
 	"github.com/casegate/casegate/store"
 )
@@ -216,5 +219,103 @@ func TestReloadAndBackupOfRunningServe(t *testing.T) {
 	}
 	if len(cases) != 1 || cases[0].Number != "CS0000001" {
 		t.Fatalf("restored database holds %v, want CS0000001 only (taken before the helpdesk mails)", cases)
+	}
+}
+
+// A reload reads the DKIM key file again: after a key rotation the next
+// notification is signed with the new key and selector, and a key file
+// that does not load is refused with the running key kept.
+func TestReloadRotatesDKIMKey(t *testing.T) {
+	dir := t.TempDir()
+	records := map[string]string{}
+	newKey := func(selector string) {
+		pemKey, record, err := gateway.GenerateDKIMKey("ed25519")
+		if err != nil {
+			t.Fatal(err)
+		}
+		writeFile(t, dir, selector+".pem", string(pemKey))
+		records[selector+"._domainkey.localhost"] = record
+	}
+	config := func(selector string) string {
+		return writeConfig(t, dir, fmt.Sprintf(reloadBase, "127.0.0.1:0", "127.0.0.1:0")+
+			fmt.Sprintf("dkim:\n  domain: localhost\n  selector: %s\n  key_file: %s.pem\n", selector, selector))
+	}
+	newKey("old")
+	path := config("old")
+	cfg, err := loadConfig(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := &gatewaytest.LogBuffer{}
+	m := &Main{Config: cfg, ConfigPath: path, Log: slog.New(slog.NewTextHandler(logs, nil))}
+	if err := m.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+
+	// signedBy sends a new case and returns the selector that signed its
+	// confirmation, after checking the signature against the published
+	// records.
+	seen := map[string]bool{}
+	signedBy := func(n int) string {
+		t.Helper()
+		mustSend(t, m.SMTPAddr, "frank@customer.example", []string{"support@localhost"},
+			fmt.Sprintf("From: Frank <frank@customer.example>\nTo: support@localhost\nSubject: Printer %d\n"+
+				"Message-ID: <printer.%d@customer.example>\n\nThe printer jams.\n", n, n))
+		var mail []byte
+		waitUntil(t, 10*time.Second, "the confirmation in the Maildir", func() bool {
+			files, _ := filepath.Glob(filepath.Join(cfg.DataDir, "maildir", "new", "*"))
+			for _, f := range files {
+				if seen[f] {
+					continue
+				}
+				seen[f] = true
+				mail, _ = os.ReadFile(f)
+				return true
+			}
+			return false
+		})
+		verifs, err := dkim.VerifyWithOptions(bytes.NewReader(mail), &dkim.VerifyOptions{
+			LookupTXT: func(name string) ([]string, error) {
+				if r, ok := records[name]; ok {
+					return []string{r}, nil
+				}
+				return nil, fmt.Errorf("no record at %s", name)
+			},
+		})
+		if err != nil || len(verifs) != 1 || verifs[0].Err != nil {
+			t.Fatalf("confirmation %d: %v %+v\n%s", n, err, verifs, mail)
+		}
+		for _, s := range []string{"old", "new"} {
+			if bytes.Contains(mail, []byte("s="+s+";")) {
+				return s
+			}
+		}
+		t.Fatalf("confirmation %d names no known selector:\n%s", n, mail)
+		return ""
+	}
+	if s := signedBy(1); s != "old" {
+		t.Fatalf("signed by %s before the reload", s)
+	}
+	newKey("new")
+	config("new")
+	if err := m.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	if s := signedBy(2); s != "new" {
+		t.Fatalf("signed by %s after the rotation", s)
+	}
+	writeFile(t, dir, "new.pem", "not a key\n")
+	if err := m.Reload(); err == nil {
+		t.Fatal("a key file that does not load was accepted")
+	}
+	if !strings.Contains(logs.String(), "dkim.key_file") {
+		t.Errorf("the refusal does not name dkim.key_file:\n%s", logs.String())
+	}
+	if s := signedBy(3); s != "new" {
+		t.Fatalf("signed by %s after a refused reload", s)
+	}
+	if l := logs.String(); strings.Contains(l, "only after a restart") {
+		t.Errorf("the key change is reported as needing a restart:\n%s", l)
 	}
 }
