@@ -102,7 +102,10 @@ func (l *limitListener) admit(ip string) string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	now := l.lim.Now()
-	if l.lim.MaxPerIPPerMinute > 0 && (l.lim.Exempt == nil || !l.lim.Exempt(ip)) {
+	// A trusted relay (the MX in front) carries many clients' mail: the
+	// limits per address do not apply to it, the total still does.
+	exempt := l.lim.Exempt != nil && l.lim.Exempt(ip)
+	if l.lim.MaxPerIPPerMinute > 0 && !exempt {
 		w := l.perIP[ip]
 		if w == nil || now.Sub(w.start) >= time.Minute {
 			if len(l.perIP) > 10000 {
@@ -116,7 +119,7 @@ func (l *limitListener) admit(ip string) string {
 			return fmt.Sprintf("too many connections from %s, try again later", ip)
 		}
 	}
-	if l.lim.MaxPerIP > 0 && l.activeIP[ip] >= l.lim.MaxPerIP {
+	if l.lim.MaxPerIP > 0 && !exempt && l.activeIP[ip] >= l.lim.MaxPerIP {
 		return fmt.Sprintf("too many connections from %s at once, try again later", ip)
 	}
 	if l.lim.MaxConnections > 0 && l.active >= l.lim.MaxConnections {

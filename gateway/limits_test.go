@@ -236,6 +236,24 @@ func TestSMTPConnectionsPerIP(t *testing.T) {
 	}
 }
 
+// A trusted relay is exempt from the limits per address, at once and per
+// minute, not from the total.
+func TestSMTPTrustedRelayExemptPerIP(t *testing.T) {
+	e := newOpsEnv(t, Protection{})
+	addr := startLimited(t, e.g, SMTPConfig{}, ConnLimits{MaxConnections: 5, MaxPerIP: 2, MaxPerIPPerMinute: 3,
+		Exempt: func(ip string) bool { return ip == "127.0.0.1" }})
+	for i := 0; i < 5; i++ {
+		c, line := greeting(t, addr)
+		if !strings.HasPrefix(line, "220 ") {
+			t.Fatalf("connection %d from the trusted relay: %q", i+1, line)
+		}
+		defer c.Close()
+	}
+	if _, line := greeting(t, addr); !strings.HasPrefix(line, "421 4.7.0") || strings.Contains(line, "127.0.0.1") {
+		t.Fatalf("a connection over the total: %q, want 421 4.7.0 too many connections", line)
+	}
+}
+
 // An envelope sender with control characters or invalid UTF-8 is refused
 // with 553 5.1.7 and nothing is stored.
 func TestSMTPRefusesDirtyEnvelopeSender(t *testing.T) {
