@@ -429,3 +429,69 @@ func testWriteBatchPanic(t *testing.T, b backend) {
 		t.Fatalf("%d messages: the function after the panic did not run", n)
 	}
 }
+
+// A known contact is written only when it gains a name or an account it
+// lacked; otherwise the upsert leaves its row as it is and reads it.
+func TestUpsertContactWritesOnlyChanges(t *testing.T) { eachBackend(t, testUpsertContactWrites) }
+
+func testUpsertContactWrites(t *testing.T, b backend) {
+	st := b.open(t)
+	ctx := context.Background()
+	// version is what changes whenever the row is written: PostgreSQL's
+	// row version (its place, new at every write), SQLite's count of rows changed by the connection.
+	version := func(tx *Tx, id int64) string {
+		var v string
+		q := `SELECT CAST(total_changes() AS TEXT)`
+		if b.name == BackendPostgres {
+			q = `SELECT ctid::text FROM contacts WHERE id = ?`
+		}
+		args := []any{}
+		if b.name == BackendPostgres {
+			args = append(args, id)
+		}
+		if err := tx.tx.QueryRowContext(ctx, q, args...).Scan(&v); err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	err := st.Write(ctx, func(tx *Tx) error {
+		first, err := tx.UpsertContact(ctx, "Erin@Customer.Example", "", "")
+		if err != nil {
+			return err
+		}
+		before := version(tx, first.ID)
+		for _, name := range []string{"", ""} {
+			p, err := tx.UpsertContact(ctx, "erin@customer.example", name, "")
+			if err != nil {
+				return err
+			}
+			if p.ID != first.ID || p.Email != "Erin@Customer.Example" || p.Name != "" || !p.CreatedAt.Equal(first.CreatedAt) {
+				t.Errorf("unchanged contact read back as %+v, want %+v", p, first)
+			}
+		}
+		if v := version(tx, first.ID); v != before {
+			t.Errorf("a contact with nothing new was written (version %s, was %s)", v, before)
+		}
+		p, err := tx.UpsertContact(ctx, "erin@customer.example", "Erin", "Customer Inc")
+		if err != nil {
+			return err
+		}
+		if p.ID != first.ID || p.Name != "Erin" || p.Account != "Customer Inc" {
+			t.Errorf("contact gaining a name and account = %+v", p)
+		}
+		if v := version(tx, first.ID); v == before {
+			t.Error("the name and account were not written")
+		}
+		p, err = tx.UpsertContact(ctx, "erin@customer.example", "Someone Else", "Other Ltd")
+		if err != nil {
+			return err
+		}
+		if p.Name != "Erin" || p.Account != "Customer Inc" {
+			t.Errorf("a later mail changed the contact's name or account: %+v", p)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}

@@ -103,13 +103,22 @@ func scanCase(row scanner) (Case, error) {
 func (tx *Tx) UpsertContact(ctx context.Context, email, name, account string) (Contact, error) {
 	var c Contact
 	var created int64
+	// A known contact's row is written only when it gains a name or an
+	// account it lacked: rewriting it unchanged for every mail would dirty
+	// its page (SQLite) or leave a dead row version (PostgreSQL). When
+	// nothing changes the upsert returns no row and the contact is read.
 	err := tx.tx.QueryRowContext(ctx, `INSERT INTO contacts (email, name, account, created_at) VALUES (?, ?, ?, ?)
 		ON CONFLICT (email) DO UPDATE SET
 			name = CASE WHEN contacts.name = '' THEN excluded.name ELSE contacts.name END,
 			account = CASE WHEN contacts.account = '' THEN excluded.account ELSE contacts.account END
+		WHERE (contacts.name = '' AND excluded.name <> '') OR (contacts.account = '' AND excluded.account <> '')
 		RETURNING id, email, name, account, undeliverable, created_at`,
 		email, name, account, ms(tx.Now)).
 		Scan(&c.ID, &c.Email, &c.Name, &c.Account, &c.Undeliverable, &created)
+	if errors.Is(err, sql.ErrNoRows) {
+		err = tx.tx.QueryRowContext(ctx, `SELECT id, email, name, account, undeliverable, created_at FROM contacts WHERE email = ?`, email).
+			Scan(&c.ID, &c.Email, &c.Name, &c.Account, &c.Undeliverable, &created)
+	}
 	if err != nil {
 		return Contact{}, fmt.Errorf("upsert contact: %w", err)
 	}
