@@ -56,12 +56,16 @@ type Config struct {
 	PublicURL       string
 	UnknownSender   string // new_case | reject
 	MaxMessageBytes int64
-	OutboxLifetime  time.Duration
-	Protection      Protection // loop protection, budgets, bounces (protect.go)
-	Survey          bool       // send a satisfaction survey after a case is closed
-	AutoCloseAfter  time.Duration
-	Auth            AuthConfig // sender authentication and what it decides (auth.go)
-	DKIM            DKIMConfig // signing of our notifications (dkim.go); no key = unsigned
+	// SpoolDir is where a large message is written while it is handled
+	// outside a transport (a replay from the quarantine); "" is the
+	// system's temporary directory.
+	SpoolDir       string
+	OutboxLifetime time.Duration
+	Protection     Protection // loop protection, budgets, bounces (protect.go)
+	Survey         bool       // send a satisfaction survey after a case is closed
+	AutoCloseAfter time.Duration
+	Auth           AuthConfig // sender authentication and what it decides (auth.go)
+	DKIM           DKIMConfig // signing of our notifications (dkim.go); no key = unsigned
 	// TeamAddress gets a mail for every new case and every customer reply
 	// on an unassigned case (team.go); "" = none.
 	TeamAddress string

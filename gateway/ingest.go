@@ -161,12 +161,6 @@ func (in *inbound) again(env Envelope) *inbound {
 	return &inbound{mail: in.mail, head: in.head, sha: in.sha, env: env}
 }
 
-// rawBytes is the whole message in memory, for the paths that keep it as
-// one value (quarantine): a spooled message is read back.
-func (in *inbound) rawBytes() ([]byte, error) {
-	return in.mail.Whole()
-}
-
 // rawForStore is the message for store.InboundMessage: its bytes when in
 // memory, else its section of the spool file, which the store reads in
 // pieces.
@@ -536,19 +530,23 @@ func (g *Gateway) quarantineRaw(ctx context.Context, tx *store.Tx, in *inbound, 
 	if gone, err := g.forgottenMail(ctx, tx, in); err != nil || gone {
 		return forgottenResult(in), err
 	}
-	raw, err := in.rawBytes()
-	if err != nil {
-		return Result{}, err
-	}
-	id, err := tx.Quarantine(ctx, store.Quarantined{
-		Source: in.env.Source, EnvelopeFrom: in.env.From, EnvelopeTo: in.env.To,
-		Reason: reason, Detail: detail, ContentSHA256: in.sha, Raw: raw,
-	})
+	id, err := keepQuarantined(ctx, tx, in, reason, detail)
 	if err != nil {
 		return Result{}, err
 	}
 	return Result{Outcome: OutcomeQuarantined, Quarantine: id, Reason: reason,
 		Trace: []Step{{Step: "parse", Result: "quarantined", Detail: reason}}}, nil
+}
+
+// keepQuarantined stores the message in the quarantine with the reason. A
+// spooled mail is stored from its file, in pieces: never whole in memory,
+// however large (an IMAP message may be several times the size limit).
+func keepQuarantined(ctx context.Context, tx *store.Tx, in *inbound, reason, detail string) (int64, error) {
+	raw, rawFrom := in.rawForStore()
+	return tx.Quarantine(ctx, store.Quarantined{
+		Source: in.env.Source, EnvelopeFrom: in.env.From, EnvelopeTo: in.env.To,
+		Reason: reason, Detail: detail, ContentSHA256: in.sha, Raw: raw, RawFrom: rawFrom,
+	})
 }
 
 // classify applies SPEC §3's classification in order and stores the result.

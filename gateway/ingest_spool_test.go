@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -86,8 +87,12 @@ func TestIngestSpooledQuarantine(t *testing.T) {
 			t.Fatalf("%s: %+v %v", c.name, res, err)
 		}
 		q, err := st.QuarantinedByID(ctx, res.Quarantine)
-		if err != nil || string(q.Raw) != c.raw {
-			t.Errorf("%s: quarantined %d bytes (equal %v), %v", c.name, len(q.Raw), string(q.Raw) == c.raw, err)
+		if err != nil || q.Size != len(c.raw) {
+			t.Errorf("%s: quarantined %d bytes, want %d: %v", c.name, q.Size, len(c.raw), err)
+		}
+		var raw bytes.Buffer
+		if err := st.WriteQuarantinedRaw(ctx, res.Quarantine, &raw); err != nil || raw.String() != c.raw {
+			t.Errorf("%s: read back %d bytes (equal %v), %v", c.name, raw.Len(), raw.String() == c.raw, err)
 		}
 	}
 }

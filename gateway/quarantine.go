@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+
+	"github.com/casegate/casegate/gateway/spool"
 )
 
 // ErrStillQuarantined is returned by Replay when the message was
@@ -26,7 +29,12 @@ func (g *Gateway) Replay(ctx context.Context, id int64) (Result, error) {
 	if q.ReplayedAt != nil {
 		return Result{}, fmt.Errorf("quarantine %d: already replayed at %s", id, q.ReplayedAt.Format("2006-01-02 15:04:05"))
 	}
-	res, err := g.Ingest(ctx, q.Raw, Envelope{Source: "replay", From: q.EnvelopeFrom, To: q.EnvelopeTo})
+	mail, err := g.spoolQuarantined(ctx, id)
+	if err != nil {
+		return Result{}, err
+	}
+	defer mail.Close()
+	res, err := g.IngestMessage(ctx, mail, Envelope{Source: "replay", From: q.EnvelopeFrom, To: q.EnvelopeTo})
 	if err != nil {
 		return res, err
 	}
@@ -40,6 +48,19 @@ func (g *Gateway) Replay(ctx context.Context, id int64) (Result, error) {
 	}
 	g.log.Info("quarantined message replayed", "quarantine_id", id, "outcome", res.Outcome, "case", res.Case)
 	return res, nil
+}
+
+// spoolQuarantined reads quarantined message id into memory or, when
+// large, a spool file, as a transport receives a mail.
+func (g *Gateway) spoolQuarantined(ctx context.Context, id int64) (*spool.Message, error) {
+	pr, pw := io.Pipe()
+	go func() { pw.CloseWithError(g.store.WriteQuarantinedRaw(ctx, id, pw)) }()
+	mail, _, err := spool.Read(pr, g.cfg.SpoolDir)
+	pr.CloseWithError(io.ErrClosedPipe) // ends the writer if the spool failed first
+	if err != nil {
+		return nil, g.temporary("read quarantined message", err)
+	}
+	return mail, nil
 }
 
 // RetryOutbox puts a dead letter back in the queue, due now, with a fresh

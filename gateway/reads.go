@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"time"
 
@@ -79,9 +80,16 @@ func (g *Gateway) ListQuarantine(ctx context.Context, limit int) ([]store.Quaran
 	return g.store.ListQuarantine(ctx, limit)
 }
 
-// Quarantined reads one quarantined message with its raw bytes.
+// Quarantined reads what is known of one quarantined message; its bytes
+// come from QuarantinedRaw.
 func (g *Gateway) Quarantined(ctx context.Context, id int64) (store.Quarantined, error) {
 	return g.store.QuarantinedByID(ctx, id)
+}
+
+// QuarantinedRaw writes the raw bytes of quarantined message id to w, a
+// piece at a time.
+func (g *Gateway) QuarantinedRaw(ctx context.Context, id int64, w io.Writer) error {
+	return g.store.WriteQuarantinedRaw(ctx, id, w)
 }
 
 // ListAddresses lists the addresses with bounces, or only the

@@ -213,14 +213,7 @@ func (g *Gateway) ingestSpam(ctx context.Context, tx *store.Tx, in *inbound) (Re
 
 // quarantineTx quarantines the message in the ingestion transaction.
 func (g *Gateway) quarantineTx(ctx context.Context, tx *store.Tx, in *inbound, reason, detail string) (Result, error) {
-	raw, err := in.rawBytes()
-	if err != nil {
-		return Result{}, err
-	}
-	id, err := tx.Quarantine(ctx, store.Quarantined{
-		Source: in.env.Source, EnvelopeFrom: in.env.From, EnvelopeTo: in.env.To,
-		Reason: reason, Detail: detail, ContentSHA256: in.sha, Raw: raw,
-	})
+	id, err := keepQuarantined(ctx, tx, in, reason, detail)
 	if err != nil {
 		return Result{}, err
 	}

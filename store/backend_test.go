@@ -5,6 +5,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -345,8 +349,12 @@ func testQuarantineAndIMAPState(t *testing.T, b backend) {
 		t.Fatalf("the same bytes quarantined twice: %v", ids)
 	}
 	q, err := st.QuarantinedByID(ctx, ids[0])
-	if err != nil || string(q.Raw) != "raw\x00" || q.Size != 4 {
+	if err != nil || q.Size != 4 {
 		t.Fatalf("quarantined = %+v, %v", q, err)
+	}
+	var raw bytes.Buffer
+	if err := st.WriteQuarantinedRaw(ctx, ids[0], &raw); err != nil || raw.String() != "raw\x00" {
+		t.Fatalf("quarantined bytes %q, %v", raw.String(), err)
 	}
 	if l, _ := st.ListQuarantine(ctx, 0); len(l) != 1 || l[0].Size != 4 {
 		t.Fatalf("list = %+v", l)
@@ -493,5 +501,99 @@ func testUpsertContactWrites(t *testing.T, b backend) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A quarantined mail over 1 MiB is kept in pieces, from a file or from
+// memory, and read back, listed, erased and redacted as a whole.
+func TestQuarantineInPieces(t *testing.T) { eachBackend(t, testQuarantineInPieces) }
+
+func testQuarantineInPieces(t *testing.T, b backend) {
+	st := b.open(t)
+	ctx := context.Background()
+	body := strings.Repeat("0123456789abcdef", (chunkSize*5/2)/16)
+	// The address straddles the first two pieces.
+	cut := chunkSize - 12
+	mail := func(from string) []byte {
+		head := "From: " + from + "\r\nSubject: big\r\n\r\n"
+		b := []byte(head + body[:cut-len(head)] + "\r\nCc: <dave@customer.example>\r\n" + body[cut:] + "\r\n")
+		return b
+	}
+	keep := func(q Quarantined) int64 {
+		var id int64
+		err := st.Write(ctx, func(tx *Tx) error {
+			var err error
+			id, err = tx.Quarantine(ctx, q)
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return id
+	}
+	fromFile := mail("carol@customer.example")
+	path := filepath.Join(t.TempDir(), "mail")
+	if err := os.WriteFile(path, fromFile, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	a := keep(Quarantined{Source: "imap", Reason: "too_big", ContentSHA256: "a", RawFrom: io.NewSectionReader(f, 0, int64(len(fromFile)))})
+	fromMemory := mail("erin@customer.example")
+	bID := keep(Quarantined{Source: "smtp", Reason: "unparseable", ContentSHA256: "b", EnvelopeFrom: "erin@customer.example", Raw: fromMemory})
+	read := func(id int64) []byte {
+		var buf bytes.Buffer
+		if err := st.WriteQuarantinedRaw(ctx, id, &buf); err != nil {
+			t.Fatal(err)
+		}
+		return buf.Bytes()
+	}
+	for id, want := range map[int64][]byte{a: fromFile, bID: fromMemory} {
+		var pieces, inRow int
+		if err := st.r.QueryRowContext(ctx, `SELECT count(*) FROM quarantine_chunks WHERE quarantine_id = ?`, id).Scan(&pieces); err != nil {
+			t.Fatal(err)
+		}
+		if err := st.r.QueryRowContext(ctx, `SELECT length(raw) FROM quarantine WHERE id = ?`, id).Scan(&inRow); err != nil {
+			t.Fatal(err)
+		}
+		if pieces != 3 || inRow != 0 {
+			t.Errorf("quarantine %d: %d pieces, %d bytes in the row; want 3 and 0", id, pieces, inRow)
+		}
+		if got := read(id); !bytes.Equal(got, want) {
+			t.Errorf("quarantine %d: read back %d bytes, want the %d stored", id, len(got), len(want))
+		}
+		if q, err := st.QuarantinedByID(ctx, id); err != nil || q.Size != len(want) {
+			t.Errorf("quarantine %d: size %d, %v; want %d", id, q.Size, err, len(want))
+		}
+	}
+	if l, _ := st.ListQuarantine(ctx, 0); len(l) != 2 || l[0].Size != len(fromMemory) || l[1].Size != len(fromFile) {
+		t.Errorf("list = %+v", l)
+	}
+	// Erasing dave (named inside the first mail, across two pieces)
+	// redacts that mail in place; erasing erin removes hers, pieces and
+	// all.
+	for _, email := range []string{"dave@customer.example", "erin@customer.example"} {
+		err := st.Write(ctx, func(tx *Tx) error {
+			_, err := tx.Forget(ctx, Erasure{Email: email, Tombstone: "erased@invalid", Hash: func(kind, v string) string { return kind + ":" + v }})
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := read(a)
+	if bytes.Contains(got, []byte("dave@customer.example")) || !bytes.Contains(got, []byte("erased@invalid")) ||
+		!bytes.HasPrefix(got, []byte("From: carol@customer.example")) {
+		t.Errorf("the redacted mail still names dave, or lost its start (%d bytes)", len(got))
+	}
+	if _, err := st.QuarantinedByID(ctx, bID); !errors.Is(err, ErrNotFound) {
+		t.Errorf("erin's quarantined mail after her erasure: %v", err)
+	}
+	var left int
+	if err := st.r.QueryRowContext(ctx, `SELECT count(*) FROM quarantine_chunks WHERE quarantine_id = ?`, bID).Scan(&left); err != nil || left != 0 {
+		t.Errorf("%d pieces of the erased mail left, %v", left, err)
 	}
 }

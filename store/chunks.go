@@ -36,37 +36,57 @@ const (
 
 var chunkPart = map[int]string{chunkedRaw: "raw", chunkedText: "text", chunkedVisible: "visible"}
 
-// insertChunks writes data, the part bit of message id, in pieces. Each
-// piece is passed as a view of data's bytes, not a copy: the drivers copy
-// an argument before they return and never write to it.
+// insertChunks writes data, the part bit of message id, in pieces.
 func (tx *Tx) insertChunks(ctx context.Context, id int64, bit int, data string) error {
-	for seq := 0; len(data) > 0; seq++ {
-		n := min(len(data), chunkSize)
-		piece := unsafe.Slice(unsafe.StringData(data), n)
+	err := stringPieces(data, func(seq int, piece []byte) error {
 		_, err := tx.tx.ExecContext(ctx, `INSERT INTO message_chunks (message_id, part, seq, data) VALUES (?, ?, ?, ?)`,
 			id, chunkPart[bit], seq, piece)
-		if err != nil {
-			return fmt.Errorf("insert message %d %s: %w", id, chunkPart[bit], err)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("insert message %d %s: %w", id, chunkPart[bit], err)
+	}
+	return nil
+}
+
+// insertChunksFrom is insertChunks of the bytes of r.
+func (tx *Tx) insertChunksFrom(ctx context.Context, id int64, bit int, r *io.SectionReader) error {
+	err := readerPieces(r, func(seq int, piece []byte) error {
+		_, err := tx.tx.ExecContext(ctx, `INSERT INTO message_chunks (message_id, part, seq, data) VALUES (?, ?, ?, ?)`,
+			id, chunkPart[bit], seq, piece)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("insert message %d %s: %w", id, chunkPart[bit], err)
+	}
+	return nil
+}
+
+// stringPieces calls put with each piece of data of at most chunkSize
+// bytes, in order. Each piece is a view of data's bytes, not a copy: the
+// drivers copy an argument before they return and never write to it.
+func stringPieces(data string, put func(seq int, piece []byte) error) error {
+	for seq := 0; len(data) > 0; seq++ {
+		n := min(len(data), chunkSize)
+		if err := put(seq, unsafe.Slice(unsafe.StringData(data), n)); err != nil {
+			return err
 		}
 		data = data[n:]
 	}
 	return nil
 }
 
-// insertChunksFrom is insertChunks of the bytes of r, read into one
-// buffer of chunkSize piece by piece: a part in a file is never held
-// whole.
-func (tx *Tx) insertChunksFrom(ctx context.Context, id int64, bit int, r *io.SectionReader) error {
+// readerPieces is stringPieces of the bytes of r, read into one buffer of
+// chunkSize piece by piece: a part in a file is never held whole.
+func readerPieces(r *io.SectionReader, put func(seq int, piece []byte) error) error {
 	buf := make([]byte, min(r.Size(), chunkSize))
 	for seq, off := 0, int64(0); off < r.Size(); seq++ {
 		n := int(min(int64(len(buf)), r.Size()-off))
 		if err := readAtFull(r, buf[:n], off); err != nil {
-			return fmt.Errorf("insert message %d %s: read: %w", id, chunkPart[bit], err)
+			return fmt.Errorf("read: %w", err)
 		}
-		_, err := tx.tx.ExecContext(ctx, `INSERT INTO message_chunks (message_id, part, seq, data) VALUES (?, ?, ?, ?)`,
-			id, chunkPart[bit], seq, buf[:n])
-		if err != nil {
-			return fmt.Errorf("insert message %d %s: %w", id, chunkPart[bit], err)
+		if err := put(seq, buf[:n]); err != nil {
+			return err
 		}
 		off += int64(n)
 	}

@@ -449,16 +449,25 @@ func (f *forgetter) quarantine() error {
 		from, to string
 		hash     string
 		raw      []byte
+		chunked  int
 	}
 	rows, err := queryAll(f.ctx, f.tx.tx, func(s scanner) (q, error) {
 		var r q
-		err := s.Scan(&r.id, &r.from, &r.to, &r.hash, &r.raw)
+		err := s.Scan(&r.id, &r.from, &r.to, &r.hash, &r.raw, &r.chunked)
 		return r, err
-	}, `SELECT id, envelope_from, envelope_to, content_sha256, raw FROM quarantine`)
+	}, `SELECT id, envelope_from, envelope_to, content_sha256, raw, chunked FROM quarantine`)
 	if err != nil {
 		return err
 	}
 	for _, r := range rows {
+		if r.chunked != 0 {
+			// Read whole: a name may straddle two pieces.
+			var b bytes.Buffer
+			if err := writeQuarantinedRaw(f.ctx, f.tx.tx, r.id, &b); err != nil {
+				return err
+			}
+			r.raw = b.Bytes()
+		}
 		if asciiLower(r.from) == f.email || headerFrom(r.raw) == f.email {
 			if err := f.tombstone(TombstoneContent, r.hash); err != nil {
 				return err
@@ -472,6 +481,15 @@ func (f *forgetter) quarantine() error {
 		raw, ok1 := replaceFold(r.raw, f.email, f.e.Tombstone)
 		to, ok2 := replaceFold([]byte(r.to), f.email, f.e.Tombstone)
 		if ok1 || ok2 {
+			if r.chunked != 0 {
+				if _, err := f.exec(`DELETE FROM quarantine_chunks WHERE quarantine_id = ?`, r.id); err != nil {
+					return err
+				}
+				if err := f.tx.insertQuarantineChunks(f.ctx, r.id, raw, nil); err != nil {
+					return err
+				}
+				raw = []byte{}
+			}
 			if _, err := f.exec(`UPDATE quarantine SET raw = ?, envelope_to = ? WHERE id = ?`, raw, string(to), r.id); err != nil {
 				return err
 			}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -90,12 +91,15 @@ func quarantineShow(ctx context.Context, args []string, stdout, stderr io.Writer
 	}
 	if isTerminal(stdout) {
 		// As received, but never a control sequence on the terminal;
-		// redirected, the bytes are written untouched.
-		_, err = io.WriteString(stdout, termText(strings.ReplaceAll(string(q.Raw), "\r\n", "\n")))
+		// redirected, the bytes are written untouched, a piece at a time.
+		var raw bytes.Buffer
+		if err := st.WriteQuarantinedRaw(ctx, id, &raw); err != nil {
+			return err
+		}
+		_, err = io.WriteString(stdout, termText(strings.ReplaceAll(raw.String(), "\r\n", "\n")))
 		return err
 	}
-	_, err = stdout.Write(q.Raw)
-	return err
+	return st.WriteQuarantinedRaw(ctx, id, stdout)
 }
 
 // quarantineReplay runs a quarantined message through ingestion again. It

@@ -140,7 +140,7 @@ func gatewayConfig(cfg Config) gateway.Config {
 	gc := gateway.Config{
 		Hostname: cfg.Hostname, CasePrefix: cfg.CasePrefix, Agents: cfg.Agents, Accounts: cfg.Accounts,
 		From: cfg.Outbound.From, PublicURL: cfg.PublicURL, UnknownSender: cfg.Policy.UnknownSender,
-		MaxMessageBytes: cfg.SMTP.MaxMessageBytes, OutboxLifetime: time.Duration(cfg.Outbound.Lifetime),
+		MaxMessageBytes: cfg.SMTP.MaxMessageBytes, SpoolDir: spoolDir(cfg), OutboxLifetime: time.Duration(cfg.Outbound.Lifetime),
 		Survey: cfg.Policy.Survey, AutoCloseAfter: time.Duration(cfg.Policy.AutoCloseAfter),
 		Retention:  time.Duration(cfg.Policy.Retention),
 		Protection: protection(cfg), Auth: authConfig(cfg),

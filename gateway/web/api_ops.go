@@ -30,6 +30,7 @@ func (h *Handler) registerOpsRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /api/v1/outbox/{id}/retry", h.requireToken(h.apiRetryOutbox))
 	mux.HandleFunc("GET /api/v1/quarantine", h.requireToken(h.apiListQuarantine))
 	mux.HandleFunc("POST /api/v1/quarantine/{id}/replay", h.requireToken(h.apiReplay))
+	mux.HandleFunc("GET /api/v1/quarantine/{id}/raw", h.requireToken(h.apiQuarantineRaw))
 	mux.HandleFunc("GET /api/v1/addresses", h.requireToken(h.apiListAddresses))
 	mux.HandleFunc("POST /api/v1/addresses/{email}/clear", h.requireToken(h.apiClearAddress))
 	mux.HandleFunc("POST /api/v1/contacts/{email}/forget", h.requireToken(h.apiForget))
@@ -170,6 +171,33 @@ func (h *Handler) apiReplay(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"result": res})
+}
+
+// apiQuarantineRaw serves a quarantined message's bytes as a download,
+// streamed a piece at a time: a quarantined mail may be several times
+// the size limit.
+func (h *Handler) apiQuarantineRaw(w http.ResponseWriter, r *http.Request) {
+	id, err := resourceID(r)
+	if err != nil {
+		h.apiError(w, r, err)
+		return
+	}
+	q, err := h.g.Quarantined(r.Context(), id)
+	if err != nil {
+		h.apiError(w, r, err)
+		return
+	}
+	hd := w.Header()
+	hd.Set("Content-Type", "message/rfc822")
+	hd.Set("Content-Length", strconv.Itoa(q.Size))
+	hd.Set("Content-Disposition", contentDisposition(fmt.Sprintf("quarantine-%d.eml", q.ID)))
+	hd.Set("X-Content-Type-Options", "nosniff")
+	hd.Set("Content-Security-Policy", "sandbox; default-src 'none'")
+	w.WriteHeader(http.StatusOK)
+	if err := h.g.QuarantinedRaw(r.Context(), id, w); err != nil {
+		// The status is sent: a short body tells the client.
+		h.log.Warn("quarantined message download cut short", "quarantine_id", id, "err", err)
+	}
 }
 
 func (h *Handler) apiListAddresses(w http.ResponseWriter, r *http.Request) {

@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/emersion/go-smtp"
 
@@ -126,5 +127,71 @@ func TestAPIStorageFull(t *testing.T) {
 	e.h.ServeHTTP(rec, httptest.NewRequest("GET", "/healthz", nil))
 	if !strings.Contains(rec.Body.String(), `"status": "degraded"`) || !strings.Contains(rec.Body.String(), `"storage": "full"`) {
 		t.Fatalf("/healthz on a full disk: %s", rec.Body)
+	}
+}
+
+// A quarantined mail over the size limit (an IMAP message may be several
+// times it) is kept in pieces: the API streams it back whole as a
+// download, and a replay reads it from a spool file and finds it still
+// too big, the row kept once.
+func TestQuarantinedLargeMailRawAndReplay(t *testing.T) {
+	e := newOpsEnv(t, gateway.Protection{})
+	line := strings.Repeat("The printer shows E42 again. ", 3) + "\r\n"
+	raw := "From: Carol <carol@customer.example>\r\nTo: support@support.test\r\nSubject: Printer log\r\n" +
+		"Message-ID: <log.1@customer.example>\r\n\r\n" + strings.Repeat(line, (3<<20)/len(line))
+	res := e.ingest(t, "carol@customer.example", []string{"support@support.test"}, raw)
+	if res.Outcome != gateway.OutcomeQuarantined || res.Reason != "too_big" {
+		t.Fatalf("result %+v", res)
+	}
+	req := httptest.NewRequest(http.MethodGet, fmt.Sprintf("/api/v1/quarantine/%d/raw", res.Quarantine), nil)
+	req.Header.Set("Authorization", "Bearer ops-token")
+	rec := httptest.NewRecorder()
+	e.h.ServeHTTP(rec, req)
+	if rec.Code != 200 || rec.Body.String() != raw || rec.Header().Get("Content-Type") != "message/rfc822" ||
+		!strings.HasPrefix(rec.Header().Get("Content-Disposition"), "attachment") || rec.Header().Get("Content-Length") != fmt.Sprint(len(raw)) {
+		t.Fatalf("raw download: %d, %d of %d bytes, headers %v", rec.Code, rec.Body.Len(), len(raw), rec.Header())
+	}
+	if code, _ := opsCall(t, e.h, "GET", "/api/v1/quarantine/99/raw"); code != 404 {
+		t.Errorf("raw of an unknown row: %d", code)
+	}
+	code, body := opsCall(t, e.h, "POST", fmt.Sprintf("/api/v1/quarantine/%d/replay", res.Quarantine))
+	if code != 409 || body["error"].(map[string]any)["code"] != "still_quarantined" {
+		t.Fatalf("replay: %d %v", code, body)
+	}
+	if rows, err := e.st.ListQuarantine(t.Context(), 0); err != nil || len(rows) != 1 || rows[0].Size != len(raw) || rows[0].ReplayedAt != nil {
+		t.Fatalf("after the replay: %+v %v", rows, err)
+	}
+}
+
+// The console shows the start of a large quarantined mail, escaped, and
+// links the whole as a download.
+func TestConsoleQuarantinedHead(t *testing.T) {
+	e := newOpsEnv(t, gateway.Protection{})
+	raw := "From: Carol <carol@customer.example>\r\nTo: support@support.test\r\nSubject: <b>log</b>\r\n\r\n" +
+		strings.Repeat("x", 2<<20) + "THE-END\r\n"
+	res := e.ingest(t, "carol@customer.example", []string{"support@support.test"}, raw)
+	if res.Outcome != gateway.OutcomeQuarantined {
+		t.Fatalf("result %+v", res)
+	}
+	secret, err := e.g.StartSession(t.Context(), gateway.KindAgent, "grace@agents.test", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	get := func(path string) *httptest.ResponseRecorder {
+		req := httptest.NewRequest(http.MethodGet, path, nil)
+		req.AddCookie(&http.Cookie{Name: sessionCookie, Value: secret})
+		rec := httptest.NewRecorder()
+		e.h.ServeHTTP(rec, req)
+		return rec
+	}
+	rec := get(fmt.Sprintf("/console/quarantine/%d", res.Quarantine))
+	page := rec.Body.String()
+	if rec.Code != 200 || !strings.Contains(page, "Subject: &lt;b&gt;log&lt;/b&gt;") || strings.Contains(page, "THE-END") ||
+		!strings.Contains(page, fmt.Sprintf(`href="/console/quarantine/%d/raw"`, res.Quarantine)) ||
+		!strings.Contains(page, fmt.Sprintf("The first 256 KiB of %d bytes", len(raw))) || len(page) > 300<<10 {
+		t.Fatalf("page: %d, %d bytes", rec.Code, len(page))
+	}
+	if rec := get(fmt.Sprintf("/console/quarantine/%d/raw", res.Quarantine)); rec.Code != 200 || rec.Body.String() != raw {
+		t.Fatalf("download from the console: %d, %d bytes", rec.Code, rec.Body.Len())
 	}
 }

@@ -1,6 +1,8 @@
 package web
 
 import (
+	"bytes"
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -262,8 +264,17 @@ func (h *Handler) registerOperatorPages(mux *http.ServeMux) {
 	mux.HandleFunc("GET /console/quarantine/{id}", h.agent(func(w http.ResponseWriter, r *http.Request, who string) {
 		id, _ := strconv.ParseInt(r.PathValue("id"), 10, 64)
 		q, err := h.g.Quarantined(r.Context(), id)
-		h.opsPage(w, r, who, "quarantine", fmt.Sprintf("Quarantined %d", id), map[string]any{"One": &q}, err)
+		var head limitedBuffer
+		if err == nil {
+			head.max = quarantineHeadBytes
+			if err = h.g.QuarantinedRaw(r.Context(), id, &head); errors.Is(err, errHeadFull) {
+				err = nil
+			}
+		}
+		h.opsPage(w, r, who, "quarantine", fmt.Sprintf("Quarantined %d", id),
+			map[string]any{"One": &q, "Head": head.Bytes(), "More": q.Size > head.Len()}, err)
 	}))
+	mux.HandleFunc("GET /console/quarantine/{id}/raw", h.agent(func(w http.ResponseWriter, r *http.Request, _ string) { h.apiQuarantineRaw(w, r) }))
 	mux.HandleFunc("POST /console/quarantine/{id}/replay", h.posted("console", h.agent(func(w http.ResponseWriter, r *http.Request, who string) {
 		id, _ := strconv.ParseInt(r.PathValue("id"), 10, 64)
 		res, err := h.g.Replay(r.Context(), id)
@@ -299,6 +310,30 @@ func mapKeys(m map[string]any) func(func(string) bool) {
 			}
 		}
 	}
+}
+
+// quarantineHeadBytes is how much of a quarantined mail its page shows;
+// the whole is a download.
+const quarantineHeadBytes = 256 << 10
+
+// errHeadFull ends the reading of a quarantined mail once its page has
+// what it shows.
+var errHeadFull = errors.New("head read")
+
+// limitedBuffer keeps the first max bytes written to it, then fails with
+// errHeadFull.
+type limitedBuffer struct {
+	bytes.Buffer
+	max int
+}
+
+func (b *limitedBuffer) Write(p []byte) (int, error) {
+	room := b.max - b.Len()
+	if len(p) <= room {
+		return b.Buffer.Write(p)
+	}
+	b.Buffer.Write(p[:room])
+	return room, errHeadFull
 }
 
 func (h *Handler) opsPage(w http.ResponseWriter, r *http.Request, who, page, title string, data any, err error) {
