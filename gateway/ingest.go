@@ -674,7 +674,7 @@ func (g *Gateway) insertMessage(ctx context.Context, tx *store.Tx, in *inbound, 
 	for _, a := range m.Attachments {
 		_, err := tx.InsertAttachment(ctx, caseID, store.Attachment{
 			MessageID: id, Filename: a.Filename, ContentType: a.ContentType, ContentID: a.ContentID,
-			Inline: a.Inline, Size: a.Size, SHA256: a.SHA256, Content: a.Data,
+			Inline: a.Inline, Size: a.Size, SHA256: a.SHA256, Content: a.Data, ContentFrom: a.Decode,
 		})
 		if err != nil {
 			return 0, err

@@ -54,9 +54,16 @@ func (g *Gateway) Message(ctx context.Context, id int64) (store.InboundMessage, 
 	return g.store.Message(ctx, id)
 }
 
-// Attachment reads one attachment with its content.
+// Attachment reads what is known of one attachment; its content comes
+// from AttachmentContent.
 func (g *Gateway) Attachment(ctx context.Context, id int64) (store.Attachment, error) {
 	return g.store.AttachmentByID(ctx, id)
+}
+
+// AttachmentContent writes the content of attachment id to w, a piece at
+// a time.
+func (g *Gateway) AttachmentContent(ctx context.Context, id int64, w io.Writer) error {
+	return g.store.WriteAttachmentContent(ctx, id, w)
 }
 
 // ListOutbox lists notifications, newest first: all, or those of one

@@ -9,12 +9,66 @@ import (
 
 // addAttachment keeps a leaf part that is not body text.
 func (w *walker) addAttachment(p *part, data []byte) {
-	name := p.filename
+	name, cid, inline := w.attachmentOf(p)
+	w.atts = append(w.atts, newAttachment(name, p.mtype, data, cid, inline))
+}
+
+// attachmentOf is the file name, Content-ID and inline flag of part p as
+// an attachment.
+func (w *walker) attachmentOf(p *part) (name, cid string, inline bool) {
+	name = p.filename
 	if name == "" {
 		name = defaultFilename(p.mtype, len(w.atts)+1)
 	}
-	w.atts = append(w.atts, newAttachment(name, p.mtype, data, canonicalID(p.h.get("Content-ID")),
-		p.disp == "inline" || (p.disp == "" && p.h.has("Content-ID"))))
+	return name, canonicalID(p.h.get("Content-ID")), p.disp == "inline" || (p.disp == "" && p.h.has("Content-ID"))
+}
+
+// streamAttachmentAbove is the decoded size above which an attachment of
+// a mail read from a reader is not held: its size and digest are taken in
+// one pass over it, and Attachment.Decode reads it again when it is
+// stored.
+const streamAttachmentAbove = 1 << 20
+
+// addAttachmentAt keeps a large attachment of a mail read from a reader,
+// without holding its content.
+func (w *walker) addAttachmentAt(p *part) error {
+	h := sha256.New()
+	var size int64
+	err := w.decodeAt(p, func(b []byte) error {
+		if size += int64(len(b)); size > w.lim.MaxPartBytes {
+			return partTooLarge()
+		}
+		h.Write(b)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	name, cid, inline := w.attachmentOf(p)
+	lim, opts := w.lim, w.opts
+	w.atts = append(w.atts, Attachment{
+		Filename: name, ContentType: p.mtype, ContentID: cid, Inline: inline,
+		Size: size, SHA256: hex.EncodeToString(h.Sum(nil)),
+		Decode: func(put func([]byte) error) error {
+			// The first pass noted the part's warnings.
+			again := &walker{lim: lim, opts: opts, warn: func(string) {}}
+			return again.decodeAt(p, put)
+		},
+	})
+	return nil
+}
+
+// readWhole reports whether a leaf part is read into memory whatever its
+// size: body text, an enclosed message or report, a TNEF container, all
+// of which are taken apart.
+func readWhole(p *part) bool {
+	return (p.disp != "attachment" && p.filename == "" && (p.mtype == "text/plain" || p.mtype == "text/html")) ||
+		strings.HasPrefix(p.mtype, "message/") || p.mtype == "text/rfc822-headers" || isTNEF(p)
+}
+
+// isTNEF reports a Microsoft TNEF container (winmail.dat).
+func isTNEF(p *part) bool {
+	return p.mtype == "application/ms-tnef" || p.mtype == "application/vnd.ms-tnef" || strings.EqualFold(p.filename, "winmail.dat")
 }
 
 // newAttachment fills in size and digest.

@@ -90,7 +90,8 @@ type Cut struct {
 	Removed int    `json:"removed"`          // bytes of Text not in Visible
 }
 
-// Attachment is one attachment or inline part. Data is the decoded content.
+// Attachment is one attachment or inline part. Data (or Decode) is the
+// decoded content.
 type Attachment struct {
 	Filename    string `json:"filename"`
 	ContentType string `json:"content_type"`
@@ -99,6 +100,12 @@ type Attachment struct {
 	Size        int64  `json:"size"`
 	SHA256      string `json:"sha256"` // lower-case hex
 	Data        []byte `json:"-"`
+	// Decode, when set, holds the content instead of Data (nil then): it
+	// decodes the part again from the mail's reader and hands the bytes to
+	// put in pieces, so that a large attachment of a mail read with
+	// ParseFrom is never held whole. It reads the reader ParseFrom was
+	// given, which must stay open until the last call.
+	Decode func(put func([]byte) error) error `json:"-"`
 	// Message is the parsed form of an enclosed mail (message/rfc822: a
 	// forwarded mail, the returned mail of a bounce); Data holds its raw
 	// bytes. Its own attachments are in Message.Attachments.

@@ -2,6 +2,9 @@ package mailparse
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -44,6 +47,13 @@ func sameParse(t *testing.T, raw []byte, below int64, chunk int) {
 func normalizeData(m *Message) {
 	for i := range m.Attachments {
 		a := &m.Attachments[i]
+		if a.Decode != nil {
+			var b bytes.Buffer
+			if err := a.Decode(func(p []byte) error { b.Write(p); return nil }); err != nil {
+				panic(err)
+			}
+			a.Data, a.Decode = b.Bytes(), nil
+		}
 		if len(a.Data) == 0 {
 			a.Data = nil
 		}
@@ -193,4 +203,73 @@ func FuzzParseFrom(f *testing.F) {
 	f.Fuzz(func(t *testing.T, raw []byte, below, chunk uint8) {
 		within(t, func() { sameParse(t, raw, int64(below)+1, int(chunk)+1) })
 	})
+}
+
+// A large attachment of a mail read from a reader is not held: its size
+// and digest are taken in one pass, and Decode gives its bytes again, in
+// pieces, each time it is called. Body text, enclosed messages and small
+// attachments are read as before.
+func TestParseFromStreamsLargeAttachments(t *testing.T) {
+	content := make([]byte, 3<<20)
+	for i := range content {
+		content[i] = byte(i*7 + i/251)
+	}
+	var b64 strings.Builder
+	enc := base64.StdEncoding.EncodeToString(content)
+	for len(enc) > 76 {
+		b64.WriteString(enc[:76] + "\r\n")
+		enc = enc[76:]
+	}
+	b64.WriteString(enc + "\r\n")
+	raw := []byte("From: a@b.c\r\nSubject: files\r\nContent-Type: multipart/mixed; boundary=XX\r\n\r\n" +
+		"--XX\r\nContent-Type: text/plain\r\n\r\nTwo files.\r\n" +
+		"--XX\r\nContent-Type: application/pdf\r\nContent-Disposition: attachment; filename=big.pdf\r\n" +
+		"Content-Transfer-Encoding: base64\r\n\r\n" + b64.String() +
+		"--XX\r\nContent-Type: text/csv\r\nContent-Disposition: attachment; filename=small.csv\r\n\r\na,b\r\n1,2\r\n--XX--\r\n")
+	path := filepath.Join(t.TempDir(), "mail")
+	if err := os.WriteFile(path, raw, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	m, err := ParseFrom(f, int64(len(raw)), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Attachments) != 2 || strings.TrimSpace(m.Text) != "Two files." {
+		t.Fatalf("text %q, %d attachments", m.Text, len(m.Attachments))
+	}
+	big, small := m.Attachments[0], m.Attachments[1]
+	sum := sha256.Sum256(content)
+	if big.Data != nil || big.Decode == nil || big.Size != int64(len(content)) || big.SHA256 != hex.EncodeToString(sum[:]) ||
+		big.Filename != "big.pdf" || big.ContentType != "application/pdf" {
+		t.Fatalf("large attachment: %s %s size %d, data %d bytes, decode %v", big.Filename, big.ContentType, big.Size, len(big.Data), big.Decode != nil)
+	}
+	for range 2 {
+		var got bytes.Buffer
+		pieces := 0
+		err := big.Decode(func(p []byte) error {
+			pieces++
+			got.Write(p)
+			return nil
+		})
+		if err != nil || !bytes.Equal(got.Bytes(), content) || pieces < 2 {
+			t.Fatalf("decode: %v, %d bytes in %d pieces, equal %v", err, got.Len(), pieces, bytes.Equal(got.Bytes(), content))
+		}
+	}
+	stop := errors.New("stop")
+	if err := big.Decode(func([]byte) error { return stop }); !errors.Is(err, stop) {
+		t.Errorf("an error of put: %v", err)
+	}
+	if small.Decode != nil || string(small.Data) != "a,b\r\n1,2" {
+		t.Errorf("small attachment: %q, decode %v", small.Data, small.Decode != nil)
+	}
+	// The same mail from memory holds the attachment as Data.
+	mm, err := Parse(raw, Options{})
+	if err != nil || len(mm.Attachments) != 2 || !bytes.Equal(mm.Attachments[0].Data, content) || mm.Attachments[0].SHA256 != big.SHA256 {
+		t.Fatalf("from memory: %v", err)
+	}
 }

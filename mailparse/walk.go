@@ -79,6 +79,9 @@ func (w *walker) walk(p *part, depth int) error {
 	if p.sec != nil && p.disp != "attachment" && p.filename == "" && p.mtype == "text/plain" {
 		return w.addTextAt(p)
 	}
+	if p.sec != nil && !readWhole(p) && decodedSize(p) > streamAttachmentAbove {
+		return w.addAttachmentAt(p)
+	}
 	data, err := w.partData(p)
 	if err != nil {
 		return err
@@ -98,8 +101,7 @@ func (w *walker) walk(p *part, depth int) error {
 		w.noteReturnedHeaders(data)
 	case p.mtype == "message/feedback-report":
 		w.noteFeedback(data)
-	case p.mtype == "application/ms-tnef" || p.mtype == "application/vnd.ms-tnef" ||
-		strings.EqualFold(p.filename, "winmail.dat"):
+	case isTNEF(p):
 		if w.addTNEF(data) {
 			return nil
 		}

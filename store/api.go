@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"time"
 )
@@ -88,13 +89,14 @@ func escapeLike(s string) string {
 	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
 }
 
-// AttachmentByID reads one attachment with its content.
+// AttachmentByID reads what is known of one attachment; its content is
+// read with WriteAttachmentContent.
 func (s *Store) AttachmentByID(ctx context.Context, id int64) (Attachment, error) {
 	var a Attachment
 	var purged sql.NullInt64
-	err := s.r.QueryRowContext(ctx, `SELECT id, message_id, filename, content_type, content_id, inline, size, sha256, content,
+	err := s.r.QueryRowContext(ctx, `SELECT id, message_id, filename, content_type, content_id, inline, size, sha256,
 		purged, purged_at FROM attachments WHERE id = ?`, id).
-		Scan(&a.ID, &a.MessageID, &a.Filename, &a.ContentType, &a.ContentID, &a.Inline, &a.Size, &a.SHA256, &a.Content,
+		Scan(&a.ID, &a.MessageID, &a.Filename, &a.ContentType, &a.ContentID, &a.Inline, &a.Size, &a.SHA256,
 			&a.Purged, &purged)
 	a.PurgedAt = nullTime(purged)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -104,6 +106,32 @@ func (s *Store) AttachmentByID(ctx context.Context, id int64) (Attachment, error
 		return a, fmt.Errorf("attachment %d: %w", id, err)
 	}
 	return a, nil
+}
+
+// WriteAttachmentContent writes the content of attachment id to w, a
+// piece of at most 1 MiB at a time, in one read transaction (nothing for
+// a purged one). An error of w ends it and is returned as it is.
+func (s *Store) WriteAttachmentContent(ctx context.Context, id int64, w io.Writer) error {
+	tx, err := s.r.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return fmt.Errorf("attachment %d: %w", id, err)
+	}
+	defer tx.Rollback()
+	q := &txConn{tx: tx, d: s.d, own: true}
+	var chunked int
+	var content []byte
+	err = q.QueryRowContext(ctx, `SELECT chunked, content FROM attachments WHERE id = ?`, id).Scan(&chunked, &content)
+	if errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("attachment %d: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return fmt.Errorf("attachment %d: %w", id, err)
+	}
+	if chunked == 0 {
+		_, err := w.Write(content)
+		return err
+	}
+	return writePieces(ctx, q, `SELECT data FROM attachment_chunks WHERE attachment_id = ? ORDER BY seq`, id, w)
 }
 
 // Backlog is what waits: the gauges /metrics reports. Each figure is read

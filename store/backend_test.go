@@ -597,3 +597,101 @@ func testQuarantineInPieces(t *testing.T, b backend) {
 		t.Errorf("%d pieces of the erased mail left, %v", left, err)
 	}
 }
+
+// An attachment over 1 MiB is kept in pieces of 1 MiB, whatever the
+// pieces its source hands over, read back whole, and its pieces go when
+// its case's mail is purged.
+func TestAttachmentInPieces(t *testing.T) { eachBackend(t, testAttachmentInPieces) }
+
+func testAttachmentInPieces(t *testing.T, b backend) {
+	st := b.open(t)
+	ctx := context.Background()
+	c := newCase(t, st, "carol@customer.example")
+	content := make([]byte, chunkSize*5/2)
+	for i := range content {
+		content[i] = byte(i % 253)
+	}
+	var big, small int64
+	err := st.Write(ctx, func(tx *Tx) error {
+		msgID, err := insertTestMessage(ctx, tx, c.ID, "m@x", "sha")
+		if err != nil {
+			return err
+		}
+		big, err = tx.InsertAttachment(ctx, c.ID, Attachment{MessageID: msgID, Filename: "big.bin", ContentType: "application/octet-stream",
+			Size: int64(len(content)), SHA256: "h", ContentFrom: func(put func([]byte) error) error {
+				for rest := content; len(rest) > 0; {
+					n := min(len(rest), 100_000)
+					if err := put(rest[:n]); err != nil {
+						return err
+					}
+					rest = rest[n:]
+				}
+				return nil
+			}})
+		if err != nil {
+			return err
+		}
+		small, err = tx.InsertAttachment(ctx, c.ID, Attachment{MessageID: msgID, Filename: "small.txt", ContentType: "text/plain",
+			Size: 5, SHA256: "s", Content: []byte("hello")})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pieces := func(id int64) []int {
+		rows, err := st.r.QueryContext(ctx, `SELECT length(data) FROM attachment_chunks WHERE attachment_id = ? ORDER BY seq`, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		var sizes []int
+		for rows.Next() {
+			var n int
+			if err := rows.Scan(&n); err != nil {
+				t.Fatal(err)
+			}
+			sizes = append(sizes, n)
+		}
+		return sizes
+	}
+	if got := fmt.Sprint(pieces(big)); got != fmt.Sprint([]int{chunkSize, chunkSize, chunkSize / 2}) {
+		t.Errorf("pieces %s", got)
+	}
+	if got := pieces(small); len(got) != 0 {
+		t.Errorf("a small attachment in pieces: %v", got)
+	}
+	read := func(id int64) []byte {
+		var buf bytes.Buffer
+		if err := st.WriteAttachmentContent(ctx, id, &buf); err != nil {
+			t.Fatal(err)
+		}
+		return buf.Bytes()
+	}
+	if got := read(big); !bytes.Equal(got, content) {
+		t.Errorf("read back %d bytes, want the %d stored", len(got), len(content))
+	}
+	if got := read(small); string(got) != "hello" {
+		t.Errorf("small attachment %q", got)
+	}
+	if a, err := st.AttachmentByID(ctx, big); err != nil || a.Size != int64(len(content)) || a.Filename != "big.bin" {
+		t.Errorf("attachment %+v, %v", a, err)
+	}
+	if err := st.Exec(ctx, `UPDATE cases SET state = 'closed', closed_at = 0 WHERE id = ?`, c.ID); err != nil {
+		t.Fatal(err)
+	}
+	var stats PurgeStats
+	err = st.Write(ctx, func(tx *Tx) error {
+		var err error
+		stats, err = tx.PurgeCaseMail(ctx, c.ID, tx.Now)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stats.Attachments != 2 || stats.Bytes < int64(len(content))+5 {
+		t.Errorf("purged %+v", stats)
+	}
+	if got := read(big); len(got) != 0 || len(pieces(big)) != 0 {
+		t.Errorf("after the purge: %d bytes, %d pieces", len(got), len(pieces(big)))
+	}
+}

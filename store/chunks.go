@@ -93,6 +93,29 @@ func readerPieces(r *io.SectionReader, put func(seq int, piece []byte) error) er
 	return nil
 }
 
+// writePieces writes to w the pieces query (one ? for id) selects, in
+// order. An error of w ends it and is returned as it is.
+func writePieces(ctx context.Context, q querier, query string, id int64, w io.Writer) error {
+	rows, err := q.QueryContext(ctx, query, id)
+	if err != nil {
+		return fmt.Errorf("pieces of %d: %w", id, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var b sql.RawBytes
+		if err := rows.Scan(&b); err != nil {
+			return fmt.Errorf("pieces of %d: %w", id, err)
+		}
+		if _, err := w.Write(b); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("pieces of %d: %w", id, err)
+	}
+	return nil
+}
+
 // readAtFull fills p from r at off.
 func readAtFull(r io.ReaderAt, p []byte, off int64) error {
 	n, err := r.ReadAt(p, off)
@@ -179,6 +202,25 @@ func (tx *Tx) dropRawChunks(ctx context.Context, where string, id int64) (int64,
 	}
 	_, err := tx.tx.ExecContext(ctx, `UPDATE messages SET chunked = chunked - (chunked & ?)
 		WHERE `+where+` AND purged = '' AND chunked <> 0`, chunkedRaw, id)
+	return size, err
+}
+
+// dropAttachmentChunks deletes the pieces of the attachments matching
+// where (one ? for id) that are not purged yet, clears their flag, and
+// returns their size.
+func (tx *Tx) dropAttachmentChunks(ctx context.Context, where string, id int64) (int64, error) {
+	of := `attachment_id IN (SELECT id FROM attachments WHERE ` + where + ` AND purged = '' AND chunked <> 0)`
+	var size int64
+	if err := tx.tx.QueryRowContext(ctx, `SELECT COALESCE(sum(length(data)), 0) FROM attachment_chunks WHERE `+of, id).Scan(&size); err != nil {
+		return 0, err
+	}
+	if size == 0 {
+		return 0, nil
+	}
+	if _, err := tx.tx.ExecContext(ctx, `DELETE FROM attachment_chunks WHERE `+of, id); err != nil {
+		return 0, err
+	}
+	_, err := tx.tx.ExecContext(ctx, `UPDATE attachments SET chunked = 0 WHERE `+where+` AND purged = '' AND chunked <> 0`, id)
 	return size, err
 }
 

@@ -64,7 +64,12 @@ type Attachment struct {
 	Inline      bool   `json:"inline,omitempty"`
 	Size        int64  `json:"size"`
 	SHA256      string `json:"sha256"`
-	Content     []byte `json:"-"`
+	// Content is the attachment to store; ContentFrom, when set, gives it
+	// instead, in pieces (a large attachment decoded from its mail's file
+	// as it is stored). Reads leave both empty: WriteAttachmentContent
+	// streams the content.
+	Content     []byte                             `json:"-"`
+	ContentFrom func(put func([]byte) error) error `json:"-"`
 	// Purged and PurgedAt: as for InboundMessage; the content is gone.
 	Purged   string     `json:"purged,omitempty"`
 	PurgedAt *time.Time `json:"purged_at,omitempty"`
@@ -178,13 +183,62 @@ func (tx *Tx) InsertAttachment(ctx context.Context, caseID int64, a Attachment) 
 	if caseID != 0 {
 		cid = caseID
 	}
+	// One over chunkSize is kept in pieces (attachment_chunks), as a large
+	// mail is: never bound whole as one value.
+	content, chunked := a.Content, 0
+	if a.ContentFrom != nil || len(a.Content) > chunkSize {
+		content, chunked = []byte{}, 1
+	}
 	id, err := tx.tx.insertID(ctx, `INSERT INTO attachments (message_id, case_id, filename, content_type,
-		content_id, inline, size, sha256, content) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		a.MessageID, cid, a.Filename, a.ContentType, a.ContentID, a.Inline, a.Size, a.SHA256, a.Content)
+		content_id, inline, size, sha256, content, chunked) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		a.MessageID, cid, a.Filename, a.ContentType, a.ContentID, a.Inline, a.Size, a.SHA256, content, chunked)
+	if err != nil {
+		return 0, fmt.Errorf("insert attachment %q: %w", a.Filename, err)
+	}
+	if chunked == 0 {
+		return id, nil
+	}
+	put := func(seq int, piece []byte) error {
+		_, err := tx.tx.ExecContext(ctx, `INSERT INTO attachment_chunks (attachment_id, seq, data) VALUES (?, ?, ?)`, id, seq, piece)
+		return err
+	}
+	if a.ContentFrom != nil {
+		err = regroup(a.ContentFrom, put)
+	} else {
+		err = stringPieces(unsafe.String(unsafe.SliceData(a.Content), len(a.Content)), put)
+	}
 	if err != nil {
 		return 0, fmt.Errorf("insert attachment %q: %w", a.Filename, err)
 	}
 	return id, nil
+}
+
+// regroup hands what src produces to put in pieces of chunkSize bytes
+// (the last one shorter), through one buffer.
+func regroup(src func(func([]byte) error) error, put func(seq int, piece []byte) error) error {
+	buf := make([]byte, 0, chunkSize)
+	seq := 0
+	flush := func() error {
+		err := put(seq, buf)
+		seq, buf = seq+1, buf[:0]
+		return err
+	}
+	err := src(func(b []byte) error {
+		for len(b) > 0 {
+			n := min(len(b), chunkSize-len(buf))
+			buf, b = append(buf, b[:n]...), b[n:]
+			if len(buf) == chunkSize {
+				if err := flush(); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	if err == nil && len(buf) > 0 {
+		err = flush()
+	}
+	return err
 }
 
 const messageColumns = `id, COALESCE(case_id, 0), source, envelope_from, envelope_to, message_id, content_sha256,

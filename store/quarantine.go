@@ -202,24 +202,7 @@ func writeQuarantinedRaw(ctx context.Context, q querier, id int64, w io.Writer) 
 		_, err := w.Write(raw)
 		return err
 	}
-	rows, err := q.QueryContext(ctx, `SELECT data FROM quarantine_chunks WHERE quarantine_id = ? ORDER BY seq`, id)
-	if err != nil {
-		return fmt.Errorf("quarantine %d: %w", id, err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var b sql.RawBytes
-		if err := rows.Scan(&b); err != nil {
-			return fmt.Errorf("quarantine %d: %w", id, err)
-		}
-		if _, err := w.Write(b); err != nil {
-			return err
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("quarantine %d: %w", id, err)
-	}
-	return nil
+	return writePieces(ctx, q, `SELECT data FROM quarantine_chunks WHERE quarantine_id = ? ORDER BY seq`, id, w)
 }
 
 // MarkReplayed records that quarantined message id was taken in by a

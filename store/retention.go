@@ -78,13 +78,15 @@ func (tx *Tx) purgeRows(ctx context.Context, table, col, where string, id int64,
 	if n == 0 {
 		return PurgeStats{}, nil
 	}
-	if table == "messages" {
-		pieces, err := tx.dropRawChunks(ctx, where, id)
-		if err != nil {
-			return PurgeStats{}, err
-		}
-		size += pieces
+	drop := tx.dropRawChunks
+	if table == "attachments" {
+		drop = tx.dropAttachmentChunks
 	}
+	pieces, err := drop(ctx, where, id)
+	if err != nil {
+		return PurgeStats{}, err
+	}
+	size += pieces
 	_, err = tx.tx.ExecContext(ctx, `UPDATE `+table+` SET `+col+` = ?, purged = ?, purged_at = ?
 		WHERE `+where+` AND purged = ''`, []byte{}, why, ms(tx.Now), id)
 	if err != nil {

@@ -394,29 +394,43 @@ func (h *Handler) apiAttachment(w http.ResponseWriter, r *http.Request) {
 	if gonePurged(w, "attachment", id, a.Purged, a.PurgedAt) {
 		return
 	}
-	writeAttachment(w, a)
+	h.writeAttachment(w, r, a)
 }
 
-// writeAttachment serves an attachment as a download, never inline.
-func writeAttachment(w http.ResponseWriter, a store.Attachment) {
+// writeAttachment serves an attachment as a download, never inline, its
+// content streamed a piece at a time.
+func (h *Handler) writeAttachment(w http.ResponseWriter, r *http.Request, a store.Attachment) {
 	name := gateway.SafeFilename(a.Filename)
 	if name == "" {
 		name = fmt.Sprintf("attachment-%d", a.ID)
 	}
-	writeDownload(w, safeContentType(a.ContentType), name, a.Content)
+	size := a.Size
+	if a.Purged != "" {
+		size = 0 // the content is gone; the row says so
+	}
+	downloadHeaders(w, safeContentType(a.ContentType), name, size)
+	if err := h.g.AttachmentContent(r.Context(), a.ID, w); err != nil {
+		// The status is sent: a short body tells the client.
+		h.log.Warn("attachment download cut short", "attachment_id", a.ID, "err", err)
+	}
 }
 
-// writeDownload serves body as a file to save, never to show: sniffing off,
-// and sandboxed should a browser render it anyway.
+// writeDownload serves body as a file to save, never to show.
 func writeDownload(w http.ResponseWriter, contentType, name string, body []byte) {
+	downloadHeaders(w, contentType, name, int64(len(body)))
+	_, _ = w.Write(body)
+}
+
+// downloadHeaders sends the status and headers of a file to save, never
+// to show: sniffing off, and sandboxed should a browser render it anyway.
+func downloadHeaders(w http.ResponseWriter, contentType, name string, size int64) {
 	hd := w.Header()
 	hd.Set("Content-Type", contentType)
-	hd.Set("Content-Length", strconv.Itoa(len(body)))
+	hd.Set("Content-Length", strconv.FormatInt(size, 10))
 	hd.Set("Content-Disposition", contentDisposition(name))
 	hd.Set("X-Content-Type-Options", "nosniff")
 	hd.Set("Content-Security-Policy", "sandbox; default-src 'none'")
 	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(body)
 }
 
 // safeContentType re-formats a stored content type, or falls back to

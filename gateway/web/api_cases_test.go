@@ -1,6 +1,7 @@
 package web
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -644,4 +645,35 @@ func (a *apiTest) lastTemplate(rcpt string) string {
 		}
 	}
 	return ""
+}
+
+// An attachment kept in pieces downloads whole, streamed, with its size
+// as Content-Length.
+func TestAPIAttachmentInPiecesDownload(t *testing.T) {
+	a := newAPITest(t, testToken)
+	ctx := context.Background()
+	res, err := a.g.Ingest(ctx, []byte(hostileMail), gateway.Envelope{Source: "smtp", From: "carol@customer.example", To: []string{"support@support.test"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := a.st.CaseByNumber(ctx, res.Case)
+	if err != nil {
+		t.Fatal(err)
+	}
+	content := bytes.Repeat([]byte("a large log line of the customer's printer\n"), (5<<20)/43)
+	var id int64
+	err = a.st.Write(ctx, func(tx *store.Tx) error {
+		var err error
+		id, err = tx.InsertAttachment(ctx, c.ID, store.Attachment{MessageID: res.MessageID, Filename: "printer.log",
+			ContentType: "text/plain", Size: int64(len(content)), SHA256: "x", Content: content})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, h, body := a.call("GET", fmt.Sprintf("/api/v1/attachments/%d", id), "")
+	if code != http.StatusOK || !bytes.Equal(body, content) || h.Get("Content-Length") != fmt.Sprint(len(content)) ||
+		!strings.HasPrefix(h.Get("Content-Disposition"), "attachment") {
+		t.Fatalf("download: %d, %d of %d bytes, headers %v", code, len(body), len(content), h)
+	}
 }

@@ -187,13 +187,7 @@ func (h *Handler) apiQuarantineRaw(w http.ResponseWriter, r *http.Request) {
 		h.apiError(w, r, err)
 		return
 	}
-	hd := w.Header()
-	hd.Set("Content-Type", "message/rfc822")
-	hd.Set("Content-Length", strconv.Itoa(q.Size))
-	hd.Set("Content-Disposition", contentDisposition(fmt.Sprintf("quarantine-%d.eml", q.ID)))
-	hd.Set("X-Content-Type-Options", "nosniff")
-	hd.Set("Content-Security-Policy", "sandbox; default-src 'none'")
-	w.WriteHeader(http.StatusOK)
+	downloadHeaders(w, "message/rfc822", fmt.Sprintf("quarantine-%d.eml", q.ID), int64(q.Size))
 	if err := h.g.QuarantinedRaw(r.Context(), id, w); err != nil {
 		// The status is sent: a short body tells the client.
 		h.log.Warn("quarantined message download cut short", "quarantine_id", id, "err", err)

@@ -302,7 +302,7 @@ func (h *Handler) caseAttachment(w http.ResponseWriter, r *http.Request) {
 		h.message(w, r, status, "portal", "Not found", msg, base)
 		return
 	}
-	writeAttachment(w, a)
+	h.writeAttachment(w, r, a)
 }
 
 // invalidReq is a request the page cannot take.
