@@ -97,13 +97,21 @@ func receivedClient(value string) (helo string, ip netip.Addr, ok bool) {
 	return helo, ip.Unmap(), true
 }
 
+// IsTrustedRelay reports whether the address ip (text) is in
+// auth.trusted_relays as in force: such a relay carries many clients'
+// mail, so the SMTP listener exempts it from the limits per address.
+func (g *Gateway) IsTrustedRelay(ip string) bool {
+	a, err := netip.ParseAddr(ip)
+	return err == nil && g.isTrustedRelay(a)
+}
+
 // isTrustedRelay reports whether ip is in auth.trusted_relays.
 func (g *Gateway) isTrustedRelay(ip netip.Addr) bool {
 	if !ip.IsValid() {
 		return false
 	}
 	ip = ip.Unmap()
-	for _, p := range g.cfg.Auth.TrustedRelays {
+	for _, p := range g.rules().Auth.TrustedRelays {
 		if p.Contains(ip) {
 			return true
 		}

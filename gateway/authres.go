@@ -14,7 +14,7 @@ import (
 // alone (the raw mail stays byte for byte). Fields of other authserv-ids
 // are not ours to believe and are passed over.
 func (g *Gateway) trustedAuthResults(in *inbound) (checks []Check, ignored int) {
-	id := g.cfg.Auth.AuthservID
+	id := g.rules().Auth.AuthservID
 	if id == "" {
 		return nil, 0
 	}

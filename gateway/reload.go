@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"errors"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -71,9 +72,11 @@ func (g *Gateway) Reload(cfg Config, tpl *templates.Set) error {
 	}
 	next.Retention = cfg.Retention
 	next.Protection = cfg.Protection
-	// Of sender authentication, the policies; the resolver, the trusted
-	// relays and the authserv-id stay as started.
+	// Of sender authentication, the policies, the trusted relays and the
+	// authserv-id; the resolver and its timeout stay as started.
 	next.Auth.TempError, next.Auth.DMARCFail, next.Auth.Spam = cfg.Auth.TempError, cfg.Auth.DMARCFail, cfg.Auth.Spam
+	next.Auth.TrustedRelays = append([]netip.Prefix(nil), cfg.Auth.TrustedRelays...)
+	next.Auth.AuthservID = cfg.Auth.AuthservID
 	// The signing key: a new key or selector signs every mail sent from
 	// now on, those queued before included (they are signed as they go).
 	next.DKIM = cfg.DKIM

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/casegate/casegate/templates"
 )
@@ -63,9 +64,10 @@ func TestReloadWhileIngesting(t *testing.T) {
 	}
 }
 
-// The policies of sender authentication and spam are reloaded too: a
-// reload to policy.spam store keeps the next spam without a case instead
-// of quarantining it.
+// The policies of sender authentication and spam are reloaded too, and
+// the authserv-id: a reload to policy.spam store keeps the next spam
+// without a case instead of quarantining it. The resolver's timeout stays
+// as started.
 func TestReloadSpamPolicy(t *testing.T) {
 	e := newAuthEnv(t)
 	mail := "X-Spam-Flag: YES\n" + received(outsideIP) +
@@ -79,14 +81,16 @@ func TestReloadSpamPolicy(t *testing.T) {
 	}
 	next := e.g.cfg
 	next.Auth.Spam, next.Auth.DMARCFail, next.Auth.TempError = "store", "quarantine", "retry"
-	next.Auth.AuthservID = "elsewhere.example" // fixed: ignored
+	next.Auth.AuthservID = "elsewhere.example"
+	next.Auth.Timeout = time.Second // fixed: ignored
 	if err := e.g.Reload(next, tpl); err != nil {
 		t.Fatal(err)
 	}
 	if res := e.ingest(t, mxRelay, "bob@spam.example", fmt.Sprintf(mail, "after")); res.Outcome != OutcomeSpam {
 		t.Fatalf("after the reload to policy.spam store: %+v", res)
 	}
-	if a := e.g.rules().Auth; a.DMARCFail != "quarantine" || a.TempError != "retry" || a.AuthservID != e.g.cfg.Auth.AuthservID {
+	if a := e.g.rules().Auth; a.DMARCFail != "quarantine" || a.TempError != "retry" || a.AuthservID != "elsewhere.example" ||
+		a.Timeout != e.g.cfg.Auth.Timeout {
 		t.Errorf("auth rules after the reload: %+v", a)
 	}
 }

@@ -38,7 +38,7 @@ func (m *Main) limitSMTP(ln net.Listener) net.Listener {
 		MaxConnections:             m.Config.SMTP.MaxConnections,
 		MaxPerIP:                   m.Config.SMTP.MaxConnectionsPerIP,
 		MaxPerIPPerMinute:          m.Config.SMTP.MaxConnectionsPerIPPerMinute,
-		Exempt:                     m.Config.isTrustedRelay,
+		Exempt:                     m.Gateway.IsTrustedRelay, // as reloaded
 		SessionLifetime:            time.Duration(m.Config.SMTP.SessionLifetime),
 		MaxCommandsWithoutProgress: m.Config.SMTP.MaxCommandsWithoutProgress,
 		OnRefuse: func(remote, why string) {

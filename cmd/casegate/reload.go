@@ -19,7 +19,8 @@ import (
 
 // Reloading the configuration (SIGHUP to serve, or `casegate reload`):
 // the inbound addresses, agents, accounts, policies, loop protection,
-// DKIM signing key and templates change without a restart; every other key needs one, and a
+// trusted relays and authserv-id, DKIM signing key and templates change
+// without a restart; every other key needs one, and a
 // reload that changes one says so in the log. A file that does not load
 // (bad YAML, a bad value, a broken template) is refused with the reason and
 // the running configuration stays.
@@ -61,6 +62,7 @@ func (m *Main) Reload() error {
 func reloadable(c Config) Config {
 	c.Addresses, c.Agents, c.Accounts, c.Policy, c.TemplatesDir = nil, nil, nil, PolicyConfig{}, ""
 	c.DKIM = DKIMConfig{}
+	c.Auth.TrustedRelays, c.Auth.AuthservID = nil, ""
 	c.SMTP.MaxReceivedHops = 0
 	o := &c.Outbound
 	o.HardBounceLimit, o.BudgetPerRecipient, o.BudgetPerCase, o.CircuitBreaker, o.CircuitBreakerWindow = 0, 0, 0, 0, 0

@@ -1,11 +1,14 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -317,5 +320,53 @@ func TestReloadRotatesDKIMKey(t *testing.T) {
 	}
 	if l := logs.String(); strings.Contains(l, "only after a restart") {
 		t.Errorf("the key change is reported as needing a restart:\n%s", l)
+	}
+}
+
+// auth.trusted_relays takes effect on reload: the relay added is exempt
+// from the connections per address at once, without a restart.
+func TestReloadTrustedRelays(t *testing.T) {
+	dir := t.TempDir()
+	base := fmt.Sprintf(reloadBase, "127.0.0.1:0", "127.0.0.1:0")
+	limit := "smtp:\n  listen: 127.0.0.1:0\n  max_connections_per_ip: 1\n"
+	base = strings.Replace(base, "smtp:\n  listen: 127.0.0.1:0\n", limit, 1)
+	path := writeConfig(t, dir, base)
+	cfg, err := loadConfig(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := &Main{Config: cfg, ConfigPath: path, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	if err := m.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	banner := func() (net.Conn, string) {
+		t.Helper()
+		c, err := net.Dial("tcp", m.SMTPAddr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		line, _ := bufio.NewReader(c).ReadString('\n')
+		return c, line
+	}
+	first, line := banner()
+	defer first.Close()
+	if !strings.HasPrefix(line, "220 ") {
+		t.Fatalf("first connection: %q", line)
+	}
+	second, line := banner()
+	second.Close()
+	if !strings.HasPrefix(line, "421 ") {
+		t.Fatalf("second connection from one address before the reload: %q, want 421", line)
+	}
+	writeConfig(t, dir, base+"auth:\n  trusted_relays: [127.0.0.1]\n")
+	if err := m.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	third, line := banner()
+	defer third.Close()
+	if !strings.HasPrefix(line, "220 ") {
+		t.Fatalf("second connection from the trusted relay after the reload: %q, want 220", line)
 	}
 }

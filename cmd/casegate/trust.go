@@ -137,19 +137,3 @@ func dkimConfig(cfg Config) (gateway.DKIMConfig, error) {
 	}
 	return gateway.DKIMConfig{Domain: strings.ToLower(d.Domain), Selector: d.Selector, Key: key}, nil
 }
-
-// isTrustedRelay reports whether ip is a configured trusted relay: such a
-// relay carries many clients' mail and is exempt from the per-address
-// connection limit.
-func (c *Config) isTrustedRelay(ip string) bool {
-	a, err := netip.ParseAddr(ip)
-	if err != nil {
-		return false
-	}
-	for _, s := range c.Auth.TrustedRelays {
-		if p, err := parseRelay(s); err == nil && p.Contains(a.Unmap()) {
-			return true
-		}
-	}
-	return false
-}
