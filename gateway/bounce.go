@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 
 	"github.com/casegate/casegate/mailparse"
@@ -113,7 +114,7 @@ func (g *Gateway) ingestBounce(ctx context.Context, tx *store.Tx, in *inbound, b
 	}
 	if undeliverable {
 		in.step("bounce", "undeliverable", fmt.Sprintf("%s after %d hard bounces", addr.Email, addr.HardBounces))
-		g.log.Warn("address marked undeliverable", "address", addr.Email, "hard_bounces", addr.HardBounces, "status", b.Status)
+		g.logAfter(tx, slog.LevelWarn, "address marked undeliverable", "address", addr.Email, "hard_bounces", addr.HardBounces, "status", b.Status)
 	}
 	res.Trace = in.trace
 	if c == nil {

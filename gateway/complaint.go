@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"fmt"
+	"log/slog"
 
 	"github.com/casegate/casegate/mailparse"
 	"github.com/casegate/casegate/store"
@@ -41,7 +42,7 @@ func (g *Gateway) ingestComplaint(ctx context.Context, tx *store.Tx, in *inbound
 		return res, err
 	}
 	if newly {
-		g.log.Warn("address marked undeliverable: its owner reported our mail as spam", "address", row.Recipient, "outbox_id", row.ID)
+		g.logAfter(tx, slog.LevelWarn, "address marked undeliverable: its owner reported our mail as spam", "address", row.Recipient, "outbox_id", row.ID)
 	}
 	in.step("complaint", "undeliverable", row.Recipient+" gets no more mail until an agent clears it")
 	if cs, err := g.rowCase(ctx, tx, row); err != nil {

@@ -213,3 +213,10 @@ func (g *Gateway) account(addr string) string {
 	}
 	return ""
 }
+
+// logAfter logs once tx's work is committed (store.Tx.AfterCommit): a
+// line about work that was rolled back would be false, and the single
+// writer need not spend its time writing it.
+func (g *Gateway) logAfter(tx *store.Tx, level slog.Level, msg string, args ...any) {
+	tx.AfterCommit(func() { g.log.Log(context.Background(), level, msg, args...) })
+}

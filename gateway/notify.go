@@ -6,6 +6,7 @@ import (
 	"encoding/base32"
 	"encoding/binary"
 	"encoding/json"
+	"log/slog"
 	"strings"
 
 	"github.com/casegate/casegate/store"
@@ -49,7 +50,7 @@ func (g *Gateway) enqueue(ctx context.Context, tx *store.Tx, c store.Case, tpl s
 			return err
 		}
 		if reason != "" {
-			g.log.Info("notification suppressed", "case", c.Number, "template", tpl, "to", r.Email, "reason", reason)
+			g.logAfter(tx, slog.LevelInfo, "notification suppressed", "case", c.Number, "template", tpl, "to", r.Email, "reason", reason)
 			continue
 		}
 		due, ok, err := g.scheduleSend(ctx, tx, r.Email)
@@ -57,7 +58,7 @@ func (g *Gateway) enqueue(ctx context.Context, tx *store.Tx, c store.Case, tpl s
 			return err
 		}
 		if !ok {
-			g.log.Warn("notification suppressed: the recipient's domain has no room in the circuit breaker within the mail's lifetime",
+			g.logAfter(tx, slog.LevelWarn, "notification suppressed: the recipient's domain has no room in the circuit breaker within the mail's lifetime",
 				"case", c.Number, "template", tpl, "to", r.Email)
 			if err := tx.RecordSuppression(ctx, c.ID, tpl, r.Email, SuppressBreaker); err != nil {
 				return err
@@ -88,7 +89,7 @@ func (g *Gateway) enqueue(ctx context.Context, tx *store.Tx, c store.Case, tpl s
 			}
 		}
 		if due.After(tx.Now) {
-			g.log.Info("notification held: the recipient's domain is over its circuit breaker limit",
+			g.logAfter(tx, slog.LevelInfo, "notification held: the recipient's domain is over its circuit breaker limit",
 				"case", c.Number, "template", tpl, "to", r.Email, "due", due)
 			if err := tx.DeferOutbox(ctx, id, due); err != nil {
 				return err

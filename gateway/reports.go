@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"strings"
 
 	"github.com/casegate/casegate/gateway/outbound"
@@ -103,19 +104,19 @@ func (g *Gateway) relayRefused(ctx context.Context, tx *store.Tx, m store.Outbox
 	if err != nil {
 		return err
 	}
-	log := g.log.With("outbox_id", m.ID, "case", m.CaseNumber, "to", m.Recipient, "status", r.Status)
+	about := []any{"outbox_id", m.ID, "case", m.CaseNumber, "to", m.Recipient, "status", r.Status}
 	body := fmt.Sprintf("the relay refused %s to %s for good (%s)", m.Template, m.Recipient, refusalText(r))
 	switch {
 	case !rec.Counts:
 		body += "; no address-level reason: it counts nothing"
-		log.Info("relay refused a recipient; no address-level reason, not counted")
+		g.logAfter(tx, slog.LevelInfo, "relay refused a recipient; no address-level reason, not counted", about...)
 	case undeliverable:
 		body += fmt.Sprintf("; %s is now undeliverable after %d hard bounces and gets no more mail until an agent clears it",
 			addr.Email, addr.HardBounces)
-		log.Warn("address marked undeliverable", "address", addr.Email, "hard_bounces", addr.HardBounces)
+		g.logAfter(tx, slog.LevelWarn, "address marked undeliverable", append(about, "address", addr.Email, "hard_bounces", addr.HardBounces)...)
 	default:
 		body += "; counted as a hard bounce"
-		log.Info("relay refused a recipient; counted as a hard bounce", "hard_bounces", addr.HardBounces)
+		g.logAfter(tx, slog.LevelInfo, "relay refused a recipient; counted as a hard bounce", append(about, "hard_bounces", addr.HardBounces)...)
 	}
 	if m.CaseID == 0 {
 		return nil

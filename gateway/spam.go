@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net/netip"
 	"strings"
 	"time"
@@ -218,6 +219,6 @@ func (g *Gateway) quarantineTx(ctx context.Context, tx *store.Tx, in *inbound, r
 		return Result{}, err
 	}
 	in.step("quarantine", reason, detail)
-	g.log.Warn("message quarantined", "reason", reason, "detail", detail, "quarantine_id", id, "source", in.env.Source)
+	g.logAfter(tx, slog.LevelWarn, "message quarantined", "reason", reason, "detail", detail, "quarantine_id", id, "source", in.env.Source)
 	return Result{Outcome: OutcomeQuarantined, Quarantine: id, Reason: reason, Trace: in.trace}, nil
 }

@@ -695,3 +695,48 @@ func testAttachmentInPieces(t *testing.T, b backend) {
 		t.Errorf("after the purge: %d bytes, %d pieces", len(got), len(pieces(big)))
 	}
 }
+
+// AfterCommit functions run once the caller's work is committed, in the
+// caller's goroutine, and never for work rolled back.
+func TestAfterCommit(t *testing.T) { eachBackend(t, testAfterCommit) }
+
+func testAfterCommit(t *testing.T, b backend) {
+	st := b.open(t)
+	ctx := context.Background()
+	var ran []string
+	visible := func(email string) bool {
+		var n int
+		if err := st.r.QueryRowContext(ctx, `SELECT count(*) FROM contacts WHERE email = ?`, email).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n == 1
+	}
+	write := func(email string, fail error) func(*Tx) error {
+		return func(tx *Tx) error {
+			if _, err := tx.UpsertContact(ctx, email, "", ""); err != nil {
+				return err
+			}
+			tx.AfterCommit(func() {
+				if !visible(email) {
+					t.Errorf("%s: AfterCommit ran before its work was visible", email)
+				}
+				ran = append(ran, email)
+			})
+			return fail
+		}
+	}
+	boom := errors.New("boom")
+	if err := st.Write(ctx, write("a@x.example", nil)); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Write(ctx, write("b@x.example", boom)); !errors.Is(err, boom) {
+		t.Fatalf("failing write: %v", err)
+	}
+	errs := st.WriteBatch(ctx, []func(*Tx) error{write("c@x.example", nil), write("d@x.example", boom), write("e@x.example", nil)})
+	if errs[0] != nil || !errors.Is(errs[1], boom) || errs[2] != nil {
+		t.Fatalf("batch: %v", errs)
+	}
+	if got := strings.Join(ran, " "); got != "a@x.example c@x.example e@x.example" {
+		t.Errorf("AfterCommit ran for %q, want the committed writes only, in order", got)
+	}
+}

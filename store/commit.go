@@ -60,6 +60,7 @@ type writeReq struct {
 	taken atomic.Bool // set by the committer, or by the caller giving up
 	err   error
 	panic any
+	after []func() // the function's AfterCommit calls, once it succeeded
 }
 
 // committer owns the writer connection and runs the batches.
@@ -236,13 +237,14 @@ func (c *committer) runOne(q *txConn, tx *Tx, r *writeReq) error {
 		r.err = &BatchError{Err: fmt.Errorf("savepoint: %w", err)}
 		return r.err
 	}
-	tx.memo = txMemo{}
+	tx.memo, tx.after = txMemo{}, nil
 	r.err, r.panic = call(r.fn, tx)
 	if r.err == nil && r.panic == nil {
 		if _, err := q.tx.Exec(`RELEASE write`); err != nil {
 			r.err = &BatchError{Err: fmt.Errorf("release: %w", err)}
 			return r.err
 		}
+		r.after = tx.after
 		return nil
 	}
 	if _, err := q.tx.Exec(`ROLLBACK TO write`); err != nil {

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -183,12 +184,14 @@ func TestGroupCommitCommitFailureFailsEveryCaller(t *testing.T) {
 	release := holdCommitter(t, st)
 	const n = 5
 	errs := make([]error, n)
+	var after atomic.Int32
 	var wg sync.WaitGroup
 	for i := range n {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			errs[i] = st.Write(ctx, func(tx *Tx) error {
+				tx.AfterCommit(func() { after.Add(1) })
 				if i == 2 {
 					_, err := tx.tx.ExecContext(ctx, `INSERT INTO child (pid) VALUES (42)`)
 					return err
@@ -205,6 +208,9 @@ func TestGroupCommitCommitFailureFailsEveryCaller(t *testing.T) {
 		if !errors.As(err, &be) || !strings.Contains(err.Error(), "commit") {
 			t.Errorf("caller %d: err = %v, want a commit BatchError", i, err)
 		}
+	}
+	if n := after.Load(); n != 0 {
+		t.Errorf("%d AfterCommit functions ran for a failed commit", n)
 	}
 	if keys := scratchKeys(t, st); len(keys) != 0 {
 		t.Errorf("rows stored by a failed commit: %v", keys)

@@ -103,6 +103,7 @@ func (s *Store) writeOwn(ctx context.Context, fn func(*Tx) error) error {
 	if err := sqlTx.Commit(); err != nil {
 		return &BatchError{Err: fmt.Errorf("commit: %w", err)}
 	}
+	runAfter(tx.after)
 	return nil
 }
 

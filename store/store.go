@@ -210,6 +210,22 @@ type Tx struct {
 	// forgotten before each function a shared transaction runs, since
 	// an earlier one's work may have been rolled back to its savepoint.
 	memo txMemo
+	// after are this caller's AfterCommit functions.
+	after []func()
+}
+
+// AfterCommit has f run once the caller's work is committed, by Write (or
+// WriteBatch) in the caller's goroutine before it returns; never when the
+// work is rolled back. It is for what must not happen for work that is
+// not stored, and need not hold up the single writer: a log line, a wake
+// up.
+func (tx *Tx) AfterCommit(f func()) { tx.after = append(tx.after, f) }
+
+// runAfter runs the AfterCommit functions of a committed caller.
+func runAfter(fs []func()) {
+	for _, f := range fs {
+		f()
+	}
 }
 
 // Write runs fn in a write transaction and returns once its work is
@@ -239,6 +255,9 @@ func (s *Store) Write(ctx context.Context, fn func(*Tx) error) error {
 	}
 	if req.panic != nil {
 		panic(req.panic)
+	}
+	if req.err == nil {
+		runAfter(req.after)
 	}
 	return req.err
 }
@@ -277,6 +296,9 @@ func (s *Store) WriteBatch(ctx context.Context, fns []func(*Tx) error) []error {
 		errs[i] = r.err
 		if r.panic != nil && p == nil {
 			p = r.panic
+		}
+		if r.err == nil && r.panic == nil {
+			runAfter(r.after)
 		}
 	}
 	if p != nil {
