@@ -109,18 +109,12 @@ func (s *Store) AttachmentByID(ctx context.Context, id int64) (Attachment, error
 }
 
 // WriteAttachmentContent writes the content of attachment id to w, a
-// piece of at most 1 MiB at a time, in one read transaction (nothing for
-// a purged one). An error of w ends it and is returned as it is.
+// piece of at most 1 MiB at a time (writePieces; nothing for a purged
+// one). An error of w ends it and is returned as it is.
 func (s *Store) WriteAttachmentContent(ctx context.Context, id int64, w io.Writer) error {
-	tx, err := s.r.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
-	if err != nil {
-		return fmt.Errorf("attachment %d: %w", id, err)
-	}
-	defer tx.Rollback()
-	q := &txConn{tx: tx, d: s.d, own: true}
 	var chunked int
 	var content []byte
-	err = q.QueryRowContext(ctx, `SELECT chunked, content FROM attachments WHERE id = ?`, id).Scan(&chunked, &content)
+	err := s.r.QueryRowContext(ctx, `SELECT chunked, content FROM attachments WHERE id = ?`, id).Scan(&chunked, &content)
 	if errors.Is(err, sql.ErrNoRows) {
 		return fmt.Errorf("attachment %d: %w", id, ErrNotFound)
 	}
@@ -131,7 +125,7 @@ func (s *Store) WriteAttachmentContent(ctx context.Context, id int64, w io.Write
 		_, err := w.Write(content)
 		return err
 	}
-	return writePieces(ctx, q, `SELECT data FROM attachment_chunks WHERE attachment_id = ? ORDER BY seq`, id, w)
+	return writePieces(ctx, s.r, `SELECT data FROM attachment_chunks WHERE attachment_id = ? AND seq = ?`, id, w)
 }
 
 // Backlog is what waits: the gauges /metrics reports. Each figure is read

@@ -93,27 +93,25 @@ func readerPieces(r *io.SectionReader, put func(seq int, piece []byte) error) er
 	return nil
 }
 
-// writePieces writes to w the pieces query (one ? for id) selects, in
-// order. An error of w ends it and is returned as it is.
+// writePieces writes to w the pieces of id that query selects (one ? for
+// id, one for seq), in order of seq. Each piece is read by a statement of
+// its own, so a slow w holds no read snapshot open: a long download must
+// not keep the WAL from being checkpointed. An error of w ends it and is
+// returned as it is.
 func writePieces(ctx context.Context, q querier, query string, id int64, w io.Writer) error {
-	rows, err := q.QueryContext(ctx, query, id)
-	if err != nil {
-		return fmt.Errorf("pieces of %d: %w", id, err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var b sql.RawBytes
-		if err := rows.Scan(&b); err != nil {
-			return fmt.Errorf("pieces of %d: %w", id, err)
+	for seq := 0; ; seq++ {
+		var b []byte
+		err := q.QueryRowContext(ctx, query, id, seq).Scan(&b)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("piece %d of %d: %w", seq, id, err)
 		}
 		if _, err := w.Write(b); err != nil {
 			return err
 		}
 	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("pieces of %d: %w", id, err)
-	}
-	return nil
 }
 
 // readAtFull fills p from r at off.

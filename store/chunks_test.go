@@ -280,3 +280,56 @@ func testPurgeAndErasure(t *testing.T, b backend) {
 		t.Errorf("after the purge: %d raw bytes, text kept %v (%v)", len(after.Raw), after.FullText == m.FullText, err)
 	}
 }
+
+// funcWriter is an io.Writer made of a function.
+type funcWriter func([]byte) (int, error)
+
+func (f funcWriter) Write(p []byte) (int, error) { return f(p) }
+
+// A download streamed to a slow client holds no read snapshot while it
+// waits on the client: writes go on and the WAL can still be checkpointed
+// to its end and truncated.
+func TestPiecesHoldNoSnapshotWhileWriting(t *testing.T) {
+	st := openBatchTest(t, Options{})
+	ctx := context.Background()
+	c := newCase(t, st, "carol@customer.example")
+	content := bytes.Repeat([]byte("0123456789"), chunkSize*3/10)
+	var id int64
+	err := st.Write(ctx, func(tx *Tx) error {
+		msgID, err := insertTestMessage(ctx, tx, c.ID, "m@x", "sha")
+		if err != nil {
+			return err
+		}
+		id, err = tx.InsertAttachment(ctx, c.ID, Attachment{MessageID: msgID, Filename: "big.bin", Size: int64(len(content)), Content: content})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got bytes.Buffer
+	checked := false
+	w := funcWriter(func(p []byte) (int, error) {
+		if !checked {
+			// The client is slow: meanwhile a mail is stored and the
+			// WAL checkpointed.
+			checked = true
+			if err := st.Write(ctx, insertScratch(ctx, "meanwhile")); err != nil {
+				t.Fatal(err)
+			}
+			var busy, log, done int
+			if err := st.w.QueryRowContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`).Scan(&busy, &log, &done); err != nil {
+				t.Fatal(err)
+			}
+			if busy != 0 {
+				t.Errorf("the WAL could not be checkpointed while a download waited on its client (busy %d, %d of %d frames)", busy, done, log)
+			}
+		}
+		return got.Write(p)
+	})
+	if err := st.WriteAttachmentContent(ctx, id, w); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got.Bytes(), content) || !checked {
+		t.Fatalf("downloaded %d of %d bytes", got.Len(), len(content))
+	}
+}

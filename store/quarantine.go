@@ -176,15 +176,10 @@ func (s *Store) QuarantinedByID(ctx context.Context, id int64) (Quarantined, err
 }
 
 // WriteQuarantinedRaw writes the raw bytes of quarantined message id to
-// w, a piece of at most 1 MiB at a time, in one read transaction. An
-// error of w ends it and is returned as it is.
+// w, a piece of at most 1 MiB at a time (writePieces). An error of w ends
+// it and is returned as it is.
 func (s *Store) WriteQuarantinedRaw(ctx context.Context, id int64, w io.Writer) error {
-	tx, err := s.r.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
-	if err != nil {
-		return fmt.Errorf("quarantine %d: %w", id, err)
-	}
-	defer tx.Rollback()
-	return writeQuarantinedRaw(ctx, &txConn{tx: tx, d: s.d, own: true}, id, w)
+	return writeQuarantinedRaw(ctx, s.r, id, w)
 }
 
 // writeQuarantinedRaw is WriteQuarantinedRaw inside a transaction.
@@ -202,7 +197,7 @@ func writeQuarantinedRaw(ctx context.Context, q querier, id int64, w io.Writer) 
 		_, err := w.Write(raw)
 		return err
 	}
-	return writePieces(ctx, q, `SELECT data FROM quarantine_chunks WHERE quarantine_id = ? ORDER BY seq`, id, w)
+	return writePieces(ctx, q, `SELECT data FROM quarantine_chunks WHERE quarantine_id = ? AND seq = ?`, id, w)
 }
 
 // MarkReplayed records that quarantined message id was taken in by a
