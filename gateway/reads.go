@@ -54,6 +54,17 @@ func (g *Gateway) Message(ctx context.Context, id int64) (store.InboundMessage, 
 	return g.store.Message(ctx, id)
 }
 
+// MessageRawInfo reads the size and purge state of a message's raw
+// bytes; MessageRaw writes them to w, a piece at a time.
+func (g *Gateway) MessageRawInfo(ctx context.Context, id int64) (store.RawInfo, error) {
+	return g.store.MessageRawInfo(ctx, id)
+}
+
+// MessageRaw writes the raw bytes of message id to w, a piece at a time.
+func (g *Gateway) MessageRaw(ctx context.Context, id int64, w io.Writer) error {
+	return g.store.WriteMessageRaw(ctx, id, w)
+}
+
 // Attachment reads what is known of one attachment; its content comes
 // from AttachmentContent.
 func (g *Gateway) Attachment(ctx context.Context, id int64) (store.Attachment, error) {

@@ -314,6 +314,54 @@ func (s *Store) Message(ctx context.Context, id int64) (InboundMessage, error) {
 	return m.InboundMessage, err
 }
 
+// RawInfo is what a download of a message's raw bytes needs to know
+// before it starts.
+type RawInfo struct {
+	ID       int64
+	Size     int64
+	Purged   string
+	PurgedAt *time.Time
+}
+
+// MessageRawInfo reads the size and purge state of message id's raw
+// bytes, without them.
+func (s *Store) MessageRawInfo(ctx context.Context, id int64) (RawInfo, error) {
+	info := RawInfo{ID: id}
+	var purged sql.NullInt64
+	err := s.r.QueryRowContext(ctx, `SELECT CASE WHEN chunked & 1 = 0 THEN length(raw)
+		ELSE (SELECT COALESCE(sum(length(c.data)), 0) FROM message_chunks c WHERE c.message_id = messages.id AND c.part = 'raw') END,
+		purged, purged_at FROM messages WHERE id = ?`, id).Scan(&info.Size, &info.Purged, &purged)
+	if errors.Is(err, sql.ErrNoRows) {
+		return info, fmt.Errorf("message %d: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return info, fmt.Errorf("message %d: %w", id, err)
+	}
+	info.PurgedAt = nullTime(purged)
+	return info, nil
+}
+
+// WriteMessageRaw writes the raw bytes of message id to w, a piece of at
+// most 1 MiB at a time (writePieces). An error of w ends it and is
+// returned as it is.
+func (s *Store) WriteMessageRaw(ctx context.Context, id int64, w io.Writer) error {
+	var chunked int
+	var raw []byte
+	err := s.r.QueryRowContext(ctx, `SELECT chunked, CASE WHEN chunked & 1 = 0 THEN raw ELSE NULL END FROM messages WHERE id = ?`, id).
+		Scan(&chunked, &raw)
+	if errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("message %d: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return fmt.Errorf("message %d: %w", id, err)
+	}
+	if chunked&chunkedRaw == 0 {
+		_, err := w.Write(raw)
+		return err
+	}
+	return writePieces(ctx, s.r, `SELECT data FROM message_chunks WHERE message_id = ? AND part = 'raw' AND seq = ?`, id, w)
+}
+
 // CaseMessages lists a case's inbound messages (without raw bytes), oldest first.
 func (s *Store) CaseMessages(ctx context.Context, caseID int64) ([]InboundMessage, error) {
 	rows, err := queryAll(ctx, s.r, scanMessage, `SELECT `+messageColumns+` FROM messages WHERE case_id = ? ORDER BY id`, caseID)

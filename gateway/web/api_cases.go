@@ -366,15 +366,19 @@ func (h *Handler) apiMessageRaw(w http.ResponseWriter, r *http.Request) {
 		h.apiError(w, r, err)
 		return
 	}
-	m, err := h.g.Message(r.Context(), id)
+	info, err := h.g.MessageRawInfo(r.Context(), id)
 	if err != nil {
 		h.apiError(w, r, err)
 		return
 	}
-	if gonePurged(w, "message", id, m.Purged, m.PurgedAt) {
+	if gonePurged(w, "message", id, info.Purged, info.PurgedAt) {
 		return
 	}
-	writeDownload(w, "message/rfc822", fmt.Sprintf("message-%d.eml", m.ID), m.Raw)
+	// Streamed: a large mail is kept in pieces and never read whole.
+	downloadHeaders(w, "message/rfc822", fmt.Sprintf("message-%d.eml", id), info.Size)
+	if err := h.g.MessageRaw(r.Context(), id, w); err != nil {
+		h.log.Warn("message download cut short", "message_id", id, "err", err)
+	}
 }
 
 // apiAttachment serves an attachment as a download, never inline: a
@@ -413,12 +417,6 @@ func (h *Handler) writeAttachment(w http.ResponseWriter, r *http.Request, a stor
 		// The status is sent: a short body tells the client.
 		h.log.Warn("attachment download cut short", "attachment_id", a.ID, "err", err)
 	}
-}
-
-// writeDownload serves body as a file to save, never to show.
-func writeDownload(w http.ResponseWriter, contentType, name string, body []byte) {
-	downloadHeaders(w, contentType, name, int64(len(body)))
-	_, _ = w.Write(body)
 }
 
 // downloadHeaders sends the status and headers of a file to save, never

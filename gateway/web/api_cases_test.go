@@ -647,8 +647,8 @@ func (a *apiTest) lastTemplate(rcpt string) string {
 	return ""
 }
 
-// An attachment kept in pieces downloads whole, streamed, with its size
-// as Content-Length.
+// An attachment and a raw mail kept in pieces download whole, streamed,
+// with their size as Content-Length.
 func TestAPIAttachmentInPiecesDownload(t *testing.T) {
 	a := newAPITest(t, testToken)
 	ctx := context.Background()
@@ -675,5 +675,22 @@ func TestAPIAttachmentInPiecesDownload(t *testing.T) {
 	if code != http.StatusOK || !bytes.Equal(body, content) || h.Get("Content-Length") != fmt.Sprint(len(content)) ||
 		!strings.HasPrefix(h.Get("Content-Disposition"), "attachment") {
 		t.Fatalf("download: %d, %d of %d bytes, headers %v", code, len(body), len(content), h)
+	}
+	// A raw mail kept in pieces downloads whole too.
+	raw := append([]byte("From: carol@customer.example\r\nSubject: log\r\n\r\n"), content...)
+	var msgID int64
+	err = a.st.Write(ctx, func(tx *store.Tx) error {
+		var err error
+		msgID, err = tx.InsertMessage(ctx, store.InboundMessage{CaseID: c.ID, Source: "smtp", ContentSHA256: "big",
+			Outcome: store.OutcomeReply, Raw: raw})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, h, body = a.call("GET", fmt.Sprintf("/api/v1/messages/%d/raw", msgID), "")
+	if code != http.StatusOK || !bytes.Equal(body, raw) || h.Get("Content-Length") != fmt.Sprint(len(raw)) ||
+		h.Get("Content-Type") != "message/rfc822" {
+		t.Fatalf("raw download: %d, %d of %d bytes, headers %v", code, len(body), len(raw), h)
 	}
 }
