@@ -41,7 +41,11 @@ func sendPlain(addr, rcpt, msg string) error {
 	if err := c.SendMail("support@localhost", []string{rcpt}, strings.NewReader(msg)); err != nil {
 		return err
 	}
-	return c.Quit()
+	// The relay took the mail at the end of DATA. casegate-load closes
+	// its relay as soon as the last confirmation is in, which may cut a
+	// QUIT short, as a real gateway's outbox would see it: no failure.
+	c.Quit()
+	return nil
 }
 
 // The relay finds a mail by every Message-ID its In-Reply-To and
