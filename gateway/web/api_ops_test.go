@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/emersion/go-smtp"
 
@@ -193,5 +194,49 @@ func TestConsoleQuarantinedHead(t *testing.T) {
 	}
 	if rec := get(fmt.Sprintf("/console/quarantine/%d/raw", res.Quarantine)); rec.Code != 200 || rec.Body.String() != raw {
 		t.Fatalf("download from the console: %d, %d bytes", rec.Code, rec.Body.Len())
+	}
+}
+
+// A page shows the first 256 KiB of a mail's text, cut at a line end and
+// never inside a character, and says how much is left out.
+func TestClip(t *testing.T) {
+	if c := clip("short\n"); c.Text != "short\n" || c.More != 0 {
+		t.Errorf("short text: %+v", c)
+	}
+	line := strings.Repeat("é", 49) + "\n" // 99 bytes
+	long := strings.Repeat(line, 5000)
+	c := clip(long)
+	if len(c.Text) > pageTextBytes || len(c.Text) < pageTextBytes*3/4 || !strings.HasSuffix(c.Text, "\n") ||
+		!utf8.ValidString(c.Text) || c.More != len(long)-len(c.Text) {
+		t.Errorf("long text: %d bytes shown, %d more, valid %v", len(c.Text), c.More, utf8.ValidString(c.Text))
+	}
+	noLines := strings.Repeat("€", pageTextBytes) // no line end to cut at
+	if c := clip(noLines); !utf8.ValidString(c.Text) || len(c.Text) > pageTextBytes || c.More == 0 {
+		t.Errorf("text without lines: %d bytes shown, %d more", len(c.Text), c.More)
+	}
+}
+
+// The agent's case page shows the start of a large mail (the description,
+// the visible text, the full text) and says the raw message has the rest.
+func TestConsoleCaseClipsLargeText(t *testing.T) {
+	e := newOpsEnv(t, gateway.Protection{})
+	body := strings.Repeat("Line of the printer log the customer pasted: nothing unusual.\n", (900<<10)/62) + "THE-LAST-LINE\n"
+	res := e.ingest(t, "carol@customer.example", []string{"support@support.test"},
+		"From: Carol <carol@customer.example>\nTo: support@support.test\nSubject: Log\nMessage-ID: <log@customer.example>\n\n"+body)
+	if res.Outcome != "new_case" {
+		t.Fatalf("result %+v", res)
+	}
+	secret, err := e.g.StartSession(t.Context(), gateway.KindAgent, "grace@agents.test", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := httptest.NewRequest(http.MethodGet, "/console/cases/"+res.Case, nil)
+	req.AddCookie(&http.Cookie{Name: sessionCookie, Value: secret})
+	rec := httptest.NewRecorder()
+	e.h.ServeHTTP(rec, req)
+	page := rec.Body.String()
+	if rec.Code != 200 || strings.Contains(page, "THE-LAST-LINE") || !strings.Contains(page, "more bytes are not shown; the raw message has them all") ||
+		strings.Count(page, "more bytes are not shown") != 3 || len(page) > 900<<10 {
+		t.Fatalf("case page: %d, %d bytes", rec.Code, len(page))
 	}
 }

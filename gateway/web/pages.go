@@ -17,6 +17,7 @@ import (
 	"net/url"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/casegate/casegate/gateway"
 	"github.com/casegate/casegate/store"
@@ -49,6 +50,7 @@ var pageFuncs = template.FuncMap{
 	"safename": gateway.SafeFilename,
 	"join":     func(s []string) string { return strings.Join(s, ", ") },
 	"raw":      func(b []byte) string { return gateway.EscapeControls(string(b), true) },
+	"clip":     clip,
 	"trace": func(raw json.RawMessage) string {
 		var b bytes.Buffer
 		if json.Indent(&b, raw, "", "  ") != nil {
@@ -56,6 +58,34 @@ var pageFuncs = template.FuncMap{
 		}
 		return b.String()
 	},
+}
+
+// pageTextBytes is how much of a mail's text a page shows: a 25 MB mail
+// would make a page too large to send and to show. The raw message (a
+// download) and the API have the whole.
+const pageTextBytes = 256 << 10
+
+// clipped is a text as a page shows it: its start, and how many bytes
+// are left out.
+type clipped struct {
+	Text string
+	More int
+}
+
+// clip cuts s to pageTextBytes, at a line end where one is near, never
+// inside a UTF-8 sequence.
+func clip(s string) clipped {
+	if len(s) <= pageTextBytes {
+		return clipped{Text: s}
+	}
+	end := pageTextBytes
+	for end > 0 && !utf8.RuneStart(s[end]) {
+		end--
+	}
+	if nl := strings.LastIndexByte(s[:end], '\n'); nl > end*3/4 {
+		end = nl + 1
+	}
+	return clipped{Text: s[:end], More: len(s) - end}
 }
 
 func parsePages() (pageSet, error) {
