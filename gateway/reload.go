@@ -72,11 +72,13 @@ func (g *Gateway) Reload(cfg Config, tpl *templates.Set) error {
 	}
 	next.Retention = cfg.Retention
 	next.Protection = cfg.Protection
-	// Of sender authentication, the policies, the trusted relays and the
-	// authserv-id; the resolver and its timeout stay as started.
+	// Of sender authentication, the policies, the trusted relays, the
+	// authserv-id and the direct rspamd check; the resolver and its
+	// timeout stay as started.
 	next.Auth.TempError, next.Auth.DMARCFail, next.Auth.Spam = cfg.Auth.TempError, cfg.Auth.DMARCFail, cfg.Auth.Spam
 	next.Auth.TrustedRelays = append([]netip.Prefix(nil), cfg.Auth.TrustedRelays...)
 	next.Auth.AuthservID = cfg.Auth.AuthservID
+	next.Auth.Rspamd = cfg.Auth.Rspamd
 	// The signing key: a new key or selector signs every mail sent from
 	// now on, those queued before included (they are signed as they go).
 	next.DKIM = cfg.DKIM

@@ -90,7 +90,7 @@ func (g *Gateway) spamVerdict(in *inbound) SpamVerdict {
 // taken as not spam, or, with rspamd.on_error retry, the answer is a
 // temporary error so the sender tries again.
 func (g *Gateway) checkSpam(ctx context.Context, in *inbound, dry bool) error {
-	r := g.cfg.Auth.Rspamd
+	r := g.rules().Auth.Rspamd
 	switch {
 	case r == nil || in.spam.Spam:
 		return nil

@@ -19,8 +19,8 @@ import (
 
 // Reloading the configuration (SIGHUP to serve, or `casegate reload`):
 // the inbound addresses, agents, accounts, policies, loop protection,
-// trusted relays and authserv-id, DKIM signing key and templates change
-// without a restart; every other key needs one, and a
+// trusted relays and authserv-id, direct rspamd check, DKIM signing key
+// and templates change without a restart; every other key needs one, and a
 // reload that changes one says so in the log. A file that does not load
 // (bad YAML, a bad value, a broken template) is refused with the reason and
 // the running configuration stays.
@@ -63,6 +63,7 @@ func reloadable(c Config) Config {
 	c.Addresses, c.Agents, c.Accounts, c.Policy, c.TemplatesDir = nil, nil, nil, PolicyConfig{}, ""
 	c.DKIM = DKIMConfig{}
 	c.Auth.TrustedRelays, c.Auth.AuthservID = nil, ""
+	c.Rspamd = RspamdConfig{}
 	c.SMTP.MaxReceivedHops = 0
 	o := &c.Outbound
 	o.HardBounceLimit, o.BudgetPerRecipient, o.BudgetPerCase, o.CircuitBreaker, o.CircuitBreakerWindow = 0, 0, 0, 0, 0

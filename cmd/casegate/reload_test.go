@@ -21,6 +21,7 @@ import (
 
 	"github.com/casegate/casegate/gateway"
 	"github.com/casegate/casegate/gateway/gatewaytest"
+	"github.com/casegate/casegate/gateway/rspamdtest"
 	"github.com/casegate/casegate/store"
 )
 
@@ -368,5 +369,45 @@ func TestReloadTrustedRelays(t *testing.T) {
 	defer third.Close()
 	if !strings.HasPrefix(line, "220 ") {
 		t.Fatalf("second connection from the trusted relay after the reload: %q, want 220", line)
+	}
+}
+
+// rspamd.* takes effect on reload: GTUBE opens a case while no rspamd is
+// configured, and is quarantined as spam once a reload names a real
+// rspamd.
+func TestReloadRspamd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs rspamd")
+	}
+	rs := rspamdtest.Start(t)
+	dir := t.TempDir()
+	base := fmt.Sprintf(reloadBase, "127.0.0.1:0", "127.0.0.1:0")
+	path := writeConfig(t, dir, base)
+	cfg, err := loadConfig(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := &Main{Config: cfg, ConfigPath: path, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	if err := m.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	send := func(id string) {
+		t.Helper()
+		mustSend(t, m.SMTPAddr, "bob@spam.example", []string{"support@localhost"},
+			rspamdTestMail("bob@spam.example", id+"@spam.example", "Test "+id, rspamdtest.GTUBE))
+	}
+	send("before")
+	if n, err := m.Store.CountMessages(context.Background(), store.OutcomeNewCase); err != nil || n != 1 {
+		t.Fatalf("GTUBE without rspamd: %d new cases, %v", n, err)
+	}
+	writeConfig(t, dir, base+fmt.Sprintf("rspamd:\n  url: %s\n", rs.URL))
+	if err := m.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	send("after")
+	q, err := m.Store.ListQuarantine(context.Background(), 0)
+	if err != nil || len(q) != 1 || q[0].Reason != "spam" || !strings.Contains(q[0].Detail, "GTUBE") {
+		t.Fatalf("GTUBE after the reload: quarantine %+v, %v", q, err)
 	}
 }
