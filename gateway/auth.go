@@ -118,7 +118,7 @@ func (v *AuthVerdict) Enforced() bool {
 // the write transaction; it never fails: a DNS failure is a temperror in
 // the verdict.
 func (g *Gateway) authenticate(ctx context.Context, in *inbound) (v *AuthVerdict) {
-	a := g.cfg.Auth.withDefaults()
+	a := g.rules().Auth.withDefaults()
 	v = &AuthVerdict{DKIM: []Check{}}
 	defer func() {
 		if r := recover(); r != nil {

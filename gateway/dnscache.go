@@ -189,7 +189,7 @@ func (r *dnsResolver) CacheStats() (hits, misses uint64) {
 // dnsCacheStats is the cache counters of the configured resolver, zero
 // when it keeps no cache.
 func (g *Gateway) dnsCacheStats() (hits, misses uint64) {
-	if c, ok := g.cfg.Auth.Resolver.(interface{ CacheStats() (uint64, uint64) }); ok {
+	if c, ok := g.rules().Auth.Resolver.(interface{ CacheStats() (uint64, uint64) }); ok {
 		return c.CacheStats()
 	}
 	return 0, 0

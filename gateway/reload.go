@@ -72,13 +72,20 @@ func (g *Gateway) Reload(cfg Config, tpl *templates.Set) error {
 	}
 	next.Retention = cfg.Retention
 	next.Protection = cfg.Protection
-	// Of sender authentication, the policies, the trusted relays, the
-	// authserv-id and the direct rspamd check; the resolver and its
-	// timeout stay as started.
+	// Of sender authentication, everything: the policies, the resolver
+	// and its timeout (a nil Resolver keeps the one in force, with its
+	// cache), the trusted relays, the authserv-id, the direct rspamd
+	// check.
 	next.Auth.TempError, next.Auth.DMARCFail, next.Auth.Spam = cfg.Auth.TempError, cfg.Auth.DMARCFail, cfg.Auth.Spam
 	next.Auth.TrustedRelays = append([]netip.Prefix(nil), cfg.Auth.TrustedRelays...)
 	next.Auth.AuthservID = cfg.Auth.AuthservID
 	next.Auth.Rspamd = cfg.Auth.Rspamd
+	next.Auth.Timeout = cfg.Auth.Timeout
+	if cfg.Auth.Resolver != nil {
+		next.Auth.Resolver = cfg.Auth.Resolver
+	} else {
+		next.Auth.Resolver = g.rules().Auth.Resolver
+	}
 	// The signing key: a new key or selector signs every mail sent from
 	// now on, those queued before included (they are signed as they go).
 	next.DKIM = cfg.DKIM

@@ -65,9 +65,9 @@ func TestReloadWhileIngesting(t *testing.T) {
 }
 
 // The policies of sender authentication and spam are reloaded too, and
-// the authserv-id: a reload to policy.spam store keeps the next spam
-// without a case instead of quarantining it. The resolver's timeout stays
-// as started.
+// the authserv-id and the timeout: a reload to policy.spam store keeps
+// the next spam without a case instead of quarantining it. A reload
+// without a resolver keeps the one in force.
 func TestReloadSpamPolicy(t *testing.T) {
 	e := newAuthEnv(t)
 	mail := "X-Spam-Flag: YES\n" + received(outsideIP) +
@@ -82,7 +82,8 @@ func TestReloadSpamPolicy(t *testing.T) {
 	next := e.g.cfg
 	next.Auth.Spam, next.Auth.DMARCFail, next.Auth.TempError = "store", "quarantine", "retry"
 	next.Auth.AuthservID = "elsewhere.example"
-	next.Auth.Timeout = time.Second // fixed: ignored
+	next.Auth.Timeout = 3 * time.Second
+	next.Auth.Resolver = nil // keeps the one in force
 	if err := e.g.Reload(next, tpl); err != nil {
 		t.Fatal(err)
 	}
@@ -90,7 +91,7 @@ func TestReloadSpamPolicy(t *testing.T) {
 		t.Fatalf("after the reload to policy.spam store: %+v", res)
 	}
 	if a := e.g.rules().Auth; a.DMARCFail != "quarantine" || a.TempError != "retry" || a.AuthservID != "elsewhere.example" ||
-		a.Timeout != e.g.cfg.Auth.Timeout {
+		a.Timeout != 3*time.Second || a.Resolver == nil || a.Resolver != e.g.cfg.Auth.Resolver {
 		t.Errorf("auth rules after the reload: %+v", a)
 	}
 }

@@ -161,7 +161,7 @@ func (g *Gateway) clientHostname(ctx context.Context, ip netip.Addr, timeout tim
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	res := g.cfg.Auth.withDefaults().Resolver
+	res := g.rules().Auth.withDefaults().Resolver
 	names, err := res.LookupAddr(ctx, ip.String())
 	if err != nil {
 		return ""

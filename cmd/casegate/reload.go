@@ -19,14 +19,18 @@ import (
 
 // Reloading the configuration (SIGHUP to serve, or `casegate reload`):
 // the inbound addresses, agents, accounts, policies, loop protection,
-// trusted relays and authserv-id, direct rspamd check, DKIM signing key
+// sender authentication (auth.*), direct rspamd check, DKIM signing key
 // and templates change without a restart; every other key needs one, and a
 // reload that changes one says so in the log. A file that does not load
 // (bad YAML, a bad value, a broken template) is refused with the reason and
 // the running configuration stays.
 
-// reloadState serialises reloads of one Main.
-type reloadState struct{ mu sync.Mutex }
+// reloadState serialises reloads of one Main and keeps the configuration
+// last put in force (the start configuration until the first reload).
+type reloadState struct {
+	mu      sync.Mutex
+	applied Config
+}
 
 // Reload reads the config file again (ConfigPath; the embedded defaults
 // without one) and puts its reloadable part in force.
@@ -42,6 +46,9 @@ func (m *Main) Reload() error {
 	if err == nil {
 		gc.DKIM, err = dkimConfig(cfg) // the key file is read again: a rotated key takes over
 	}
+	if err == nil && cfg.Auth.Resolver == m.reload.applied.Auth.Resolver && cfg.Auth.Timeout == m.reload.applied.Auth.Timeout {
+		gc.Auth.Resolver = nil // the same resolver: the one in force keeps its cache
+	}
 	if err == nil {
 		err = m.Gateway.Reload(gc, tpl)
 	}
@@ -49,6 +56,7 @@ func (m *Main) Reload() error {
 		m.Log.Error("reload refused: the running configuration stays", "config", m.ConfigPath, "err", err)
 		return err
 	}
+	m.reload.applied = cfg
 	if keys := restartKeys(m.Config, cfg); len(keys) > 0 {
 		m.Log.Warn("reload: changed settings that take effect only after a restart", "keys", keys)
 	}
@@ -62,7 +70,7 @@ func (m *Main) Reload() error {
 func reloadable(c Config) Config {
 	c.Addresses, c.Agents, c.Accounts, c.Policy, c.TemplatesDir = nil, nil, nil, PolicyConfig{}, ""
 	c.DKIM = DKIMConfig{}
-	c.Auth.TrustedRelays, c.Auth.AuthservID = nil, ""
+	c.Auth = AuthConfig{}
 	c.Rspamd = RspamdConfig{}
 	c.SMTP.MaxReceivedHops = 0
 	o := &c.Outbound

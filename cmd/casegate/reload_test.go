@@ -411,3 +411,49 @@ func TestReloadRspamd(t *testing.T) {
 		t.Fatalf("GTUBE after the reload: quarantine %+v, %v", q, err)
 	}
 }
+
+// auth.resolver takes effect on reload: a DKIM-signed mail whose key only
+// the new resolver publishes passes after the reload. A reload that keeps
+// the resolver keeps it with its cache: the key is not asked again.
+func TestReloadResolver(t *testing.T) {
+	w := newTrustWorld(t)
+	empty := gatewaytest.StartDNS(t) // publishes nothing
+	dir := t.TempDir()
+	base := fmt.Sprintf(reloadBase, "127.0.0.1:0", "127.0.0.1:0")
+	path := writeConfig(t, dir, base+"auth:\n  resolver: "+empty.Addr+"\n")
+	cfg, err := loadConfig(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := &Main{Config: cfg, ConfigPath: path, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	if err := m.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	send := func(n int) string {
+		t.Helper()
+		mustSend(t, m.SMTPAddr, "carol@customer.example", []string{"support@localhost"}, w.sign(t, "customer.example",
+			fmt.Sprintf("From: Carol <carol@customer.example>\nTo: support@localhost\nSubject: VPN %d\nMessage-ID: <r%d@customer.example>\n\nIt drops.\n", n, n)))
+		return lastTrace(t, m, store.FormatNumber("CS", int64(n)))
+	}
+	if tr := send(1); strings.Contains(tr, `"step":"auth","result":"pass"`) {
+		t.Fatalf("passed with a resolver that publishes no key: %s", tr)
+	}
+	writeConfig(t, dir, base+"auth:\n  resolver: "+w.dns.Addr+"\n")
+	if err := m.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	if tr := send(2); !strings.Contains(tr, `"step":"auth","result":"pass"`) {
+		t.Fatalf("after the reload to the resolver that publishes the key: %s", tr)
+	}
+	asked := w.dns.Asks()
+	if err := m.Reload(); err != nil { // the same file: the same resolver
+		t.Fatal(err)
+	}
+	if tr := send(3); !strings.Contains(tr, `"step":"auth","result":"pass"`) {
+		t.Fatalf("after a reload that keeps the resolver: %s", tr)
+	}
+	if n := w.dns.Asks(); n != asked {
+		t.Errorf("the DNS was asked %d more times after a reload that kept the resolver: its cache was lost", n-asked)
+	}
+}

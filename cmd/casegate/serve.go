@@ -62,6 +62,7 @@ func (m *Main) Run(ctx context.Context) error {
 		m.Log = slog.Default()
 	}
 	cfg := m.Config
+	m.reload.applied = cfg
 	st, err := openConfiguredStore(ctx, cfg, store.Options{Now: m.Now, BackgroundCheckpoint: true})
 	if err != nil {
 		return err
