@@ -112,20 +112,8 @@ func (s *Store) AttachmentByID(ctx context.Context, id int64) (Attachment, error
 // piece of at most 1 MiB at a time (writePieces; nothing for a purged
 // one). An error of w ends it and is returned as it is.
 func (s *Store) WriteAttachmentContent(ctx context.Context, id int64, w io.Writer) error {
-	var chunked int
-	var content []byte
-	err := s.r.QueryRowContext(ctx, `SELECT chunked, content FROM attachments WHERE id = ?`, id).Scan(&chunked, &content)
-	if errors.Is(err, sql.ErrNoRows) {
-		return fmt.Errorf("attachment %d: %w", id, ErrNotFound)
-	}
-	if err != nil {
-		return fmt.Errorf("attachment %d: %w", id, err)
-	}
-	if chunked == 0 {
-		_, err := w.Write(content)
-		return err
-	}
-	return writePieces(ctx, s.r, `SELECT data FROM attachment_chunks WHERE attachment_id = ? AND seq = ?`, id, w)
+	return writeStored(ctx, s.r, "attachment", id, `SELECT chunked, content FROM attachments WHERE id = ?`,
+		`SELECT data FROM attachment_chunks WHERE attachment_id = ? AND seq = ?`, w)
 }
 
 // Backlog is what waits: the gauges /metrics reports. Each figure is read

@@ -38,12 +38,7 @@ var chunkPart = map[int]string{chunkedRaw: "raw", chunkedText: "text", chunkedVi
 
 // insertChunks writes data, the part bit of message id, in pieces.
 func (tx *Tx) insertChunks(ctx context.Context, id int64, bit int, data string) error {
-	err := stringPieces(data, func(seq int, piece []byte) error {
-		_, err := tx.tx.ExecContext(ctx, `INSERT INTO message_chunks (message_id, part, seq, data) VALUES (?, ?, ?, ?)`,
-			id, chunkPart[bit], seq, piece)
-		return err
-	})
-	if err != nil {
+	if err := stringPieces(data, tx.putChunk(ctx, id, bit)); err != nil {
 		return fmt.Errorf("insert message %d %s: %w", id, chunkPart[bit], err)
 	}
 	return nil
@@ -51,15 +46,19 @@ func (tx *Tx) insertChunks(ctx context.Context, id int64, bit int, data string) 
 
 // insertChunksFrom is insertChunks of the bytes of r.
 func (tx *Tx) insertChunksFrom(ctx context.Context, id int64, bit int, r *io.SectionReader) error {
-	err := readerPieces(r, func(seq int, piece []byte) error {
-		_, err := tx.tx.ExecContext(ctx, `INSERT INTO message_chunks (message_id, part, seq, data) VALUES (?, ?, ?, ?)`,
-			id, chunkPart[bit], seq, piece)
-		return err
-	})
-	if err != nil {
+	if err := readerPieces(r, tx.putChunk(ctx, id, bit)); err != nil {
 		return fmt.Errorf("insert message %d %s: %w", id, chunkPart[bit], err)
 	}
 	return nil
+}
+
+// putChunk inserts a piece of the part bit of message id.
+func (tx *Tx) putChunk(ctx context.Context, id int64, bit int) func(seq int, piece []byte) error {
+	return func(seq int, piece []byte) error {
+		_, err := tx.tx.ExecContext(ctx, `INSERT INTO message_chunks (message_id, part, seq, data) VALUES (?, ?, ?, ?)`,
+			id, chunkPart[bit], seq, piece)
+		return err
+	}
 }
 
 // stringPieces calls put with each piece of data of at most chunkSize
@@ -91,6 +90,27 @@ func readerPieces(r *io.SectionReader, put func(seq int, piece []byte) error) er
 		off += int64(n)
 	}
 	return nil
+}
+
+// writeStored writes to w a value kept whole or in pieces. row (one ?
+// for id) selects whether it is in pieces (non-zero) and, when it is not,
+// the value; pieces selects them as writePieces reads them. what names
+// the row in errors.
+func writeStored(ctx context.Context, q querier, what string, id int64, row, pieces string, w io.Writer) error {
+	var inPieces int
+	var whole []byte
+	err := q.QueryRowContext(ctx, row, id).Scan(&inPieces, &whole)
+	if errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("%s %d: %w", what, id, ErrNotFound)
+	}
+	if err != nil {
+		return fmt.Errorf("%s %d: %w", what, id, err)
+	}
+	if inPieces == 0 {
+		_, err := w.Write(whole)
+		return err
+	}
+	return writePieces(ctx, q, pieces, id, w)
 }
 
 // writePieces writes to w the pieces of id that query selects (one ? for

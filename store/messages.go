@@ -345,21 +345,8 @@ func (s *Store) MessageRawInfo(ctx context.Context, id int64) (RawInfo, error) {
 // most 1 MiB at a time (writePieces). An error of w ends it and is
 // returned as it is.
 func (s *Store) WriteMessageRaw(ctx context.Context, id int64, w io.Writer) error {
-	var chunked int
-	var raw []byte
-	err := s.r.QueryRowContext(ctx, `SELECT chunked, CASE WHEN chunked & 1 = 0 THEN raw ELSE NULL END FROM messages WHERE id = ?`, id).
-		Scan(&chunked, &raw)
-	if errors.Is(err, sql.ErrNoRows) {
-		return fmt.Errorf("message %d: %w", id, ErrNotFound)
-	}
-	if err != nil {
-		return fmt.Errorf("message %d: %w", id, err)
-	}
-	if chunked&chunkedRaw == 0 {
-		_, err := w.Write(raw)
-		return err
-	}
-	return writePieces(ctx, s.r, `SELECT data FROM message_chunks WHERE message_id = ? AND part = 'raw' AND seq = ?`, id, w)
+	return writeStored(ctx, s.r, "message", id, `SELECT chunked & 1, CASE WHEN chunked & 1 = 0 THEN raw END FROM messages WHERE id = ?`,
+		`SELECT data FROM message_chunks WHERE message_id = ? AND part = 'raw' AND seq = ?`, w)
 }
 
 // CaseMessages lists a case's inbound messages (without raw bytes), oldest first.

@@ -184,20 +184,8 @@ func (s *Store) WriteQuarantinedRaw(ctx context.Context, id int64, w io.Writer) 
 
 // writeQuarantinedRaw is WriteQuarantinedRaw inside a transaction.
 func writeQuarantinedRaw(ctx context.Context, q querier, id int64, w io.Writer) error {
-	var chunked int
-	var raw []byte
-	err := q.QueryRowContext(ctx, `SELECT chunked, raw FROM quarantine WHERE id = ?`, id).Scan(&chunked, &raw)
-	if errors.Is(err, sql.ErrNoRows) {
-		return fmt.Errorf("quarantine %d: %w", id, ErrNotFound)
-	}
-	if err != nil {
-		return fmt.Errorf("quarantine %d: %w", id, err)
-	}
-	if chunked == 0 {
-		_, err := w.Write(raw)
-		return err
-	}
-	return writePieces(ctx, q, `SELECT data FROM quarantine_chunks WHERE quarantine_id = ? AND seq = ?`, id, w)
+	return writeStored(ctx, q, "quarantine", id, `SELECT chunked, raw FROM quarantine WHERE id = ?`,
+		`SELECT data FROM quarantine_chunks WHERE quarantine_id = ? AND seq = ?`, w)
 }
 
 // MarkReplayed records that quarantined message id was taken in by a

@@ -160,13 +160,17 @@ func (s *memServe) drained(t *testing.T) {
 }
 
 func (s *memServe) send(id string, size int) error {
+	return s.sendRaw("big."+id+"@customer.example", plainMail(id, size))
+}
+
+// sendRaw sends the mail r reads to support@localhost over SMTP.
+func (s *memServe) sendRaw(from string, r io.Reader) error {
 	c, err := smtp.Dial(s.smtp)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	from := "big." + id + "@customer.example"
-	if err := c.SendMail(from, []string{"support@localhost"}, plainMail(id, size)); err != nil {
+	if err := c.SendMail(from, []string{"support@localhost"}, r); err != nil {
 		return err
 	}
 	return c.Quit()
@@ -229,12 +233,7 @@ func TestLargeMailMemory(t *testing.T) {
 			content[i] = byte(i*7 + i/251)
 		}
 		mail := bigAttachmentMail(content)
-		c, err := smtp.Dial(s.smtp)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
-		if err := c.SendMail("big.att@customer.example", []string{"support@localhost"}, bytes.NewReader(mail)); err != nil {
+		if err := s.sendRaw("big.att@customer.example", bytes.NewReader(mail)); err != nil {
 			t.Fatalf("send: %v\n%s", err, s.logs)
 		}
 		s.drained(t)
@@ -261,13 +260,7 @@ func TestLargeMailMemory(t *testing.T) {
 		const size = 25_000_000
 		s := startMemServe(t)
 		line := "no header here, only text\r\n"
-		c, err := smtp.Dial(s.smtp)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
-		if err := c.SendMail("big.q@customer.example", []string{"support@localhost"},
-			strings.NewReader("\r\n"+strings.Repeat(line, size/len(line)))); err != nil {
+		if err := s.sendRaw("big.q@customer.example", strings.NewReader("\r\n"+strings.Repeat(line, size/len(line)))); err != nil {
 			t.Fatalf("send: %v\n%s", err, s.logs)
 		}
 		peak := vmHWM(t, s.pid)

@@ -32,6 +32,22 @@ func helpdeskMail(n int) string {
 
 const reloadBase = "data_dir: data\nsmtp:\n  listen: %s\nhttp:\n  listen: %s\n"
 
+// runReloadable runs serve in process on the config file at path, logging
+// to logs, for a test to rewrite the file and reload.
+func runReloadable(t *testing.T, path string, logs io.Writer) *Main {
+	t.Helper()
+	cfg, err := loadConfig(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := &Main{Config: cfg, ConfigPath: path, Log: slog.New(slog.NewTextHandler(logs, nil))}
+	if err := m.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	return m
+}
+
 // Reload in process: a new address, agent and template override take
 // effect at once; keys that need a restart are named; a broken file is
 // refused and the running rules stay.
@@ -39,16 +55,8 @@ func TestReloadConfig(t *testing.T) {
 	dir := t.TempDir()
 	base := fmt.Sprintf(reloadBase, "127.0.0.1:0", "127.0.0.1:0")
 	path := writeConfig(t, dir, base)
-	cfg, err := loadConfig(path)
-	if err != nil {
-		t.Fatal(err)
-	}
 	logs := &gatewaytest.LogBuffer{}
-	m := &Main{Config: cfg, ConfigPath: path, Log: slog.New(slog.NewTextHandler(logs, nil))}
-	if err := m.Run(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { m.Close() })
+	m := runReloadable(t, path, logs)
 	if err := sendMail(t, m.SMTPAddr, "frank@customer.example", []string{"helpdesk@localhost"}, helpdeskMail(1)); err == nil {
 		t.Fatal("helpdesk@ accepted before it was configured")
 	}
@@ -72,7 +80,7 @@ func TestReloadConfig(t *testing.T) {
 		t.Fatalf("mail to the reloaded address: %+v %v, want an order", c, err)
 	}
 	waitUntil(t, 10*time.Second, "the confirmation in the Maildir", func() bool {
-		files, _ := filepath.Glob(filepath.Join(cfg.DataDir, "maildir", "new", "*"))
+		files, _ := filepath.Glob(filepath.Join(m.Config.DataDir, "maildir", "new", "*"))
 		for _, f := range files {
 			if b, _ := os.ReadFile(f); bytes.Contains(b, []byte("Hello from the reloaded template, case CS0000001.")) {
 				return true
@@ -246,16 +254,8 @@ func TestReloadRotatesDKIMKey(t *testing.T) {
 	}
 	newKey("old")
 	path := config("old")
-	cfg, err := loadConfig(path)
-	if err != nil {
-		t.Fatal(err)
-	}
 	logs := &gatewaytest.LogBuffer{}
-	m := &Main{Config: cfg, ConfigPath: path, Log: slog.New(slog.NewTextHandler(logs, nil))}
-	if err := m.Run(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { m.Close() })
+	m := runReloadable(t, path, logs)
 
 	// signedBy sends a new case and returns the selector that signed its
 	// confirmation, after checking the signature against the published
@@ -268,7 +268,7 @@ func TestReloadRotatesDKIMKey(t *testing.T) {
 				"Message-ID: <printer.%d@customer.example>\n\nThe printer jams.\n", n, n))
 		var mail []byte
 		waitUntil(t, 10*time.Second, "the confirmation in the Maildir", func() bool {
-			files, _ := filepath.Glob(filepath.Join(cfg.DataDir, "maildir", "new", "*"))
+			files, _ := filepath.Glob(filepath.Join(m.Config.DataDir, "maildir", "new", "*"))
 			for _, f := range files {
 				if seen[f] {
 					continue
@@ -332,15 +332,7 @@ func TestReloadTrustedRelays(t *testing.T) {
 	limit := "smtp:\n  listen: 127.0.0.1:0\n  max_connections_per_ip: 1\n"
 	base = strings.Replace(base, "smtp:\n  listen: 127.0.0.1:0\n", limit, 1)
 	path := writeConfig(t, dir, base)
-	cfg, err := loadConfig(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := &Main{Config: cfg, ConfigPath: path, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
-	if err := m.Run(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { m.Close() })
+	m := runReloadable(t, path, io.Discard)
 	banner := func() (net.Conn, string) {
 		t.Helper()
 		c, err := net.Dial("tcp", m.SMTPAddr)
@@ -383,15 +375,7 @@ func TestReloadRspamd(t *testing.T) {
 	dir := t.TempDir()
 	base := fmt.Sprintf(reloadBase, "127.0.0.1:0", "127.0.0.1:0")
 	path := writeConfig(t, dir, base)
-	cfg, err := loadConfig(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := &Main{Config: cfg, ConfigPath: path, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
-	if err := m.Run(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { m.Close() })
+	m := runReloadable(t, path, io.Discard)
 	send := func(id string) {
 		t.Helper()
 		mustSend(t, m.SMTPAddr, "bob@spam.example", []string{"support@localhost"},
@@ -421,15 +405,7 @@ func TestReloadResolver(t *testing.T) {
 	dir := t.TempDir()
 	base := fmt.Sprintf(reloadBase, "127.0.0.1:0", "127.0.0.1:0")
 	path := writeConfig(t, dir, base+"auth:\n  resolver: "+empty.Addr+"\n")
-	cfg, err := loadConfig(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := &Main{Config: cfg, ConfigPath: path, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
-	if err := m.Run(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { m.Close() })
+	m := runReloadable(t, path, io.Discard)
 	send := func(n int) string {
 		t.Helper()
 		mustSend(t, m.SMTPAddr, "carol@customer.example", []string{"support@localhost"}, w.sign(t, "customer.example",

@@ -374,11 +374,7 @@ func (h *Handler) apiMessageRaw(w http.ResponseWriter, r *http.Request) {
 	if gonePurged(w, "message", id, info.Purged, info.PurgedAt) {
 		return
 	}
-	// Streamed: a large mail is kept in pieces and never read whole.
-	downloadHeaders(w, "message/rfc822", fmt.Sprintf("message-%d.eml", id), info.Size)
-	if err := h.g.MessageRaw(r.Context(), id, w); err != nil {
-		h.log.Warn("message download cut short", "message_id", id, "err", err)
-	}
+	h.download(w, r, "message/rfc822", fmt.Sprintf("message-%d.eml", id), info.Size, "message", id, h.g.MessageRaw)
 }
 
 // apiAttachment serves an attachment as a download, never inline: a
@@ -412,16 +408,16 @@ func (h *Handler) writeAttachment(w http.ResponseWriter, r *http.Request, a stor
 	if a.Purged != "" {
 		size = 0 // the content is gone; the row says so
 	}
-	downloadHeaders(w, safeContentType(a.ContentType), name, size)
-	if err := h.g.AttachmentContent(r.Context(), a.ID, w); err != nil {
-		// The status is sent: a short body tells the client.
-		h.log.Warn("attachment download cut short", "attachment_id", a.ID, "err", err)
-	}
+	h.download(w, r, safeContentType(a.ContentType), name, size, "attachment", a.ID, h.g.AttachmentContent)
 }
 
-// downloadHeaders sends the status and headers of a file to save, never
+// download serves the stored bytes of what id as a file to save, never
 // to show: sniffing off, and sandboxed should a browser render it anyway.
-func downloadHeaders(w http.ResponseWriter, contentType, name string, size int64) {
+// write streams them a piece at a time (a large mail or file is never
+// read whole); once the status is sent, a failure can only cut the body
+// short, which the client sees against Content-Length.
+func (h *Handler) download(w http.ResponseWriter, r *http.Request, contentType, name string, size int64,
+	what string, id int64, write func(context.Context, int64, io.Writer) error) {
 	hd := w.Header()
 	hd.Set("Content-Type", contentType)
 	hd.Set("Content-Length", strconv.FormatInt(size, 10))
@@ -429,6 +425,9 @@ func downloadHeaders(w http.ResponseWriter, contentType, name string, size int64
 	hd.Set("X-Content-Type-Options", "nosniff")
 	hd.Set("Content-Security-Policy", "sandbox; default-src 'none'")
 	w.WriteHeader(http.StatusOK)
+	if err := write(r.Context(), id, w); err != nil {
+		h.log.Warn("download cut short", what+"_id", id, "err", err)
+	}
 }
 
 // safeContentType re-formats a stored content type, or falls back to

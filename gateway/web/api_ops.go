@@ -187,11 +187,7 @@ func (h *Handler) apiQuarantineRaw(w http.ResponseWriter, r *http.Request) {
 		h.apiError(w, r, err)
 		return
 	}
-	downloadHeaders(w, "message/rfc822", fmt.Sprintf("quarantine-%d.eml", q.ID), int64(q.Size))
-	if err := h.g.QuarantinedRaw(r.Context(), id, w); err != nil {
-		// The status is sent: a short body tells the client.
-		h.log.Warn("quarantined message download cut short", "quarantine_id", id, "err", err)
-	}
+	h.download(w, r, "message/rfc822", fmt.Sprintf("quarantine-%d.eml", q.ID), int64(q.Size), "quarantine", id, h.g.QuarantinedRaw)
 }
 
 func (h *Handler) apiListAddresses(w http.ResponseWriter, r *http.Request) {
