@@ -144,6 +144,7 @@ start_casegate() {
 		smtp:
 		  listen: 127.0.0.1:$SMTP_PORT
 		  max_connections: $maxconn
+		  max_connections_per_ip: $maxconn
 		  max_connections_per_ip_per_minute: 1000000
 		http:
 		  listen: 127.0.0.1:$http_port
