@@ -31,10 +31,7 @@ import (
 func TestBrowser(t *testing.T) {
 	path := chromiumPath()
 	if path == "" {
-		if os.Getenv("CASEGATE_REQUIRE_CHROMIUM") == "1" {
-			t.Fatal("chromium not found (apt-get install chromium) and CASEGATE_REQUIRE_CHROMIUM=1")
-		}
-		t.Skip("chromium not found (apt-get install chromium)")
+		gatewaytest.Missing(t, "CASEGATE_REQUIRE_CHROMIUM", "chromium not found (apt-get install chromium)")
 	}
 	shots, err := os.MkdirTemp("", "casegate-screenshots-")
 	if err != nil {

@@ -27,6 +27,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/casegate/casegate/gateway/gatewaytest"
 	"github.com/casegate/casegate/gateway/gatewaytest/child"
 	"github.com/casegate/casegate/gateway/gatewaytest/freeport"
 )
@@ -111,10 +112,7 @@ func findRspamd(t testing.TB) string {
 	if err == nil {
 		return bin
 	}
-	if os.Getenv(RequireEnv) == "1" {
-		t.Fatalf("rspamd not installed (%v) and %s=1: apt-get install rspamd", err, RequireEnv)
-	}
-	t.Skip("rspamd not installed: apt-get install rspamd")
+	gatewaytest.Missing(t, RequireEnv, fmt.Sprintf("rspamd not installed (%v): apt-get install rspamd", err))
 	return ""
 }
 

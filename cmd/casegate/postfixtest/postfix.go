@@ -29,6 +29,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/casegate/casegate/gateway/gatewaytest"
 	"github.com/casegate/casegate/gateway/gatewaytest/freeport"
 )
 
@@ -59,25 +60,18 @@ type Instance struct {
 // is installed and the test runs as root, and returns the postfix binary.
 func Require(t testing.TB) string {
 	t.Helper()
-	skip := func(why string) {
-		t.Helper()
-		if os.Getenv(RequireEnv) == "1" {
-			t.Fatalf("%s, and %s=1", why, RequireEnv)
-		}
-		t.Skip(why)
-	}
 	bin, err := exec.LookPath("postfix")
 	if err != nil {
 		if _, serr := os.Stat("/usr/sbin/postfix"); serr != nil {
-			skip("postfix not installed: apt-get install postfix")
+			gatewaytest.Missing(t, RequireEnv, "postfix not installed: apt-get install postfix")
 		}
 		bin = "/usr/sbin/postfix"
 	}
 	if os.Geteuid() != 0 {
-		skip("a private Postfix instance must be started as root")
+		gatewaytest.Missing(t, RequireEnv, "a private Postfix instance must be started as root")
 	}
 	if _, err := user.Lookup("postfix"); err != nil {
-		skip("the postfix account is missing: apt-get install postfix")
+		gatewaytest.Missing(t, RequireEnv, "the postfix account is missing: apt-get install postfix")
 	}
 	return bin
 }

@@ -30,6 +30,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/casegate/casegate/gateway/gatewaytest"
 	"github.com/casegate/casegate/gateway/gatewaytest/child"
 	"github.com/casegate/casegate/gateway/gatewaytest/freeport"
 )
@@ -102,10 +103,7 @@ func findDovecot(t testing.TB) string {
 	if err == nil {
 		return bin
 	}
-	if os.Getenv(RequireEnv) == "1" {
-		t.Fatalf("dovecot not installed (%v) and %s=1: apt-get install dovecot-imapd", err, RequireEnv)
-	}
-	t.Skip("dovecot not installed: apt-get install dovecot-imapd")
+	gatewaytest.Missing(t, RequireEnv, fmt.Sprintf("dovecot not installed (%v): apt-get install dovecot-imapd", err))
 	return ""
 }
 
