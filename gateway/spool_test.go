@@ -9,22 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/casegate/casegate/gateway/gatewaytest"
 	"github.com/casegate/casegate/store"
 )
-
-// dirEntries lists the names in dir.
-func dirEntries(t *testing.T, dir string) []string {
-	t.Helper()
-	es, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []string
-	for _, e := range es {
-		out = append(out, e.Name())
-	}
-	return out
-}
 
 // The budget lets a message in only when its bytes fit beside those of
 // the messages in hand; one that waits past its deadline is a temporary
@@ -72,7 +59,7 @@ func TestSMTPLargeMessageThroughSpool(t *testing.T) {
 	if err := PrepareSpool(spool); err != nil {
 		t.Fatal(err)
 	}
-	if left := dirEntries(t, spool); len(left) != 0 {
+	if left := gatewaytest.DirEntries(t, spool); len(left) != 0 {
 		t.Fatalf("PrepareSpool left %v", left)
 	}
 	addr := startSMTP(t, g, SMTPConfig{MaxMessageBytes: 8 << 20, SpoolDir: spool, MaxBytesInMemory: 4 << 20})
@@ -82,7 +69,7 @@ func TestSMTPLargeMessageThroughSpool(t *testing.T) {
 	if err := smtpSend(t, addr, "carol@customer.example", []string{"support@support.test"}, raw); err != nil {
 		t.Fatalf("send: %v", err)
 	}
-	if left := dirEntries(t, spool); len(left) != 0 {
+	if left := gatewaytest.DirEntries(t, spool); len(left) != 0 {
 		t.Errorf("%v left in the spool", left)
 	}
 	ctx := context.Background()

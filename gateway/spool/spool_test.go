@@ -7,21 +7,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-)
 
-// dirEntries lists the names in dir.
-func dirEntries(t *testing.T, dir string) []string {
-	t.Helper()
-	es, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []string
-	for _, e := range es {
-		out = append(out, e.Name())
-	}
-	return out
-}
+	"github.com/casegate/casegate/gateway/gatewaytest"
+)
 
 // A message up to Above stays in memory, more goes through a file; either
 // way the message comes back whole, in a buffer of its size, and the file
@@ -54,7 +42,7 @@ func TestSpoolData(t *testing.T) {
 			t.Errorf("%d bytes: head %q (%v)", size, head, err)
 		}
 		sp.Close()
-		if left := dirEntries(t, dir); len(left) != 0 {
+		if left := gatewaytest.DirEntries(t, dir); len(left) != 0 {
 			t.Errorf("%d bytes: %v left in the spool", size, left)
 		}
 	}
@@ -85,7 +73,7 @@ func TestSpoolDataFailures(t *testing.T) {
 		if _, _, err := Read(&failAfter{n: n}, dir); !errors.Is(err, errLost) {
 			t.Errorf("lost after %d bytes: %v, want the reader's error", n, err)
 		}
-		if left := dirEntries(t, dir); len(left) != 0 {
+		if left := gatewaytest.DirEntries(t, dir); len(left) != 0 {
 			t.Errorf("lost after %d bytes: %v left in the spool", n, left)
 		}
 	}
@@ -119,7 +107,7 @@ func TestPrepare(t *testing.T) {
 	if err := Prepare(dir); err != nil {
 		t.Fatal(err)
 	}
-	if left := dirEntries(t, dir); len(left) != 1 || left[0] != "keep.txt" {
+	if left := gatewaytest.DirEntries(t, dir); len(left) != 1 || left[0] != "keep.txt" {
 		t.Errorf("left %v", left)
 	}
 	if err := Prepare(filepath.Join(dir, "new", "spool")); err != nil {
